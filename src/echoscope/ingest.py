@@ -1,0 +1,498 @@
+"""One ingest run: expand inputs, detect formats, run readers into a staging area, then commit atomically.
+
+The run is a small transaction:
+
+1. every input is expanded into :class:`~echoscope.sources.base.SourceFile` objects (directories recursively,
+   zip members one by one, stdin spooled to the staging area so it can be hashed and re-read);
+2. files whose content hash is already in the manifest are skipped (re-ingesting is a no-op);
+3. each reader stages Arrow batches as Parquet under ``.staging/<run>/`` with three bookkeeping columns:
+   ``_file`` (input index), ``_seq`` (order within the file) and ``_primary`` (counted record or not);
+4. the commit deduplicates in DuckDB, out of core: a row is loaded when its key is neither in the study nor
+   earlier in this run (primary records win over rows seen only as references, earlier files over later);
+   accounts are merged (newest snapshot wins, column by column, nulls never overwrite values);
+5. new Parquet parts are written, then the manifest is swapped in one rename. A run killed before the swap
+   leaves the study exactly as it was; the orphaned files are swept by the next run.
+
+Per file, ``read = loaded + quarantined + duplicates`` holds by construction: ``read`` is the number of
+primary records staged or quarantined, ``loaded`` the primary records the commit kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import os
+import shutil
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+from typing import IO, Any, Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import schema as S
+from .engine import configure_duckdb, parquet_select
+from .errors import ConfigError, EchoscopeError, SourceError
+from .sources import detect, get_reader
+from .sources.base import SourceFile, truncate
+from .study import Study, file_sha256
+
+BOOK = ("_file", "_seq", "_primary")
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+def _magic(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4)
+
+
+def expand_inputs(inputs: list[str], staging: Path) -> list[tuple[SourceFile, str, int]]:
+    """Turn command-line inputs into (source, content hash, size) triples, in a stable order."""
+    out: list[tuple[SourceFile, str, int]] = []
+    for raw in inputs:
+        if raw == "-":
+            staging.mkdir(parents=True, exist_ok=True)
+            spooled = staging / f"stdin-{uuid.uuid4().hex}"
+            with open(spooled, "wb") as fh:
+                shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 22)
+            out.extend(_expand_file(str(spooled), display="-", staging=staging))
+            continue
+        p = Path(raw)
+        if not p.exists():
+            raise SourceError("no such file or directory; check the path", file=raw)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not any(
+                part.startswith(".") for part in f.relative_to(p).parts))
+            if not files:
+                raise SourceError("directory holds no files to ingest", file=raw)
+            for f in files:
+                out.extend(_expand_file(str(f), display=str(f), staging=staging))
+        else:
+            out.extend(_expand_file(str(p), display=raw, staging=staging))
+    return out
+
+
+def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[SourceFile, str, int]]:
+    size = os.path.getsize(path)
+    digest = file_sha256(path)
+    magic = _magic(path)
+    if magic[:2] == GZIP_MAGIC:
+        src = SourceFile(path=display, opener=lambda p=path: gzip.open(p, "rb"), local_path=path,
+                         compression="gzip")
+        src.materialise = _materialiser(src, staging)
+        return [(src, digest, size)]
+    if magic == ZIP_MAGIC:
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise SourceError(f"damaged zip archive ({exc})", file=display) from exc
+        members = [i for i in zf.infolist() if not i.is_dir() and not Path(i.filename).name.startswith(".")
+                   and "__MACOSX" not in i.filename]
+        if not members:
+            raise SourceError("zip archive holds no files", file=display)
+        res = []
+        for info in members:
+            src = SourceFile(path=f"{display}!{info.filename}",
+                             opener=lambda p=path, m=info.filename: zipfile.ZipFile(p).open(m),
+                             compression="zip", member=info.filename)
+            src.materialise = _materialiser(src, staging)
+            res.append((src, f"{digest}:{info.filename}", info.file_size))
+        return res
+    src = SourceFile(path=display, opener=lambda p=path: open(p, "rb"), local_path=path)
+    src.materialise = lambda p=path: p
+    return [(src, digest, size)]
+
+
+def _materialiser(src: SourceFile, staging: Path) -> Callable[[], str]:
+    """Decompress ``src`` to a plain file in the staging area once, on demand (for engines that need a path)."""
+    cache: dict[str, str] = {}
+
+    def run() -> str:
+        if "p" not in cache:
+            staging.mkdir(parents=True, exist_ok=True)
+            suffix = Path(src.name).suffix if src.compression == "zip" else Path(src.path).with_suffix("").suffix
+            dest = staging / f"plain-{uuid.uuid4().hex}{suffix}"
+            with src.open() as fin, open(dest, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            cache["p"] = str(dest)
+        return cache["p"]
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- the sink
+class FileSink:
+    """The :class:`~echoscope.sources.base.IngestSink` one reader writes into."""
+
+    def __init__(self, run: IngestRun, index: int, src: SourceFile, fmt: str, platform: str,
+                 options: dict[str, Any]) -> None:
+        self.run = run
+        self.index = index
+        self.src = src
+        self.format = fmt
+        self.platform = platform
+        self.options = options
+        self.seq = 0
+        self.nbatch = 0
+        self.primary_tables: set[str] = set()
+        self.staged_primary = 0
+        self.quarantined = 0
+        self._qrows: list[dict[str, Any]] = []
+
+    def add(self, table: str, batch: pa.Table, *, primary: bool) -> None:
+        if table not in S.TABLES:
+            raise ConfigError(f"reader produced unknown table '{table}'")
+        n = batch.num_rows
+        if n == 0:
+            return
+        if isinstance(batch, pa.RecordBatch):
+            batch = pa.Table.from_batches([batch])
+        schema = S.TABLES[table]
+        if "platform" not in batch.column_names or batch.column("platform").null_count == n:
+            batch = _set_col(batch, "platform", pa.array([self.platform] * n, pa.string()))
+        elif batch.column("platform").null_count:
+            import pyarrow.compute as pc
+
+            batch = _set_col(batch, "platform", pc.fill_null(batch.column("platform"), self.platform))
+        if "source" in schema.names and ("source" not in batch.column_names
+                                         or batch.column("source").null_count == n):
+            batch = _set_col(batch, "source", pa.array([self.src.path] * n, pa.string()))
+        data = S.conform(batch, schema)
+        data = data.append_column("_file", pa.array([self.index] * n, pa.int32()))
+        data = data.append_column("_seq", pa.array(range(self.seq, self.seq + n), pa.int64()))
+        data = data.append_column("_primary", pa.array([primary] * n, pa.bool_()))
+        self.seq += n
+        if primary:
+            self.primary_tables.add(table)
+            self.staged_primary += n
+        self.nbatch += 1
+        out = self.run.staging / table / f"f{self.index:06d}-{self.nbatch:06d}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, out, compression="lz4")
+
+    def quarantine(self, *, line: int | None, field: str | None, reason: str, raw: str | None,
+                   primary: bool = True) -> None:
+        self._qrows.append({"line": line, "field": field, "reason": reason, "raw": truncate(raw),
+                            "_primary": primary})
+        if len(self._qrows) >= 10_000:
+            self._flush_quarantine()
+
+    def quarantine_batch(self, batch: pa.Table, *, primary: bool = True) -> None:
+        n = batch.num_rows
+        if n == 0:
+            return
+        cols = {c: batch.column(c) if c in batch.column_names else pa.nulls(n, pa.string())
+                for c in ("line", "field", "reason", "raw")}
+        t = pa.table({
+            "source": pa.array([self.src.path] * n, pa.string()),
+            "line": cols["line"].cast(pa.int64()),
+            "field": cols["field"].cast(pa.string()),
+            "reason": cols["reason"].cast(pa.string()),
+            "raw": cols["raw"].cast(pa.string()),
+            "ingest_id": pa.array([self.run.run_id] * n, pa.string()),
+            "_file": pa.array([self.index] * n, pa.int32()),
+            "_primary": pa.array([primary] * n, pa.bool_()),
+        })
+        if primary:
+            self.quarantined += n
+        self.nbatch += 1
+        out = self.run.staging / "quarantine" / f"f{self.index:06d}-{self.nbatch:06d}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(t, out, compression="lz4")
+
+    def _flush_quarantine(self) -> None:
+        if not self._qrows:
+            return
+        rows = self._qrows
+        self._qrows = []
+        prim = [r.pop("_primary") for r in rows]
+        t = pa.Table.from_pylist(rows, schema=pa.schema([("line", pa.int64()), ("field", pa.string()),
+                                                         ("reason", pa.string()), ("raw", pa.string())]))
+        for flag in (True, False):
+            idx = [i for i, p in enumerate(prim) if p is flag]
+            if idx:
+                self.quarantine_batch(t.take(idx), primary=flag)
+
+    def duckdb(self) -> Any:
+        return self.run.duckdb()
+
+    def progress(self, advance_bytes: int) -> None:
+        self.run.emit({"event": "advance", "bytes": advance_bytes})
+
+    def close(self) -> None:
+        self._flush_quarantine()
+
+
+def _set_col(t: pa.Table, name: str, arr: pa.Array) -> pa.Table:
+    if name in t.column_names:
+        return t.set_column(t.column_names.index(name), name, arr)
+    return t.append_column(name, arr)
+
+
+# ---------------------------------------------------------------------------------------------- the run
+class IngestRun:
+    def __init__(self, study: Study, progress: Callable[[dict[str, Any]], None] | None) -> None:
+        self.study = study
+        self.run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.staging = study.path / ".staging" / self.run_id
+        self._progress = progress
+        self._con: Any = None
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress(event)
+
+    def duckdb(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+            mem = str(self.study.config.get("engine", {}).get("memory_limit", "1GB"))
+            tmp = self.staging / "duckdb-tmp"
+            tmp.mkdir(parents=True, exist_ok=True)
+            configure_duckdb(self._con, memory_limit=mem, temp_directory=str(tmp))
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(Exception):
+                self._con.close()
+            self._con = None
+
+
+def run_ingest(study: Study, inputs: list[str], *, format: str | None, table: str | None,
+               mapping: dict[str, str], platform: str, options: dict[str, Any],
+               progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    if not inputs:
+        raise ConfigError("no input files given")
+    if format is not None:
+        get_reader(format)  # validates the name before any work
+    if table is not None and table not in S.TABLES:
+        raise ConfigError(f"--table '{table}' is not a table an ingest can fill; use one of "
+                          f"{'|'.join(S.TABLES)}")
+    keep_going = bool(options.pop("keep_going", False))
+    with study.lock():
+        study.sweep()
+        run = IngestRun(study, progress)
+        try:
+            return _run(study, run, inputs, format=format, table=table, mapping=mapping, platform=platform,
+                        options=options, keep_going=keep_going)
+        finally:
+            run.close()
+            shutil.rmtree(run.staging, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (study.path / ".staging").rmdir()
+
+
+def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None, table: str | None,
+         mapping: dict[str, str], platform: str, options: dict[str, Any], keep_going: bool
+         ) -> list[dict[str, Any]]:
+    run.staging.mkdir(parents=True, exist_ok=True)
+    sources = expand_inputs(inputs, run.staging / "inputs")
+    manifest = study.manifest()
+    known = {f["sha256"]: f for f in manifest["files"]}
+    reports: list[dict[str, Any]] = []
+    sinks: list[FileSink] = []
+    seen_now: set[str] = set()
+    run.emit({"event": "start", "files": len(sources), "bytes": sum(s for _, _, s in sources)})
+    for index, (src, digest, size) in enumerate(sources):
+        if digest in known or digest in seen_now:
+            prev = known.get(digest, {})
+            reports.append({"path": src.path, "format": prev.get("format", format), "status": "skipped",
+                            "reason": "already ingested" + (f" as {prev['path']}" if prev else " in this run"),
+                            "read": 0, "loaded": 0, "quarantined": 0, "duplicates": 0})
+            run.emit({"event": "advance", "bytes": size})
+            continue
+        seen_now.add(digest)
+        run.emit({"event": "file", "path": src.path, "bytes": size})
+        try:
+            fmt = format or detect(src)
+            opts = dict(options)
+            opts["mapping"] = mapping
+            opts["table"] = table
+            sink = FileSink(run, index, src, fmt, platform, opts)
+            get_reader(fmt)(src, sink)
+            sink.close()
+        except EchoscopeError as exc:
+            if not keep_going:
+                raise
+            # discard what this file staged so far
+            for f in run.staging.glob(f"*/f{index:06d}-*.parquet"):
+                f.unlink()
+            reports.append({"path": src.path, "format": format, "status": "failed", "reason": str(exc),
+                            "read": 0, "loaded": 0, "quarantined": 0, "duplicates": 0})
+            continue
+        except (UnicodeDecodeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            err = SourceError(f"cannot read the file ({type(exc).__name__}: {exc}); check that it is "
+                              "complete and in the format named", file=src.path)
+            if not keep_going:
+                raise err from exc
+            reports.append({"path": src.path, "format": format, "status": "failed", "reason": str(err),
+                            "read": 0, "loaded": 0, "quarantined": 0, "duplicates": 0})
+            continue
+        sinks.append(sink)
+        reports.append({"path": src.path, "format": fmt, "status": "ok", "sha256": digest, "size": size,
+                        "_sink": sink})
+    run.emit({"event": "commit"})
+    if sinks:
+        _commit(study, run, manifest, sinks, reports)
+    for r in reports:
+        r.pop("_sink", None)
+    return reports
+
+
+def _key_cond(key: tuple[str, ...], a: str, b: str) -> str:
+    return " AND ".join(f'{a}."{k}" IS NOT DISTINCT FROM {b}."{k}"' for k in key)
+
+
+def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[FileSink],
+            reports: list[dict[str, Any]]) -> None:
+    con = run.duckdb()
+    loaded: dict[int, int] = {}
+    new_parts: dict[str, list[str]] = {}
+    replaced: dict[str, list[str]] = {}
+    rows_added: dict[str, int] = {}
+    primary_files = {s.index for s in sinks}
+    for table, schema in S.TABLES.items():
+        staged = sorted(str(p) for p in (run.staging / table).glob("*.parquet")) if (
+            run.staging / table).exists() else []
+        if not staged:
+            continue
+        key = S.KEYS[table]
+        cols = ", ".join(f'"{f.name}"' for f in schema)
+        keycols = ", ".join(f'"{k}"' for k in key)
+        existing = [str(study.path / p) for p in manifest["tables"].get(table, {}).get("parts", [])]
+        staged_sql = "read_parquet([" + ", ".join(f"'{p}'" for p in staged) + "])"
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE ranked AS
+            SELECT *, row_number() OVER (PARTITION BY {keycols} ORDER BY _primary DESC, _file, _seq) AS _rn
+            FROM {staged_sql}""")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS {parquet_select(existing, schema)}")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE fresh AS
+            SELECT r._file, r._primary FROM ranked r WHERE r._rn = 1
+            AND NOT EXISTS (SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 'r')})""")
+        for f, n in con.execute("SELECT _file, count(*) FROM fresh WHERE _primary GROUP BY _file").fetchall():
+            loaded[f] = loaded.get(f, 0) + n
+        part_rel = f"tables/{table}/part-{run.run_id}.parquet"
+        out = study.path / part_rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name("." + out.name + ".tmp")
+        if table in S.MERGED_TABLES:
+            # newest snapshot wins column by column; existing rows rank below this run's at equal times
+            order = ("{'t': COALESCE(observed_at, TIMESTAMPTZ '0001-01-01 00:00:00+00'), "
+                     "'g': _g, 'f': _file, 's': _seq}")
+            aggs = ", ".join(
+                f'"{f.name}"' if f.name in key else
+                f'arg_max("{f.name}", {order}) FILTER (WHERE "{f.name}" IS NOT NULL) AS "{f.name}"'
+                for f in schema)
+            union = (f"SELECT {cols}, 0 AS _g, 0 AS _file, 0::BIGINT AS _seq FROM existing UNION ALL "
+                     f"SELECT {cols}, 1 AS _g, _file, _seq FROM ranked")
+            sql = f"SELECT {aggs} FROM ({union}) GROUP BY {keycols} ORDER BY {keycols}"
+            replaced[table] = manifest["tables"].get(table, {}).get("parts", [])
+        else:
+            sql = (f"SELECT {cols} FROM ranked r WHERE r._rn = 1 AND NOT EXISTS "
+                   f"(SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 'r')}) ORDER BY {keycols}")
+        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+        n = pq.ParquetFile(tmp).metadata.num_rows
+        if n == 0 and table not in S.MERGED_TABLES:
+            tmp.unlink()
+            continue
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+        new_parts[table] = [part_rel]
+        rows_added[table] = n
+        con.execute("DROP TABLE IF EXISTS ranked; DROP TABLE IF EXISTS fresh")
+    # quarantine
+    qdir = run.staging / "quarantine"
+    qfiles = sorted(str(p) for p in qdir.glob("*.parquet")) if qdir.exists() else []
+    if qfiles:
+        qsql = "read_parquet([" + ", ".join(f"'{p}'" for p in qfiles) + "])"
+        qcols = ", ".join(f'"{f.name}"' for f in S.QUARANTINE)
+        part_rel = f"tables/quarantine/part-{run.run_id}.parquet"
+        out = study.path / part_rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT {qcols} FROM {qsql} ORDER BY _file, line) TO '{out}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        new_parts["quarantine"] = [part_rel]
+        rows_added["quarantine"] = pq.ParquetFile(out).metadata.num_rows
+    # manifest
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for r in reports:
+        sink = r.get("_sink")
+        if sink is None or sink.index not in primary_files:
+            continue
+        read = sink.staged_primary + sink.quarantined
+        ld = loaded.get(sink.index, 0)
+        r.update({"read": read, "loaded": ld, "quarantined": sink.quarantined,
+                  "duplicates": sink.staged_primary - ld,
+                  "table": ",".join(sorted(sink.primary_tables)) or None})
+        manifest["files"].append({
+            "path": r["path"], "format": r["format"], "sha256": r["sha256"], "size": r["size"],
+            "table": r["table"], "read": read, "loaded": ld, "quarantined": sink.quarantined,
+            "duplicates": r["duplicates"], "ingest_id": run.run_id, "ingested_at": now,
+        })
+    for table, parts in new_parts.items():
+        entry = manifest["tables"].setdefault(table, {"parts": [], "rows": 0})
+        if table in replaced:
+            entry["parts"] = parts
+            entry["rows"] = rows_added[table]
+        else:
+            entry["parts"] = entry.get("parts", []) + parts
+            entry["rows"] = int(entry.get("rows", 0)) + rows_added[table]
+    study._write_manifest(manifest)
+    for table, parts in replaced.items():
+        for p in parts:
+            with contextlib.suppress(FileNotFoundError):
+                (study.path / p).unlink()
+
+
+# ---------------------------------------------------------------------------------------------- info
+def study_info(study: Study) -> dict[str, Any]:
+    """The ``echoscope info --json`` document (documented in docs/cli.md; keys are a stable contract)."""
+    m = study.manifest()
+    con = study.con().con
+    tables: dict[str, dict[str, Any]] = {}
+    for name in S.ALL_TABLES:
+        rows = int(m["tables"].get(name, {}).get("rows", 0))
+        tables[name] = {"rows": rows}
+    tables["engagements"] = {"rows": int(con.execute("SELECT count(*) FROM engagements").fetchone()[0])}
+    by_kind = dict(con.execute("SELECT kind, count(*) FROM engagements GROUP BY kind ORDER BY kind").fetchall())
+    tables["engagements"]["by_kind"] = {k: int(v) for k, v in by_kind.items()}
+    span = {}
+    for name, col in (("posts", "created_at"), ("engagements", "created_at")):
+        lo, hi = con.execute(f"SELECT strftime(min({col}), '%Y-%m-%dT%H:%M:%SZ'), "
+                             f"strftime(max({col}), '%Y-%m-%dT%H:%M:%SZ') FROM {name}").fetchone()
+        span[name] = {"first": lo, "last": hi}
+    for name, r in m.get("results", {}).items():
+        tables[name] = {"rows": int(r.get("rows", 0))}
+    q = {"rows": tables["quarantine"]["rows"], "by_reason": [], "by_file": []}
+    if q["rows"]:
+        q["by_reason"] = [{"reason": r, "rows": int(n)} for r, n in con.execute(
+            "SELECT regexp_replace(reason, '[0-9]+', 'N', 'g') AS r, count(*) n FROM quarantine "
+            "GROUP BY r ORDER BY n DESC, r LIMIT 10").fetchall()]
+        q["by_file"] = [{"path": p, "rows": int(n)} for p, n in con.execute(
+            "SELECT source, count(*) n FROM quarantine GROUP BY source ORDER BY n DESC, source").fetchall()]
+    files = [{k: f.get(k) for k in ("path", "format", "table", "read", "loaded", "quarantined", "duplicates",
+                                    "size", "sha256", "ingested_at")} for f in m["files"]]
+    platforms = [p for (p,) in con.execute(
+        "SELECT DISTINCT platform FROM posts UNION SELECT DISTINCT platform FROM accounts ORDER BY 1").fetchall()]
+    return {
+        "study": str(study.path),
+        "name": study.config.get("study", {}).get("name"),
+        "generation": m.get("generation", 0),
+        "platforms": platforms,
+        "tables": tables,
+        "time_span": span,
+        "files": files,
+        "quarantine": q,
+        "reconciled": all(f["read"] == f["loaded"] + f["quarantined"] + f["duplicates"] for f in files),
+    }
+
+
+def open_text(src: SourceFile) -> IO[bytes]:  # pragma: no cover - convenience for readers
+    return src.open()
