@@ -247,6 +247,16 @@ class Study:
         return run_ingest(self, list(inputs), format=format, table=table, mapping=mapping or {},
                           platform=platform or self.platform, options=options or {}, progress=progress)
 
+    def load_arrow(self, tables: dict[str, pa.Table], *, name: str = "arrow", platform: str | None = None,
+                   progress: ProgressFn | None = None) -> dict[str, Any]:
+        """Load canonical tables given as Arrow (columns as in :mod:`echoscope.schema`; missing ones null).
+
+        Goes through the same deduplication and atomic commit as :meth:`ingest`; returns the file report.
+        """
+        from .ingest import run_load_arrow
+
+        return run_load_arrow(self, tables, name=name, platform=platform or self.platform, progress=progress)
+
     def write_result(self, name: str, data: pa.Table, *, meta: dict[str, Any] | None = None) -> None:
         """Store a result table (replacing an earlier one of that name) atomically."""
         if not name.replace("_", "").isalnum():
