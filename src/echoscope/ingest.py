@@ -346,12 +346,19 @@ def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None,
     return reports
 
 
+def _fault(point: str) -> None:
+    """Crash here when ``ECHOSCOPE_FAULT`` names ``point`` (the atomicity tests kill runs at each stage)."""
+    if os.environ.get("ECHOSCOPE_FAULT") == point:
+        os._exit(137)
+
+
 def _key_cond(key: tuple[str, ...], a: str, b: str) -> str:
     return " AND ".join(f'{a}."{k}" IS NOT DISTINCT FROM {b}."{k}"' for k in key)
 
 
 def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[FileSink],
             reports: list[dict[str, Any]]) -> None:
+    _fault("before-commit")
     con = run.duckdb()
     loaded: dict[int, int] = {}
     new_parts: dict[str, list[str]] = {}
@@ -406,6 +413,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         os.replace(tmp, out)
         new_parts[table] = [part_rel]
         rows_added[table] = n
+        _fault("mid-commit")
         con.execute("DROP TABLE IF EXISTS ranked; DROP TABLE IF EXISTS fresh")
     # quarantine
     qdir = run.staging / "quarantine"
@@ -420,6 +428,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
                     "(FORMAT parquet, COMPRESSION zstd)")
         new_parts["quarantine"] = [part_rel]
         rows_added["quarantine"] = pq.ParquetFile(out).metadata.num_rows
+    _fault("before-manifest")
     # manifest
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for r in reports:
@@ -445,6 +454,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
             entry["parts"] = entry.get("parts", []) + parts
             entry["rows"] = int(entry.get("rows", 0)) + rows_added[table]
     study._write_manifest(manifest)
+    _fault("after-manifest")
     for table, parts in replaced.items():
         for p in parts:
             with contextlib.suppress(FileNotFoundError):

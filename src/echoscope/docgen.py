@@ -1,0 +1,65 @@
+"""Generate reference docs from the code: the data model from schema.py, the CLI reference from the Typer app.
+
+``python -m echoscope.docgen`` rewrites docs/data-model.md and docs/cli.md; a test fails when either is stale,
+so the docs can never drift from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import schema
+
+
+def cli_commands() -> list[list[str]]:
+    """Every leaf command of the CLI as a path, e.g. ``["targets", "add"]``."""
+    from .cli import app
+
+    found: list[list[str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name in sorted(subs):
+                walk(subs[name], path + [name])
+        else:
+            found.append(path)
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def cli_markdown() -> str:
+    from typer.testing import CliRunner
+
+    from .cli import app
+
+    runner = CliRunner()
+    lines = ["# CLI reference", "",
+             "Generated from the command definitions by `python -m echoscope.docgen`; do not edit by hand.",
+             "Every command that reports something takes `--json`; errors go to stderr as one line with a "
+             "non-zero exit (1 for data and study errors, 2 for usage and configuration errors).", ""]
+    for path in cli_commands():
+        res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+        lines += [f"## `echoscope {' '.join(path)}`", "", "```", res.output.rstrip(), "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(docs: Path) -> list[Path]:
+    docs.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, text in (("data-model.md", schema.markdown() + "\n"), ("cli.md", cli_markdown())):
+        p = docs / name
+        p.write_text(text, encoding="utf-8")
+        out.append(p)
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs"
+    for p in write(root):
+        print(p)
