@@ -1,0 +1,172 @@
+"""The co-action registry: each behaviour is one SQL query that turns canonical tables into *actions*.
+
+Why a registry of SQL producers: every co-action network (co-retweet, co-link, shared IP, ...) is the same
+computation -- two accounts act on the same *object* within a time window, again and again -- so the
+expensive part (a windowed self-join, pruning, null model, significance) is written once in
+:mod:`echoscope.coordination.network` and a behaviour only says what its actions are. An action is a row
+``(account_id, object_id, action_id, ts)`` with ``ts`` in epoch seconds. Adding a behaviour means adding one
+entry to :data:`COACTIONS`, like the coordination-network-toolkit's ``_network_types``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: query parameters removed by URL normalisation (tracking, click ids, share sources)
+TRACKING_PARAMS: tuple[str, ...] = (
+    "utm_[a-z0-9_]*", "fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "yclid",
+    "_ga", "ref_src", "ref_url", "s", "si", "spm", "cmpid", "__twitter_impression",
+)
+
+#: DuckDB macro: scheme, ``www.``, fragment, tracking parameters and trailing slash removed; host lower-cased.
+URL_MACRO = r"""
+CREATE OR REPLACE TEMP MACRO echo_norm_url(u) AS (
+  WITH s AS (SELECT regexp_replace(regexp_replace(trim(u), '^[A-Za-z][A-Za-z0-9+.-]*://', ''), '#.*$', '') AS v),
+       h AS (SELECT regexp_replace(lower(regexp_extract(v, '^[^/?]*')), '^www\.', '') AS host,
+                    regexp_extract(v, '^[^/?]*([^?]*)', 1) AS path,
+                    regexp_extract(v, '\?(.*)$', 1) AS q FROM s),
+       p AS (SELECT host, regexp_replace(path, '/+$', '') AS path,
+                    array_to_string(list_filter(string_split(q, '&'),
+                        x -> x <> '' AND NOT regexp_matches(lower(x), '^(PARAMS)(=|$)')), '&') AS q FROM h)
+  SELECT host || path || CASE WHEN q = '' THEN '' ELSE '?' || q END FROM p
+)
+""".replace("PARAMS", "|".join(TRACKING_PARAMS))
+
+#: DuckDB macro: text normalised for co-text (lower case; URLs, mentions, a leading RT, punctuation removed)
+TEXT_MACRO = r"""
+CREATE OR REPLACE TEMP MACRO echo_norm_text(t) AS (
+  trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(t),
+    'https?://\S+', ' ', 'g'), '(^|\s)rt\s+@\S+:?', ' ', 'g'), '@\S+', ' ', 'g'), '[\pP\pS]+', ' ', 'g'),
+    '\s+', ' ', 'g'))
+)
+"""
+
+EPOCH = "epoch_us({col}) / 1e6"
+
+
+@dataclass(frozen=True)
+class CoAction:
+    """A co-action behaviour.
+
+    Attributes
+    ----------
+    name : str
+        Behaviour name used on the command line (``co-retweet``).
+    description : str
+        One line for help texts and docs.
+    sql : callable
+        ``sql(params) -> str``: a query returning ``account_id, object_id, action_id, ts`` (epoch seconds).
+    timed : bool
+        Whether the time window applies (``shared-ip`` counts shared infrastructure at any time).
+    cnt_name : str or None
+        Name of the coordination-network-toolkit network this behaviour corresponds to.
+    """
+
+    name: str
+    description: str
+    sql: Callable[[dict[str, Any]], str]
+    timed: bool = True
+    cnt_name: str | None = None
+    tables: tuple[str, ...] = field(default=("posts",))
+
+
+def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
+    def sql(p: dict[str, Any]) -> str:
+        return (f"SELECT account_id, ref_post_id AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} "
+                f"AS ts FROM posts WHERE kind = '{kind}' AND ref_post_id IS NOT NULL AND created_at IS NOT NULL")
+    return sql
+
+
+def _links(p: dict[str, Any]) -> str:
+    url = "u" if p.get("raw_urls") else "echo_norm_url(u)"
+    # reposts carry the original's URLs: sharing them is a co-retweet, not a co-link (as the peers do)
+    return (f"SELECT account_id, {url} AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts "
+            f"FROM (SELECT account_id, post_id, created_at, unnest(urls) AS u FROM posts "
+            f"WHERE kind <> 'repost' AND created_at IS NOT NULL AND len(urls) > 0) WHERE u IS NOT NULL AND u <> ''")
+
+
+def _hashtags(p: dict[str, Any]) -> str:
+    # the set of hashtags (order-free, case-free) as one object; single hashtags are trends, not signatures
+    return (f"SELECT account_id, array_to_string(list_sort(list_distinct(list_transform(hashtags, x -> lower(x)))), ' ')"
+            f" AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts FROM posts "
+            f"WHERE kind <> 'repost' AND created_at IS NOT NULL "
+            f"AND len(list_distinct(list_transform(hashtags, x -> lower(x)))) >= {int(p.get('min_hashtags', 2))}")
+
+
+def _mentions(p: dict[str, Any]) -> str:
+    return (f"SELECT account_id, lower(m) AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts "
+            f"FROM (SELECT account_id, post_id, created_at, unnest(list_distinct(mentions)) AS m FROM posts "
+            f"WHERE kind <> 'repost' AND created_at IS NOT NULL AND len(mentions) > 0) WHERE m IS NOT NULL")
+
+
+def _text(p: dict[str, Any]) -> str:
+    # object_id is the normalised text; near-duplicates are merged afterwards (network.py, MinHash LSH)
+    return (f"SELECT account_id, echo_norm_text(text) AS object_id, post_id AS action_id, "
+            f"{EPOCH.format(col='created_at')} AS ts FROM posts WHERE kind <> 'repost' AND text IS NOT NULL "
+            f"AND created_at IS NOT NULL AND len(string_split(echo_norm_text(text), ' ')) >= "
+            f"{int(p.get('min_text_tokens', 4))}")
+
+
+def _rapid(p: dict[str, Any]) -> str:
+    # amplifications made within `rapid_seconds` of the original post; the object is the amplified post
+    return (f"SELECT actor_id AS account_id, subject_post_id AS object_id, engagement_id AS action_id, "
+            f"{EPOCH.format(col='created_at')} AS ts FROM engagements WHERE kind IN ('repost', 'quote') "
+            f"AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL AND latency_s >= 0 "
+            f"AND latency_s <= {float(p.get('rapid_seconds', 10.0))}")
+
+
+def _shared_ip(p: dict[str, Any]) -> str:
+    return ("SELECT account_id, object_id, min(action_id) AS action_id, min(ts) AS ts FROM ("
+            f"SELECT account_id, 'ip:' || ip_hash AS object_id, account_id || '@' || CAST(ts AS VARCHAR) AS action_id, "
+            f"{EPOCH.format(col='ts')} AS ts FROM logins WHERE ip_hash IS NOT NULL AND ts IS NOT NULL UNION ALL "
+            f"SELECT account_id, 'device:' || device_hash, account_id || '@' || CAST(ts AS VARCHAR), "
+            f"{EPOCH.format(col='ts')} FROM logins WHERE device_hash IS NOT NULL AND ts IS NOT NULL) "
+            "GROUP BY account_id, object_id")
+
+
+#: behaviour name -> definition (order = order of the fused network's behaviour list)
+COACTIONS: dict[str, CoAction] = {
+    "co-retweet": CoAction("co-retweet", "reposts of the same post", _ref_kind("repost"), cnt_name="co_retweet"),
+    "co-reply": CoAction("co-reply", "replies to the same post", _ref_kind("reply"), cnt_name="co_reply"),
+    "co-quote": CoAction("co-quote", "quotes of the same post", _ref_kind("quote")),
+    "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link"),
+    "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags", _hashtags),
+    "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions),
+    "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
+    "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
+                           tables=("posts", "likes")),
+    "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
+                          timed=False, tables=("logins",)),
+}
+
+
+def install_macros(con: Any) -> None:
+    """Create the URL and text normalisation macros on a raw DuckDB connection."""
+    con.execute(URL_MACRO)
+    con.execute(TEXT_MACRO)
+
+
+def normalise_url(url: str) -> str:
+    """Normalise one URL exactly as co-link does (the SQL macro, run on a private DuckDB connection).
+
+    Examples
+    --------
+    >>> normalise_url("https://www.Example.com/a/?utm_source=x&id=3#top")
+    'example.com/a?id=3'
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    install_macros(con)
+    return str(con.execute("SELECT echo_norm_url(?)", [url]).fetchone()[0])
+
+
+def normalise_text(text: str) -> str:
+    """Normalise one text exactly as co-text does."""
+    import duckdb
+
+    con = duckdb.connect()
+    install_macros(con)
+    return str(con.execute("SELECT echo_norm_text(?)", [text]).fetchone()[0])
