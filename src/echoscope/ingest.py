@@ -311,6 +311,9 @@ def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None,
         seen_now.add(digest)
         run.emit({"event": "file", "path": src.path, "bytes": size})
         try:
+            if not src.head(4096).strip():
+                raise SourceError("file is empty; nothing to ingest (remove it from the command line)",
+                                  file=src.path)
             fmt = format or detect(src)
             opts = dict(options)
             opts["mapping"] = mapping

@@ -1,0 +1,704 @@
+"""Per-account signals: one function per signal, each returning a value and the evidence behind it.
+
+Why the module is shaped so: a score is only as trustworthy as the person checking it can make it, so every
+signal is a small, separately testable function that returns, for every account it can judge, the measured
+``value`` (a number in the signal's own unit), a ``strength`` in [0, 1] (how far the value is into suspicious
+territory, by documented thresholds in :class:`SignalParams`) and a ``text`` that says the value in words
+("created within 3 h of 41 other amplifiers of @x"). Scorers (:mod:`echoscope.accounts.score`) only combine
+strengths and copy texts; they never invent a reason.
+
+Every tabular signal is one DuckDB SQL statement over the study's views (``accounts``, ``posts``,
+``engagements``, ``targets`` and, when present, the ``coord_members`` result table), run on temporary tables
+that :class:`SignalContext` prepares once. Python never loops over rows here: 1 million accounts and 10 million
+engagements are the design size. Image signals (``image_duplicate``, ``gan_face``) read only local files the
+user names and are computed by :mod:`echoscope.accounts.faces`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from ..study import Study
+
+#: columns every signal function returns
+SIGNAL_SCHEMA = pa.schema([
+    pa.field("account_id", pa.string(), nullable=False),
+    pa.field("value", pa.float64()),
+    pa.field("strength", pa.float64()),
+    pa.field("text", pa.string()),
+])
+
+
+@dataclasses.dataclass
+class SignalParams:
+    """Thresholds of the signals (units in the names). A looser value flags more organic accounts.
+
+    Attributes
+    ----------
+    burst_window_h
+        Two accounts created within this many hours of each other count as created together. Wider windows
+        admit coincidence on busy days.
+    burst_background_days
+        Half-width of the window used to estimate the background creation rate around an account's creation.
+    burst_min_accounts, burst_min_ratio
+        A creation burst needs at least this many other accounts created together *and* this many times the
+        number expected at the background rate.
+    min_group
+        Without targets, the amplifiers of any account with at least this many distinct amplifiers form a group.
+    low_followers
+        Followers at or below this count give full strength (fake amplifiers rarely have more than ten).
+    min_posts_behaviour
+        Posting-behaviour signals (timezone, intervals, repost share) need at least this many posts.
+    silence_days, reactivation_posts, reactivation_days
+        Dormancy: a gap of at least ``silence_days`` followed by ``reactivation_posts`` posts within
+        ``reactivation_days``.
+    tz_tolerance_h
+        A claimed location more than this many hours from the inferred UTC offset is a mismatch.
+    fast_repost_s
+        A median repost latency at or below this many seconds is rapid-fire.
+    """
+
+    burst_window_h: float = 3.0
+    burst_background_days: float = 30.0
+    burst_min_accounts: int = 5
+    burst_min_ratio: float = 5.0
+    min_group: int = 20
+    low_followers: int = 10
+    min_posts_behaviour: int = 20
+    silence_days: float = 180.0
+    reactivation_posts: int = 20
+    reactivation_days: float = 30.0
+    tz_tolerance_h: float = 3.0
+    fast_repost_s: float = 60.0
+
+
+#: clients that post on a schedule or by program (case-insensitive regular expressions)
+AUTOMATION_CLIENTS: tuple[str, ...] = (
+    r"\bbot\b", r"twittbot", r"ifttt", r"dlvr\.it", r"zapier", r"autopost", r"auto[- ]?tweet", r"twitterfeed",
+    r"roundteam", r"botize", r"\bapi\b", r"cheap bots", r"make\.com", r"integromat", r"socialoomph",
+)
+
+#: claimed places and their standard UTC offsets (hours). Matched as whole words in ``accounts.location``;
+#: the longest match wins. Daylight saving is absorbed by ``tz_tolerance_h``.
+PLACE_OFFSETS: dict[str, float] = {
+    "london": 0, "uk": 0, "united kingdom": 0, "england": 0, "britain": 0, "great britain": 0, "scotland": 0,
+    "wales": 0, "manchester": 0, "birmingham": 0, "liverpool": 0, "leeds": 0, "bristol": 0, "glasgow": 0,
+    "edinburgh": 0, "cardiff": 0, "sheffield": 0, "newcastle": 0, "belfast": 0, "dublin": 0, "ireland": 0,
+    "lisbon": 0, "portugal": 0, "paris": 1, "france": 1, "berlin": 1, "germany": 1, "madrid": 1, "spain": 1,
+    "rome": 1, "italy": 1, "amsterdam": 1, "netherlands": 1, "brussels": 1, "belgium": 1, "vienna": 1,
+    "warsaw": 1, "poland": 1, "stockholm": 1, "sweden": 1, "oslo": 1, "norway": 1, "switzerland": 1,
+    "kyiv": 2, "kiev": 2, "ukraine": 2, "athens": 2, "greece": 2, "helsinki": 2, "cairo": 2, "israel": 2,
+    "moscow": 3, "russia": 3, "st petersburg": 3, "istanbul": 3, "turkey": 3, "riyadh": 3, "dubai": 4,
+    "tehran": 3.5, "iran": 3.5, "pakistan": 5, "karachi": 5, "india": 5.5, "delhi": 5.5, "new delhi": 5.5,
+    "mumbai": 5.5, "bangkok": 7, "jakarta": 7, "vietnam": 7, "beijing": 8, "china": 8, "shanghai": 8,
+    "hong kong": 8, "taipei": 8, "taiwan": 8, "singapore": 8, "manila": 8, "philippines": 8, "perth": 8,
+    "tokyo": 9, "japan": 9, "seoul": 9, "korea": 9, "sydney": 10, "melbourne": 10, "brisbane": 10,
+    "australia": 10, "auckland": 12, "new zealand": 12,
+    "new york": -5, "nyc": -5, "washington dc": -5, "boston": -5, "atlanta": -5, "miami": -5, "florida": -5,
+    "philadelphia": -5, "ohio": -5, "virginia": -5, "detroit": -5, "toronto": -5, "montreal": -5,
+    "chicago": -6, "texas": -6, "houston": -6, "dallas": -6, "austin": -6, "illinois": -6, "mexico": -6,
+    "denver": -7, "colorado": -7, "arizona": -7, "phoenix": -7, "utah": -7,
+    "los angeles": -8, "california": -8, "san francisco": -8, "seattle": -8, "portland": -8, "vancouver": -8,
+    "las vegas": -8, "usa": -6, "united states": -6, "america": -6, "brazil": -3, "sao paulo": -3,
+    "buenos aires": -3, "argentina": -3,
+}
+
+_CTX_TABLES = ("ids", "acc", "now", "posts", "groups", "places", "clients", "images")
+
+
+class SignalContext:
+    """Temporary DuckDB tables shared by the signal functions of one run.
+
+    Parameters
+    ----------
+    study
+        The study to read.
+    params
+        Signal thresholds.
+    images
+        Optional Arrow table ``account_id, path, phash, eye_distance, ...`` from
+        :func:`echoscope.accounts.faces.scan_images`; without it the image signals return nothing.
+    """
+
+    def __init__(self, study: Study, params: SignalParams | None = None, images: pa.Table | None = None) -> None:
+        self.study = study
+        self.params = params or SignalParams()
+        self.con: Any = study.con().con
+        self.prefix = "_es_" + uuid.uuid4().hex[:8] + "_"
+        self.notes: list[str] = []
+        self.images = images
+        self._prepare()
+
+    def t(self, name: str) -> str:
+        """Name of this run's temporary table ``name``."""
+        return self.prefix + name
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+
+    def _prepare(self) -> None:
+        c, t, p = self.con, self.t, self.params
+        names = self._tables()
+        c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('acc')} AS
+            SELECT * FROM accounts
+            QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY observed_at DESC NULLS LAST) = 1""")
+        c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('ids')} AS
+            SELECT account_id FROM {t('acc')} UNION SELECT account_id FROM posts
+            UNION SELECT account_id FROM likes""")
+        c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('now')} AS SELECT COALESCE(
+            greatest((SELECT max(observed_at) FROM accounts), (SELECT max(created_at) FROM posts),
+                     (SELECT max(created_at) FROM likes)), current_timestamp) AS now""")
+        c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('posts')} AS
+            SELECT account_id, created_at, epoch(created_at) AS ts, kind, lang, client, hashtags
+            FROM posts WHERE created_at IS NOT NULL""")
+        self.has_targets = c.execute("SELECT count(*) FROM targets WHERE account_id IS NOT NULL").fetchone()[0] > 0
+        # groups of amplifiers: one row per (account, group); a creation burst is judged inside each group
+        if self.has_targets:
+            groups = """SELECT DISTINCT e.actor_id AS account_id, 'target' AS grp_kind, t.account_id AS grp_id,
+                               'amplifiers of @' || COALESCE(t.handle, t.account_id) AS grp_label
+                        FROM engagements e JOIN targets t ON e.subject_account_id = t.account_id
+                        WHERE e.actor_id <> t.account_id"""
+        else:
+            groups = f"""WITH pairs AS (SELECT DISTINCT actor_id, subject_account_id FROM engagements
+                                        WHERE subject_account_id IS NOT NULL AND actor_id <> subject_account_id),
+                         big AS (SELECT subject_account_id FROM pairs GROUP BY ALL HAVING count(*) >= {p.min_group})
+                         SELECT pairs.actor_id AS account_id, 'target' AS grp_kind, pairs.subject_account_id AS grp_id,
+                                'amplifiers of @' || COALESCE(a.handle, pairs.subject_account_id) AS grp_label
+                         FROM pairs JOIN big USING (subject_account_id)
+                         LEFT JOIN {t('acc')} a ON a.account_id = pairs.subject_account_id"""
+        if "coord_members" in names:
+            cols = {r[0] for r in c.execute("DESCRIBE coord_members").fetchall()}
+            cid = next((x for x in ("cluster_id", "cluster", "community") if x in cols), None)
+            if "account_id" in cols and cid:
+                groups += f"""\nUNION ALL SELECT DISTINCT CAST(account_id AS VARCHAR), 'cluster',
+                    CAST({cid} AS VARCHAR), 'members of coordination cluster ' || CAST({cid} AS VARCHAR)
+                    FROM coord_members"""
+            else:
+                self.notes.append("coord_members has no account_id/cluster_id columns; clusters not used")
+        c.execute(f"CREATE OR REPLACE TEMP TABLE {t('groups')} AS {groups}")
+        places = pa.table({"place": list(PLACE_OFFSETS), "utc_offset": [float(v) for v in PLACE_OFFSETS.values()]})
+        c.register(t("places_arrow"), places)
+        c.execute(f"CREATE OR REPLACE TEMP TABLE {t('places')} AS SELECT * FROM {t('places_arrow')}")
+        c.unregister(t("places_arrow"))
+        if self.images is not None:
+            c.register(t("images_arrow"), self.images)
+            c.execute(f"CREATE OR REPLACE TEMP TABLE {t('images')} AS SELECT * FROM {t('images_arrow')}")
+            c.unregister(t("images_arrow"))
+
+    def run(self, sql: str) -> pa.Table:
+        """Run one signal's SQL and return it with :data:`SIGNAL_SCHEMA`."""
+        tab = self.con.execute(sql).fetch_arrow_table()
+        return tab.select(["account_id", "value", "strength", "text"]).cast(SIGNAL_SCHEMA)
+
+    def close(self) -> None:
+        """Drop this run's temporary tables."""
+        for name in _CTX_TABLES:
+            self.con.execute(f"DROP TABLE IF EXISTS {self.t(name)}")
+
+
+def _fmt_int(expr: str) -> str:
+    """SQL: an integer with thousands separators."""
+    return f"format('{{:,}}', CAST(round({expr}) AS BIGINT))"
+
+
+def _ramp(expr: str, lo: float, hi: float) -> str:
+    """SQL: 0 at ``lo``, 1 at ``hi``, linear between (``lo`` > ``hi`` for decreasing ramps)."""
+    return f"least(1.0, greatest(0.0, ({expr} - ({lo})) / (({hi}) - ({lo}))))"
+
+
+# ------------------------------------------------------------------------------------------- creation
+def creation_burst(ctx: SignalContext) -> pa.Table:
+    """Accounts created together far above the background rate, within one group of amplifiers.
+
+    For each account the number of other members of its group (the amplifiers of one target, one coordination
+    cluster, or the whole study) created within ``burst_window_h`` hours is compared with the number expected
+    at the background rate: the study's accounts created within ``burst_background_days`` days, scaled to the
+    window. ``value`` is the count of accounts created together; ``strength`` grows with the excess ratio
+    (log scale, 1 at 100x) and the count (1 at twice ``burst_min_accounts``). The group with the strongest burst
+    is reported.
+    """
+    p, t = ctx.params, ctx.t
+    w, b = p.burst_window_h * 3600.0, p.burst_background_days * 86400.0
+    wh = f"{p.burst_window_h:g}"
+    return ctx.run(f"""
+    WITH ac AS (SELECT account_id, epoch(created_at) AS ts FROM {t('acc')} WHERE created_at IS NOT NULL),
+    n AS (SELECT count(*)::DOUBLE AS n FROM ac),
+    bg AS (SELECT account_id, ts,
+             count(*) OVER (ORDER BY ts RANGE BETWEEN {b} PRECEDING AND {b} FOLLOWING) AS n_bg,
+             count(*) OVER (ORDER BY ts RANGE BETWEEN {w} PRECEDING AND {w} FOLLOWING) - 1 AS n_near
+           FROM ac),
+    grp AS (SELECT g.account_id, g.grp_label, ac.ts,
+              count(*) OVER (PARTITION BY g.grp_kind, g.grp_id ORDER BY ac.ts
+                             RANGE BETWEEN {w} PRECEDING AND {w} FOLLOWING) - 1 AS n_near,
+              count(*) OVER (PARTITION BY g.grp_kind, g.grp_id) AS g_size
+            FROM {t('groups')} g JOIN ac USING (account_id)),
+    cand AS (
+      SELECT grp.account_id, grp.grp_label AS label, grp.n_near, grp.g_size,
+             (grp.g_size - 1) * (bg.n_bg / n.n) * ({w} / {b}) AS expected
+      FROM grp JOIN bg USING (account_id), n
+      UNION ALL
+      SELECT bg.account_id, 'accounts in the study', bg.n_near, n.n, (n.n - 1) * (bg.n_bg / n.n) * ({w} / {b})
+      FROM bg, n),
+    scored AS (
+      SELECT *, CASE WHEN n_near >= {p.burst_min_accounts} AND n_near >= {p.burst_min_ratio} * expected
+                     THEN least(1.0, ln(n_near / greatest(expected, 1e-9)) / ln(100.0))
+                          * least(1.0, n_near / {2.0 * p.burst_min_accounts})
+                     ELSE 0.0 END AS strength
+      FROM cand),
+    best AS (SELECT account_id, arg_max(scored, strength) AS s FROM scored GROUP BY account_id)
+    SELECT account_id, s.n_near::DOUBLE AS value, s.strength AS strength,
+           CASE WHEN s.strength > 0 THEN 'created within {wh} h of ' || {_fmt_int('s.n_near')} || ' other '
+                || s.label || ' (' || printf('%.1f', s.expected) || ' expected at the background rate)' END AS text
+    FROM best""")
+
+
+# ------------------------------------------------------------------------------------------- audience
+def followers(ctx: SignalContext) -> pa.Table:
+    """Follower count: full strength at ``low_followers`` or fewer, none from 10x that."""
+    lo = ctx.params.low_followers
+    return ctx.run(f"""
+    SELECT account_id, followers_count::DOUBLE AS value,
+           CASE WHEN followers_count <= {lo} THEN 1.0
+                ELSE greatest(0.0, 1 - ln(followers_count / {lo}.0) / ln(10.0)) END AS strength,
+           CASE WHEN followers_count < {10 * lo} THEN {_fmt_int('followers_count')} ||
+                ' followers (fake amplifiers rarely have more than {lo})' END AS text
+    FROM {ctx.t('acc')} WHERE followers_count IS NOT NULL""")
+
+
+def follower_ratio(ctx: SignalContext) -> pa.Table:
+    """Followers per account followed; strength when it follows at least 50 and the ratio is below 0.1."""
+    return ctx.run(f"""
+    WITH r AS (SELECT account_id, followers_count AS fo, following_count AS fi,
+                      followers_count / greatest(following_count, 1)::DOUBLE AS ratio
+               FROM {ctx.t('acc')} WHERE followers_count IS NOT NULL AND following_count IS NOT NULL)
+    SELECT account_id, ratio AS value,
+           CASE WHEN fi >= 50 THEN {_ramp('ratio', 0.1, 0.0)} ELSE 0.0 END AS strength,
+           CASE WHEN fi >= 50 AND ratio < 0.1 THEN 'follows ' || {_fmt_int('fi')} || ', followed by '
+                || {_fmt_int('fo')} || ' (ratio ' || printf('%.3f', ratio) || ')' END AS text
+    FROM r""")
+
+
+def posts_per_day(ctx: SignalContext) -> pa.Table:
+    """Posts a day since creation (profile count, or posts in the study); strength from 50 to 200 a day."""
+    t = ctx.t
+    return ctx.run(f"""
+    WITH pc AS (SELECT account_id, count(*) AS n, min(created_at) AS first FROM {t('posts')} GROUP BY ALL),
+    r AS (SELECT i.account_id, COALESCE(a.posts_count, pc.n) AS n,
+                 greatest(epoch(now.now) - epoch(COALESCE(a.created_at, pc.first)), 86400) / 86400.0 AS days
+          FROM {t('ids')} i LEFT JOIN {t('acc')} a USING (account_id) LEFT JOIN pc USING (account_id), {t('now')} now
+          WHERE COALESCE(a.posts_count, pc.n) IS NOT NULL AND COALESCE(a.created_at, pc.first) IS NOT NULL)
+    SELECT account_id, n / days AS value, {_ramp('n / days', 50, 200)} AS strength,
+           CASE WHEN n / days >= 50 THEN printf('%.0f', n / days) || ' posts a day over '
+                || CASE WHEN days >= 365 THEN printf('%.1f years', days / 365.25)
+                        ELSE printf('%.0f days', days) END END AS text
+    FROM r""")
+
+
+def account_age(ctx: SignalContext) -> pa.Table:
+    """Days since creation; strength for accounts younger than 30 days (full at 1 day)."""
+    return ctx.run(f"""
+    WITH r AS (SELECT account_id, (epoch(now.now) - epoch(created_at)) / 86400.0 AS days
+               FROM {ctx.t('acc')}, {ctx.t('now')} now WHERE created_at IS NOT NULL)
+    SELECT account_id, days AS value, {_ramp('days', 30, 1)} AS strength,
+           CASE WHEN days < 30 THEN 'created ' || printf('%.0f', greatest(days, 0)) || ' days before the data ends'
+           END AS text
+    FROM r""")
+
+
+# ------------------------------------------------------------------------------------------- names
+def templated_handle(ctx: SignalContext) -> pa.Table:
+    """Handles of the form name + long digit suffix (platform-suggested defaults) or mostly digits.
+
+    ``value`` is the length of the trailing digit run; strength 1 for 8 or more digits (Twitter's suggested
+    handles end in 8 digits), 0.6 for 6-7, 0.3 for 5; 0.5 for random-looking handles of at least 10
+    characters that are 40% or more digits.
+    """
+    return ctx.run(f"""
+    WITH h AS (SELECT account_id, handle, length(regexp_extract(handle, '([0-9]+)$', 1)) AS digits,
+                      length(regexp_replace(handle, '[^0-9]', '', 'g')) AS all_digits, length(handle) AS len
+               FROM {ctx.t('acc')} WHERE handle IS NOT NULL AND handle <> ''),
+    s AS (SELECT *, greatest(CASE WHEN digits >= 8 AND len > digits THEN 1.0 WHEN digits >= 6 AND len > digits THEN 0.6
+                                  WHEN digits = 5 AND len > digits THEN 0.3 ELSE 0.0 END,
+                             CASE WHEN len >= 10 AND all_digits >= 0.4 * len THEN 0.5 ELSE 0.0 END) AS strength
+          FROM h)
+    SELECT account_id, digits::DOUBLE AS value, strength,
+           CASE WHEN strength > 0 THEN CASE WHEN digits >= 5
+                THEN 'templated handle @' || handle || ' (name + ' || digits || '-digit suffix)'
+                ELSE 'random-looking handle @' || handle || ' (' || all_digits || ' of ' || len || ' characters are digits)'
+                END END AS text
+    FROM s""")
+
+
+def name_mismatch(ctx: SignalContext) -> pa.Table:
+    """A person-like display name that shares nothing with the handle.
+
+    ``value`` is the Jaro-Winkler similarity of the letters of both; strength 1 when it is below 0.6, the
+    display name looks like 'First Last' and no word of it (3+ letters) occurs in the handle.
+    """
+    return ctx.run(f"""
+    WITH h AS (SELECT account_id, handle, display_name,
+                      regexp_replace(lower(display_name), '[^a-z]', '', 'g') AS n,
+                      regexp_replace(lower(handle), '[^a-z]', '', 'g') AS hh,
+                      regexp_matches(display_name, '^[A-Z][a-z]+( [A-Z][a-z]*\\.?)? [A-Z][a-z]+$') AS person
+               FROM {ctx.t('acc')} WHERE handle IS NOT NULL AND display_name IS NOT NULL),
+    s AS (SELECT *, jaro_winkler_similarity(n, hh) AS sim,
+                 list_bool_or(list_transform(string_split(lower(display_name), ' '),
+                     w -> length(regexp_replace(w, '[^a-z]', '', 'g')) >= 3
+                          AND contains(hh, regexp_replace(w, '[^a-z]', '', 'g')))) AS shared
+          FROM h WHERE length(n) >= 4 AND length(hh) >= 3)
+    SELECT account_id, sim AS value,
+           CASE WHEN person AND NOT COALESCE(shared, false) AND sim < 0.6 THEN 1.0 ELSE 0.0 END AS strength,
+           CASE WHEN person AND NOT COALESCE(shared, false) AND sim < 0.6 THEN 'display name ''' || display_name
+                || ''' shares nothing with handle @' || handle || ' (similarity ' || printf('%.2f', sim) || ')' END
+    FROM s""")
+
+
+def persona_duplicate(ctx: SignalContext) -> pa.Table:
+    """The same persona across accounts: bios (and display names) equal after normalisation.
+
+    Normalisation keeps letters only (case, digits, spaces, punctuation and emoji dropped), so "Proud Brit,
+    mum of 2!" and "proud brit mum of 3" match. ``value`` is the number of other accounts with the same bio;
+    strength 1 at 3 others. Display names shared by 3 or more other accounts add 0.3 (common names alone say
+    little).
+    """
+    return ctx.run(f"""
+    WITH k AS (SELECT account_id, handle, regexp_replace(lower(description), '[^\\p{{L}}]', '', 'g') AS kb,
+                      regexp_replace(lower(display_name), '[^\\p{{L}}]', '', 'g') AS kn FROM {ctx.t('acc')}),
+    b AS (SELECT kb, count(*) - 1 AS n_bio, list(handle ORDER BY account_id)[1:3] AS ex
+          FROM k WHERE length(kb) >= 15 GROUP BY kb HAVING count(*) > 1),
+    nm AS (SELECT kn, count(*) - 1 AS n_name FROM k WHERE length(kn) >= 6 GROUP BY kn HAVING count(*) > 1),
+    s AS (SELECT k.account_id, COALESCE(b.n_bio, 0) AS n_bio, COALESCE(nm.n_name, 0) AS n_name, b.ex,
+                 least(1.0, COALESCE(b.n_bio, 0) / 3.0 + CASE WHEN COALESCE(nm.n_name, 0) >= 3 THEN 0.3 ELSE 0 END)
+                 AS strength
+          FROM k LEFT JOIN b USING (kb) LEFT JOIN nm USING (kn))
+    SELECT account_id, n_bio::DOUBLE AS value, strength,
+           CASE WHEN n_bio > 0 THEN 'same bio as ' || {_fmt_int('n_bio')} || ' other account'
+                    || CASE WHEN n_bio > 1 THEN 's' ELSE '' END || ' (e.g. '
+                    || array_to_string(list_transform(ex, x -> '@' || x), ', ') || ')'
+                WHEN strength > 0 THEN 'same display name as ' || {_fmt_int('n_name')} || ' other accounts' END
+    FROM s""")
+
+
+# ------------------------------------------------------------------------------------------- images
+def default_image(ctx: SignalContext) -> pa.Table:
+    """The platform's default profile image (flag or a 'default_profile' image URL)."""
+    return ctx.run(f"""
+    WITH d AS (SELECT account_id, COALESCE(default_profile_image, false)
+                      OR COALESCE(profile_image_url ILIKE '%default_profile%', false) AS dflt
+               FROM {ctx.t('acc')} WHERE default_profile_image IS NOT NULL OR profile_image_url IS NOT NULL)
+    SELECT account_id, dflt::DOUBLE AS value, dflt::DOUBLE AS strength,
+           CASE WHEN dflt THEN 'platform default profile image' END AS text FROM d""")
+
+
+def image_duplicate(ctx: SignalContext) -> pa.Table:
+    """The same profile image across accounts: equal image URLs, or perceptual hashes within 6 bits.
+
+    Perceptual hashes (64-bit pHash) come from local files only (:func:`faces.scan_images`); candidate
+    pairs share one of four 16-bit bands of the hash, so the comparison stays near-linear.
+    ``value`` is the number of other accounts with the same or a near-identical image; strength 1 at 3 others.
+    """
+    t = ctx.t
+    parts = [f"""SELECT a.account_id, b.account_id AS other, 0 AS bits FROM {t('acc')} a JOIN {t('acc')} b
+                 ON a.profile_image_url = b.profile_image_url AND a.account_id <> b.account_id
+                 WHERE a.profile_image_url IS NOT NULL AND a.profile_image_url NOT ILIKE '%default_profile%'
+                   AND NOT COALESCE(a.default_profile_image, false)"""]
+    if ctx.images is not None and "phash" in ctx.images.column_names:
+        parts.append(f"""SELECT DISTINCT a.account_id, b.account_id AS other, bit_count(xor(a.phash, b.phash)) AS bits
+            FROM (SELECT account_id, phash, unnest([0, 1, 2, 3]) AS band FROM {t('images')} WHERE phash IS NOT NULL) a
+            JOIN (SELECT account_id, phash, unnest([0, 1, 2, 3]) AS band FROM {t('images')} WHERE phash IS NOT NULL) b
+              ON a.band = b.band AND (a.phash >> (16 * a.band)) & 65535 = (b.phash >> (16 * b.band)) & 65535
+             AND a.account_id <> b.account_id
+            WHERE bit_count(xor(a.phash, b.phash)) <= 6""")
+    union = " UNION ALL ".join(parts)
+    return ctx.run(f"""
+    WITH pairs AS ({union}),
+    agg AS (SELECT account_id, count(DISTINCT other) AS n, min(bits) AS bits,
+                   list(DISTINCT other ORDER BY other)[1:3] AS ex FROM pairs GROUP BY account_id)
+    SELECT account_id, n::DOUBLE AS value, least(1.0, n / 3.0) AS strength,
+           'same profile image as ' || {_fmt_int('n')} || ' other account' || CASE WHEN n > 1 THEN 's' ELSE '' END
+           || CASE WHEN bits > 0 THEN ' (perceptual hash within ' || bits || ' bits)' ELSE '' END
+           || ' (e.g. ' || array_to_string(ex, ', ') || ')' AS text
+    FROM agg""")
+
+
+def gan_face(ctx: SignalContext) -> pa.Table:
+    """GAN-generated face: eye positions at StyleGAN's fixed template (see :mod:`echoscope.accounts.faces`).
+
+    ``value`` is the mean normalised distance of the two detected eye centres from the template; strength 1
+    at or below :data:`faces.GAN_EYE_THRESHOLD` (0.02), falling to 0 at twice that. Only accounts whose local
+    image had a face with two eyes are judged.
+    """
+    from .faces import GAN_EYE_THRESHOLD
+
+    if ctx.images is None or "eye_distance" not in ctx.images.column_names:
+        return SIGNAL_SCHEMA.empty_table()
+    th = GAN_EYE_THRESHOLD
+    return ctx.run(f"""
+    SELECT account_id, eye_distance AS value, {_ramp('eye_distance', 2 * th, th)} AS strength,
+           CASE WHEN eye_distance < {2 * th} THEN 'eye distance ' || printf('%.3f', eye_distance)
+                || ' from the StyleGAN template (GAN faces sit below {th:g}; needs a person''s review)' END AS text
+    FROM {ctx.t('images')} WHERE eye_distance IS NOT NULL AND NOT isnan(eye_distance)""")
+
+
+# ------------------------------------------------------------------------------------------- behaviour
+def dormancy_hijack(ctx: SignalContext) -> pa.Table:
+    """A long silence, then a burst of posts, with a switch of language, client or topic.
+
+    ``value`` is the longest silence in days. Strength 0.5 for silence + burst, plus 0.25 for each switch
+    (dominant language, dominant client, no hashtag shared before and after), capped at 1.
+    """
+    p, t = ctx.params, ctx.t
+    sil, win = p.silence_days * 86400.0, p.reactivation_days * 86400.0
+    return ctx.run(f"""
+    WITH g AS (SELECT account_id, ts, ts - lag(ts) OVER (PARTITION BY account_id ORDER BY ts) AS gap
+               FROM {t('posts')}),
+    r AS (SELECT account_id, max(gap) AS gap, arg_max(ts, gap) AS t_r FROM g GROUP BY account_id
+          HAVING max(gap) >= {sil}),
+    pp AS (SELECT p.*, r.t_r, r.gap, p.ts < r.t_r AS before,
+                  p.ts >= r.t_r AND p.ts < r.t_r + {win} AS after
+           FROM {t('posts')} p JOIN r USING (account_id)),
+    a AS (SELECT account_id, any_value(gap) AS gap,
+                 count(*) FILTER (WHERE after) AS n_after,
+                 mode(lang) FILTER (WHERE before) AS lang0, mode(lang) FILTER (WHERE after) AS lang1,
+                 mode(client) FILTER (WHERE before) AS client0, mode(client) FILTER (WHERE after) AS client1,
+                 list_distinct(flatten(list(hashtags) FILTER (WHERE before AND hashtags IS NOT NULL))) AS tags0,
+                 list_distinct(flatten(list(hashtags) FILTER (WHERE after AND hashtags IS NOT NULL))) AS tags1
+          FROM pp GROUP BY account_id),
+    s AS (SELECT *, lang0 IS DISTINCT FROM lang1 AND lang0 IS NOT NULL AND lang1 IS NOT NULL AS sw_lang,
+                 client0 IS DISTINCT FROM client1 AND client0 IS NOT NULL AND client1 IS NOT NULL AS sw_client,
+                 len(tags0) > 0 AND len(tags1) > 0 AND len(list_intersect(tags0, tags1)) = 0 AS sw_topic
+          FROM a)
+    SELECT account_id, gap / 86400.0 AS value,
+           CASE WHEN n_after >= {p.reactivation_posts}
+                THEN least(1.0, 0.5 + 0.25 * (sw_lang::INT + sw_client::INT + COALESCE(sw_topic, false)::INT))
+                ELSE 0.0 END AS strength,
+           CASE WHEN n_after >= {p.reactivation_posts} THEN 'silent ' || printf('%.0f', gap / 86400.0)
+                || ' days, then ' || {_fmt_int('n_after')} || ' posts in {p.reactivation_days:g} days'
+                || CASE WHEN sw_lang THEN '; language ' || lang0 || ' -> ' || lang1 ELSE '' END
+                || CASE WHEN sw_client THEN '; client ' || client0 || ' -> ' || client1 ELSE '' END
+                || CASE WHEN COALESCE(sw_topic, false) THEN '; hashtags #' || tags0[1] || ' -> #' || tags1[1]
+                        ELSE '' END END AS text
+    FROM s""")
+
+
+def timezone_mismatch(ctx: SignalContext) -> pa.Table:
+    """Claimed location versus the hours the account is active, with the inferred UTC offset.
+
+    The quietest 5 consecutive UTC hours of an account's posts are taken as 01:00-06:00 local time (sleep);
+    the inferred offset is ``1 - start`` (mod 24, in -11..+12). ``value`` is the inferred offset for every
+    account with at least ``min_posts_behaviour`` posts; strength grows from 0 at ``tz_tolerance_h`` to 1 at
+    4 hours beyond it when the location names a known place (:data:`PLACE_OFFSETS`).
+    """
+    p, t = ctx.params, ctx.t
+    return ctx.run(f"""
+    WITH hist AS (SELECT account_id, hour(created_at)::INT AS h, count(*) AS n FROM {t('posts')} GROUP BY ALL),
+    tot AS (SELECT account_id, sum(n) AS total FROM hist GROUP BY ALL HAVING sum(n) >= {p.min_posts_behaviour}),
+    win AS (SELECT s.h0, (s.h0 + k.k) % 24 AS h FROM range(24) s(h0), range(5) k(k)),
+    ws AS (SELECT hist.account_id, win.h0, sum(hist.n) AS n FROM hist JOIN tot USING (account_id)
+           JOIN win ON win.h = hist.h GROUP BY ALL),
+    quiet AS (SELECT tot.account_id, tot.total, COALESCE(min(ws.n), 0) AS qn,
+                     COALESCE(arg_min(ws.h0, ws.n), 0) AS h0, count(ws.h0) AS nwin
+              FROM tot LEFT JOIN ws USING (account_id) GROUP BY ALL),
+    -- a window start with no posts at all does not appear in ws: take the first empty one
+    q2 AS (SELECT q.*, CASE WHEN nwin < 24 THEN (SELECT min(s.h0) FROM range(24) s(h0)
+                  WHERE s.h0 NOT IN (SELECT h0 FROM ws WHERE ws.account_id = q.account_id)) ELSE h0 END AS start
+           FROM quiet q),
+    inf AS (SELECT account_id, total, qn, start,
+                   ((1 - start + 24 + 11) % 24) - 11 AS off FROM q2),
+    loc AS (SELECT a.account_id, a.location, arg_max(pl.place, length(pl.place)) AS place,
+                   arg_max(pl.utc_offset, length(pl.place)) AS claimed
+            FROM {t('acc')} a JOIN inf USING (account_id) JOIN {t('places')} pl
+              ON regexp_matches(lower(a.location), '\\b' || pl.place || '\\b')
+            WHERE a.location IS NOT NULL GROUP BY ALL),
+    d AS (SELECT inf.*, loc.place, loc.location, loc.claimed,
+                 least(abs(inf.off - loc.claimed), 24 - abs(inf.off - loc.claimed)) AS diff
+          FROM inf LEFT JOIN loc USING (account_id))
+    SELECT account_id, off::DOUBLE AS value,
+           CASE WHEN diff IS NULL THEN 0.0 ELSE {_ramp('diff', p.tz_tolerance_h, p.tz_tolerance_h + 4)} END AS strength,
+           CASE WHEN diff > {p.tz_tolerance_h} THEN 'claims ''' || location || ''' (UTC' || printf('%+g', claimed)
+                || ') but is quiet ' || printf('%02d', start) || ':00-' || printf('%02d', (start + 5) % 24)
+                || ':00 UTC like a sleeper at UTC' || printf('%+d', off) || ' (' || printf('%g', diff)
+                || ' h apart; ' || printf('%.0f', 100.0 * qn / total) || '% of ' || {_fmt_int('total')}
+                || ' posts in those hours)' END AS text
+    FROM d""")
+
+
+def automation_client(ctx: SignalContext) -> pa.Table:
+    """Share of posts sent from automation clients (:data:`AUTOMATION_CLIENTS`); strength = share, from 5 posts."""
+    pattern = "|".join(AUTOMATION_CLIENTS).replace("'", "''")
+    return ctx.run(f"""
+    WITH c AS (SELECT account_id, count(*) FILTER (WHERE client IS NOT NULL) AS n,
+                      count(*) FILTER (WHERE regexp_matches(lower(client), '{pattern}')) AS auto,
+                      mode(client) FILTER (WHERE regexp_matches(lower(client), '{pattern}')) AS top
+               FROM {ctx.t('posts')} GROUP BY account_id HAVING count(*) FILTER (WHERE client IS NOT NULL) > 0)
+    SELECT account_id, auto / n::DOUBLE AS value,
+           CASE WHEN n >= 5 THEN auto / n::DOUBLE ELSE 0.0 END AS strength,
+           CASE WHEN n >= 5 AND auto > 0 THEN printf('%.0f', 100.0 * auto / n) || '% of ' || {_fmt_int('n')}
+                || ' posts from automation client ''' || top || '''' END AS text
+    FROM c""")
+
+
+def regular_intervals(ctx: SignalContext) -> pa.Table:
+    """Near-constant time between posts: coefficient of variation (std / mean) of the intervals.
+
+    Needs ``min_posts_behaviour`` posts; strength 1 at CV 0.1 or below, 0 from 0.5 (people post in bursts,
+    CV well above 1).
+    """
+    p = ctx.params
+    return ctx.run(f"""
+    WITH g AS (SELECT account_id, ts - lag(ts) OVER (PARTITION BY account_id ORDER BY ts) AS gap FROM {ctx.t('posts')}),
+    s AS (SELECT account_id, count(gap) AS n, avg(gap) AS m, stddev_pop(gap) AS sd FROM g GROUP BY account_id
+          HAVING count(gap) >= {p.min_posts_behaviour - 1} AND avg(gap) > 0)
+    SELECT account_id, sd / m AS value, {_ramp('sd / m', 0.5, 0.1)} AS strength,
+           CASE WHEN sd / m < 0.5 THEN 'posts every ' || {_fmt_int('m')} || ' s +/- '
+                || printf('%.0f', 100 * sd / m) || '% (coefficient of variation ' || printf('%.2f', sd / m)
+                || ' over ' || {_fmt_int('n')} || ' intervals)' END AS text
+    FROM s""")
+
+
+def repost_share(ctx: SignalContext) -> pa.Table:
+    """Share of posts that are reposts; strength from 80% (0) to 100% (1), from ``min_posts_behaviour`` posts."""
+    p = ctx.params
+    return ctx.run(f"""
+    WITH s AS (SELECT account_id, count(*) AS n, count(*) FILTER (WHERE kind = 'repost') AS r
+               FROM {ctx.t('posts')} GROUP BY account_id)
+    SELECT account_id, r / n::DOUBLE AS value,
+           CASE WHEN n >= {p.min_posts_behaviour} THEN {_ramp('r / n::DOUBLE', 0.8, 1.0)} ELSE 0.0 END AS strength,
+           CASE WHEN n >= {p.min_posts_behaviour} AND r >= 0.8 * n THEN printf('%.0f', 100.0 * r / n) || '% of its '
+                || {_fmt_int('n')} || ' posts are reposts' END AS text
+    FROM s""")
+
+
+def repost_latency(ctx: SignalContext) -> pa.Table:
+    """Median seconds from the original post to the account's repost (rapid-fire amplification).
+
+    Needs 5 reposts with known latency; strength 1 at 0 s falling to 0 at ``fast_repost_s``... times 5
+    (linear), so a median of 10 s gives 0.97 and one of 60 s gives 0.8 with the default 60 s.
+    """
+    f = ctx.params.fast_repost_s
+    return ctx.run(f"""
+    WITH s AS (SELECT actor_id AS account_id, count(*) AS n, median(latency_s) AS med,
+                      count(*) FILTER (WHERE latency_s <= {f}) AS fast
+               FROM engagements WHERE kind = 'repost' AND latency_s IS NOT NULL AND latency_s >= 0
+               GROUP BY actor_id HAVING count(*) >= 5)
+    SELECT account_id, med AS value, {_ramp('med', 5 * f, 0)} AS strength,
+           CASE WHEN med <= {5 * f} THEN 'median repost latency ' || {_fmt_int('med')} || ' s over '
+                || {_fmt_int('n')} || ' reposts (' || printf('%.0f', 100.0 * fast / n) || '% within {f:g} s)' END
+    FROM s""")
+
+
+def amplification_role(ctx: SignalContext) -> pa.Table:
+    """Share of the account's actions (posts and likes) that amplify the study's targets.
+
+    Without targets: the share of actions that engage with others (reposts, replies, quotes, likes) rather
+    than original posts, at half strength. From 10 actions; strength from 50% (0) to 100% (1).
+    """
+    t = ctx.t
+    if ctx.has_targets:
+        amp = "e.subject_account_id IN (SELECT account_id FROM targets WHERE account_id IS NOT NULL)"
+        what, scale = "amplify the study's targets", 1.0
+    else:
+        amp, what, scale = "true", "engage with other accounts' posts", 0.5
+    return ctx.run(f"""
+    WITH act AS (SELECT account_id, count(*) AS n FROM (SELECT account_id FROM posts UNION ALL
+                   SELECT account_id FROM likes) GROUP BY account_id),
+    am AS (SELECT actor_id AS account_id, count(*) AS k FROM engagements e WHERE {amp} GROUP BY actor_id),
+    s AS (SELECT act.account_id, act.n, COALESCE(am.k, 0) AS k, COALESCE(am.k, 0) / act.n::DOUBLE AS share
+          FROM act LEFT JOIN am USING (account_id))
+    SELECT account_id, share AS value,
+           CASE WHEN n >= 10 THEN {scale} * {_ramp('share', 0.5, 1.0)} ELSE 0.0 END AS strength,
+           CASE WHEN n >= 10 AND share > 0.5 THEN printf('%.0f', 100 * share) || '% of its ' || {_fmt_int('n')}
+                || ' actions {what}' END AS text
+    FROM s""")
+
+
+SignalFn = Callable[[SignalContext], pa.Table]
+
+#: every signal by name, in the order reports list them
+SIGNALS: dict[str, SignalFn] = {
+    "creation_burst": creation_burst,
+    "followers": followers,
+    "follower_ratio": follower_ratio,
+    "posts_per_day": posts_per_day,
+    "account_age": account_age,
+    "templated_handle": templated_handle,
+    "name_mismatch": name_mismatch,
+    "persona_duplicate": persona_duplicate,
+    "default_image": default_image,
+    "image_duplicate": image_duplicate,
+    "gan_face": gan_face,
+    "dormancy_hijack": dormancy_hijack,
+    "timezone_mismatch": timezone_mismatch,
+    "automation_client": automation_client,
+    "regular_intervals": regular_intervals,
+    "repost_share": repost_share,
+    "repost_latency": repost_latency,
+    "amplification_role": amplification_role,
+}
+
+
+def compute_signals(study: Study, *, names: list[str] | None = None, params: SignalParams | None = None,
+                    images: pa.Table | None = None,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, pa.Table]:
+    """Compute signals for every account of ``study``.
+
+    Parameters
+    ----------
+    study
+        The study.
+    names
+        Signals to compute (default: all of :data:`SIGNALS`).
+    params
+        Thresholds (default :class:`SignalParams`).
+    images
+        Local image checks from :func:`echoscope.accounts.faces.scan_images`.
+    progress
+        Called with ``{"event": "stage", "message": ...}`` before each signal.
+
+    Returns
+    -------
+    dict of str to pyarrow.Table
+        Signal name -> table with :data:`SIGNAL_SCHEMA` (one row per account the signal can judge).
+    """
+    from ..errors import ConfigError
+
+    wanted = list(SIGNALS) if names is None else names
+    unknown = [n for n in wanted if n not in SIGNALS]
+    if unknown:
+        raise ConfigError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(SIGNALS)}")
+    ctx = SignalContext(study, params, images)
+    try:
+        out: dict[str, pa.Table] = {}
+        for n in wanted:
+            if progress:
+                progress({"event": "stage", "message": f"signal {n}"})
+            out[n] = SIGNALS[n](ctx)
+        return out
+    finally:
+        ctx.close()
+
+
+def signals_long(tables: Mapping[str, pa.Table], *, only_flagged: bool = True) -> pa.Table:
+    """Stack signal tables into ``account_id, signal, value, strength, text`` (the ``account_signals`` table)."""
+    parts = []
+    for name, tab in tables.items():
+        if only_flagged:
+            import pyarrow.compute as pc
+
+            tab = tab.filter(pc.greater(pc.fill_null(tab["strength"], 0.0), 0.0))
+        parts.append(pa.table({"account_id": tab["account_id"],
+                               "signal": pa.array([name] * tab.num_rows, pa.string()) if tab.num_rows < 1 else
+                               pa.repeat(pa.scalar(name), tab.num_rows) if hasattr(pa, "repeat") else
+                               pa.array([name] * tab.num_rows, pa.string()),
+                               "value": tab["value"], "strength": tab["strength"], "text": tab["text"]}))
+    if not parts:
+        return pa.schema([("account_id", pa.string()), ("signal", pa.string()), ("value", pa.float64()),
+                          ("strength", pa.float64()), ("text", pa.string())]).empty_table()
+    return pa.concat_tables(parts)

@@ -1,0 +1,432 @@
+"""Amplification measures as engine-neutral Ibis expressions.
+
+Why the module is shaped so: every number is built as one Ibis expression over the study's ``engagements``,
+``targets``, ``posts`` and ``account_status`` (plus the optional result tables ``coord_members`` and
+``account_scores``), and nothing here knows which backend runs it. The same functions therefore run on
+embedded DuckDB and on Spark (see :mod:`echoscope.measures.engines`), and tests compare the two.
+
+The plan avoids re-scanning engagements per scope. Engagements are first reduced to one row per
+(target, week, amplifier) with per-kind, per-latency-band and rapid-fire counts (``_actor_week``). Because
+per-amplifier counts add up, the same reduced table is rolled up to (group, week, amplifier),
+(study, week, amplifier) and to the whole period, giving one row per (scope key, amplifier). A single window
+over that table ranks amplifiers inside each scope key, from which top-k share, Gini, super-spreaders and the
+Lorenz curve follow without a join. Only the latency quantiles need engagement rows per scope.
+
+Determinism across engines: ranks break ties by ``actor_id``; sums are integer sums; every ratio is formed
+from integer sums the same way on both engines; null ordering is never relied on (the final sort happens in
+Arrow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+#: engagement kinds counted apart (columns ``reposts``, ``quotes``, ``replies``, ``likes``)
+KIND_COLUMNS: dict[str, str] = {"repost": "reposts", "quote": "quotes", "reply": "replies", "like": "likes"}
+
+#: statuses that make an amplifier "later suspended" (deleted accounts are counted with suspended ones)
+SUSPENDED_STATUSES: tuple[str, ...] = ("suspended", "deleted")
+
+#: latency bands reported as ``share_within_<name>``: name -> seconds
+LATENCY_BANDS: dict[str, int] = {"10s": 10, "60s": 60, "5min": 300}
+
+#: latency quantiles reported as ``latency_p<NN>`` (seconds)
+LATENCY_QUANTILES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+#: columns of ``coord_members`` that, when present and boolean, say a member's cluster was judged coordinated
+COORD_FLAG_COLUMNS: tuple[str, ...] = ("coordinated", "flagged", "significant")
+
+#: columns of ``account_scores`` that, when present and boolean, mark a high-risk account
+RISK_FLAG_COLUMNS: tuple[str, ...] = ("high_risk", "flagged")
+
+SCOPES: tuple[str, ...] = ("study", "group", "target")
+
+_SEP = "\x1f"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of one measurement run (see docs/measures.md for each one's meaning and cost)."""
+
+    group: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    top: float = 0.01
+    rapid_latency_s: float = 10.0
+    rapid_min_posts: int = 3
+    risk_threshold: float = 0.7
+    lorenz_points: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_meta(self) -> dict[str, Any]:
+        return {"group": self.group, "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None, "top": self.top,
+                "rapid_latency_s": self.rapid_latency_s, "rapid_min_posts": self.rapid_min_posts,
+                "risk_threshold": self.risk_threshold, "lorenz_points": self.lorenz_points}
+
+
+def _ts(d: dt.date) -> ir.Scalar:
+    return ibis.literal(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc))
+
+
+def _in_period(t: ir.Table, col: str, p: Params) -> ir.Table:
+    if p.since is not None:
+        t = t.filter(t[col] >= _ts(p.since))
+    if p.until is not None:
+        t = t.filter(t[col] < _ts(p.until + dt.timedelta(days=1)))
+    return t
+
+
+def _int(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``cond`` holds, else 0 (null counts as false)."""
+    return ibis.ifelse(cond.fill_null(False), 1, 0).cast("int64")
+
+
+def _null(typ: str) -> ir.Value:
+    return ibis.null().cast(typ)
+
+
+def _week(ts: ir.TimestampValue) -> ir.DateValue:
+    return ts.truncate("W").date()
+
+
+def _key(t: ir.Table, with_week: bool = True) -> ir.StringValue:
+    parts = [t.scope, t.target.fill_null(""), t.group.fill_null("")]
+    if with_week:
+        parts.append(t.week.cast("string").fill_null(""))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.concat(_SEP, p)
+    return out
+
+
+def targets(con: Any, p: Params) -> ir.Table:
+    """One row per target account: account_id, handle, group, label (a target named twice counts once)."""
+    t = con.table("targets")
+    t = t.filter(t.account_id.notnull())
+    if p.group is not None:
+        t = t.filter(t.group == p.group)
+    return t.group_by("account_id").aggregate(handle=t.handle.max(), group=t.group.min(), label=t.label.max())
+
+
+def latest_status(con: Any) -> ir.Table:
+    """Latest status check per account (ties on ``checked_at`` broken by status name, alphabetically)."""
+    s = con.table("account_status")
+    when = s.checked_at.fill_null(ibis.literal(_EPOCH))
+    rn = ibis.row_number().over(group_by=s.account_id, order_by=[ibis.desc(when), s.status])
+    s = s.mutate(_rn=rn)
+    return s.filter(s._rn == 0).select(status_account=s.account_id, status=s.status, checked_at=s.checked_at)
+
+
+def coordinated_accounts(con: Any) -> ir.Table | None:
+    """Accounts in coordinated clusters (``coord_members``), or None when that result does not exist."""
+    if "coord_members" not in con.list_tables():
+        return None
+    c = con.table("coord_members")
+    if "account_id" not in c.columns:
+        return None
+    for col in COORD_FLAG_COLUMNS:
+        if col in c.columns and c[col].type().is_boolean():
+            c = c.filter(c[col].fill_null(False))
+            break
+    return c.select(coord_account=c.account_id).distinct()
+
+
+def high_risk_accounts(con: Any, p: Params) -> ir.Table | None:
+    """High-risk accounts (``account_scores``), or None when that result does not exist."""
+    if "account_scores" not in con.list_tables():
+        return None
+    s = con.table("account_scores")
+    if "account_id" not in s.columns:
+        return None
+    flag = next((c for c in RISK_FLAG_COLUMNS if c in s.columns and s[c].type().is_boolean()), None)
+    if flag is not None:
+        s = s.filter(s[flag].fill_null(False))
+    elif "score" in s.columns:
+        s = s.filter(s.score >= p.risk_threshold)
+    else:
+        return None
+    return s.select(risk_account=s.account_id).distinct()
+
+
+def target_engagements(con: Any, p: Params, tg: ir.Table) -> ir.Table:
+    """Engagements received by targets in the period, with target, group, week and rapid-fire flags."""
+    e = con.table("engagements")
+    e = e.join(tg, e.subject_account_id == tg.account_id)
+    e = e.select(engagement_id=e.engagement_id, actor_id=e.actor_id, kind=e.kind,
+                 subject_post_id=e.subject_post_id, created_at=e.created_at, latency_s=e.latency_s,
+                 target=e.account_id, group=e.group)
+    e = _in_period(e, "created_at", p)
+    known = e.latency_s.notnull() & (e.latency_s >= 0)
+    rapid = (known & (e.latency_s <= p.rapid_latency_s) & e.created_at.notnull()).fill_null(False)
+    # gaps and islands: a run is a maximal stretch of one amplifier's consecutive rapid engagements
+    order = [e.created_at, e.engagement_id]
+    brk = ibis.ifelse(rapid, 0, 1).cast("int64")
+    run = brk.sum().over(ibis.cumulative_window(group_by=e.actor_id, order_by=order))
+    return e.mutate(week=_week(e.created_at), lat_known=known.fill_null(False), rapid=rapid, run=run)
+
+
+def rapid_sequences(e: ir.Table, p: Params) -> ir.Table:
+    """Rapid-fire sequences: runs of one amplifier's consecutive engagements each within ``rapid_latency_s`` of
+    its post, covering at least ``rapid_min_posts`` distinct posts."""
+    r = e.filter(e.rapid)
+    seq = r.group_by(["actor_id", "run"]).aggregate(
+        posts=r.subject_post_id.nunique(), engagements=r.count(), targets=r.target.nunique(),
+        start=r.created_at.min(), end=r.created_at.max(), max_latency_s=r.latency_s.max())
+    return seq.filter(seq.posts >= p.rapid_min_posts)
+
+
+def _actor_week(e: ir.Table, seq: ir.Table, p: Params) -> ir.Table:
+    s = seq.select(seq_actor=seq.actor_id, seq_run=seq.run, in_seq=ibis.literal(True))
+    e = e.left_join(s, (e.actor_id == s.seq_actor) & (e.run == s.seq_run))
+    e = e.mutate(in_rapid=(e.rapid & e.in_seq.fill_null(False)))
+    aggs: dict[str, Any] = {"n": e.count()}
+    for kind, col in KIND_COLUMNS.items():
+        aggs[f"n_{col}"] = _int(e.kind == kind).sum()
+    aggs["n_lat"] = _int(e.lat_known).sum()
+    for name, sec in LATENCY_BANDS.items():
+        aggs[f"n_{name}"] = _int(e.lat_known & (e.latency_s <= sec)).sum()
+    aggs["n_rapid"] = _int(e.in_rapid).sum()
+    return e.group_by(["target", "group", "week", "actor_id"]).aggregate(**aggs)
+
+
+_SUMS = ("n", *(f"n_{c}" for c in KIND_COLUMNS.values()), "n_lat", *(f"n_{b}" for b in LATENCY_BANDS), "n_rapid")
+_ATTRS = ("status", "checked_at", "coordinated", "high_risk")
+
+
+def _expand(a: ir.Table, cols: tuple[str, ...], how: str) -> ir.Table:
+    """Roll a (target, group, week, ...) table up to the six scope keys and union them.
+
+    ``cols`` are summed (how='sum') or, for tables already keyed without an actor, summed likewise; the
+    grouping keeps every column of ``a`` that is not in ``cols`` and not target/group/week.
+    """
+    keep = [c for c in a.columns if c not in cols and c not in ("target", "group", "week")]
+    pieces = []
+    for scope in SCOPES:
+        for weekly in (True, False):
+            t = a
+            keys = list(keep)
+            if weekly:
+                t = t.filter(t.week.notnull())
+                keys.append("week")
+            if scope == "target":
+                keys += ["target", "group"]
+            elif scope == "group":
+                t = t.filter(t.group.notnull())
+                keys.append("group")
+            g = t.group_by(keys).aggregate(**{c: t[c].sum() for c in cols})
+            g = g.mutate(scope=ibis.literal(scope),
+                         target=g.target if scope == "target" else _null("string"),
+                         group=g.group if scope in ("target", "group") else _null("string"),
+                         week=g.week if weekly else _null("date"))
+            pieces.append(g.select("scope", "target", "group", "week", *keep, *cols))
+    return ibis.union(*pieces, distinct=False)
+
+
+def per_scope_actor(e: ir.Table, seq: ir.Table, con: Any, p: Params) -> ir.Table:
+    """One row per (scope key, amplifier) with counts, amplifier attributes and the amplifier's rank."""
+    a = _actor_week(e, seq, p)
+    st = latest_status(con)
+    a = a.left_join(st, a.actor_id == st.status_account).drop("status_account")
+    coord = coordinated_accounts(con)
+    if coord is not None:
+        a = a.left_join(coord, a.actor_id == coord.coord_account)
+        a = a.mutate(coordinated=a.coord_account.notnull()).drop("coord_account")
+    else:
+        a = a.mutate(coordinated=_null("boolean"))
+    risk = high_risk_accounts(con, p)
+    if risk is not None:
+        a = a.left_join(risk, a.actor_id == risk.risk_account)
+        a = a.mutate(high_risk=a.risk_account.notnull()).drop("risk_account")
+    else:
+        a = a.mutate(high_risk=_null("boolean"))
+    a = a.select("target", "group", "week", "actor_id", *_ATTRS, *_SUMS)
+    x = _expand(a, _SUMS, "sum")
+    part = [x.scope, x.target, x.group, x.week]
+    x = x.mutate(
+        rank=ibis.row_number().over(group_by=part, order_by=[ibis.desc(x.n), x.actor_id]) + 1,
+        n_amp=x.count().over(group_by=part), n_total=x.n.sum().over(group_by=part))
+    return x
+
+
+def _top_m(amp: ir.IntegerValue, k: float) -> ir.IntegerValue:
+    """max(1, ceil(k * amplifiers)); the small epsilon keeps 0.01 * 300 from rounding up to 4."""
+    m = (amp * k - 1e-9).ceil().cast("int64")
+    return ibis.greatest(m, 1)
+
+
+def _share(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), _null("float64"))
+
+
+def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
+    """All measures; returns expressions ``summary``, ``superspreaders``, ``lorenz``, ``rapidfire``."""
+    tg = targets(con, p)
+    e = target_engagements(con, p, tg)
+    if cache:
+        e = e.cache()
+    seq = rapid_sequences(e, p)
+    x = per_scope_actor(e, seq, con, p)
+    if cache:
+        x = x.cache()
+
+    susp = x.status.isin(list(SUSPENDED_STATUSES))
+    unchecked = x.status.isnull() | (x.status == "unknown")
+    aggs: dict[str, Any] = {
+        "engagements": x.n.sum(),
+        **{col: x[f"n_{col}"].sum() for col in KIND_COLUMNS.values()},
+        "amplifiers": x.count(),
+        "e_top": ibis.ifelse(x.rank <= _top_m(x.n_amp, p.top), x.n, 0).sum(),
+        "e_top1": ibis.ifelse(x.rank <= _top_m(x.n_amp, 0.01), x.n, 0).sum(),
+        "sum_ix": ((x.n_amp - x.rank + 1) * x.n).sum(),
+        "e_suspended": ibis.ifelse(susp.fill_null(False), x.n, 0).sum(),
+        "e_deleted": ibis.ifelse((x.status == "deleted").fill_null(False), x.n, 0).sum(),
+        "e_unchecked": ibis.ifelse(unchecked, x.n, 0).sum(),
+        "e_active": ibis.ifelse((x.status == "active").fill_null(False), x.n, 0).sum(),
+        "e_protected": ibis.ifelse((x.status == "protected").fill_null(False), x.n, 0).sum(),
+        "suspended_amplifiers": _int(susp).sum(),
+        "unchecked_amplifiers": _int(unchecked).sum(),
+        "status_checked_first": x.checked_at.min(),
+        "status_checked_last": x.checked_at.max(),
+        "e_coord": ibis.ifelse(x.coordinated, x.n, 0).sum(),
+        "e_risk": ibis.ifelse(x.high_risk, x.n, 0).sum(),
+        "latency_known": x.n_lat.sum(),
+        **{f"e_{b}": x[f"n_{b}"].sum() for b in LATENCY_BANDS},
+        "rapid_fire_engagements": x.n_rapid.sum(),
+        "rapid_fire_amplifiers": _int(x.n_rapid > 0).sum(),
+    }
+    agg = x.group_by(["scope", "target", "group", "week"]).aggregate(**aggs)
+    agg = agg.mutate(key=_key(agg))
+
+    # latency quantiles: the one measure that needs engagement rows per scope
+    lat = e.filter(e.lat_known).select("target", "group", "week", lat_one=ibis.literal(1).cast("int64"),
+                                       latency_s=e.latency_s)
+    lq = _expand_values(lat)
+    lq = lq.group_by(["scope", "target", "group", "week"]).aggregate(
+        **{f"latency_p{int(round(q * 100)):02d}": lq.latency_s.quantile(q) for q in LATENCY_QUANTILES},
+        latency_mean=lq.latency_s.mean())
+    lq = lq.mutate(key=_key(lq)).drop("scope", "target", "group", "week")
+
+    # posts made by the targets
+    po = con.table("posts")
+    po = po.join(tg, po.account_id == tg.account_id)
+    po = _in_period(po.select(created_at=po.created_at, kind=po.kind, target=po.account_id, group=po.group),
+                    "created_at", p)
+    po = po.group_by(["target", "group", week := _week(po.created_at).name("week")]).aggregate(
+        posts=po.count(), posts_original=_int(po.kind == "original").sum())
+    po = _expand(po, ("posts", "posts_original"), "sum")
+    po = po.mutate(key=_key(po))
+
+    # label coverage (static: the same on every week of a scope)
+    lb = tg.select(target=tg.account_id, group=tg.group, week=_null("date"), targets=ibis.literal(1).cast("int64"),
+                   labelled_targets=_int(tg.label.notnull()))
+    lb = _expand(lb, ("targets", "labelled_targets"), "sum")
+    handles = tg.select(h_target=tg.account_id, handle=tg.handle)
+    lb = lb.mutate(skey=_key(lb, with_week=False)).drop("scope", "target", "group", "week")
+
+    keycols = ["scope", "target", "group", "week"]
+    keys = ibis.union(agg.select(*keycols), po.select(*keycols), _expand_keys(tg), distinct=True)
+    keys = keys.mutate(key=_key(keys), skey=_key(keys, with_week=False))
+    j = keys.left_join(agg.drop(*keycols), keys.key == agg.key).drop("key_right")
+    j = j.left_join(po.drop(*keycols), j.key == po.key).drop("key_right")
+    j = j.left_join(lq, j.key == lq.key).drop("key_right")
+    j = j.left_join(lb, j.skey == lb.skey).drop("skey_right")
+    j = j.left_join(handles, j.target == handles.h_target).drop("h_target")
+
+    z = lambda c: j[c].fill_null(0)  # noqa: E731
+    n = z("engagements")
+    amp = z("amplifiers")
+    has_coord = coordinated_accounts(con) is not None
+    has_risk = high_risk_accounts(con, p) is not None
+    out = j.select(
+        scope=j.scope, target=j.target, handle=j.handle, group=j.group, week=j.week,
+        posts=z("posts"), posts_original=z("posts_original"),
+        engagements=n, reposts=z("reposts"), quotes=z("quotes"), replies=z("replies"), likes=z("likes"),
+        amplifiers=amp,
+        share_suspended=_share(z("e_suspended"), n),
+        share_deleted=_share(z("e_deleted"), n),
+        share_active=_share(z("e_active"), n),
+        share_protected=_share(z("e_protected"), n),
+        share_unchecked=_share(z("e_unchecked"), n),
+        suspended_amplifiers=z("suspended_amplifiers"),
+        unchecked_amplifiers=z("unchecked_amplifiers"),
+        status_checked_first=j.status_checked_first, status_checked_last=j.status_checked_last,
+        top_k=ibis.literal(p.top).cast("float64"),
+        top_share=_share(z("e_top"), n),
+        top1_share=_share(z("e_top1"), n),
+        top_amplifiers=ibis.ifelse(amp > 0, _top_m(amp, p.top), 0),
+        gini=ibis.ifelse(n > 0, 2.0 * z("sum_ix").cast("float64") / (amp.cast("float64") * n.cast("float64"))
+                         - (amp.cast("float64") + 1.0) / amp.cast("float64"), _null("float64")),
+        latency_known=z("latency_known"),
+        **{f"share_within_{b}": _share(z(f"e_{b}"), z("latency_known")) for b in LATENCY_BANDS},
+        **{f"latency_p{int(round(q * 100)):02d}": j[f"latency_p{int(round(q * 100)):02d}"]
+           for q in LATENCY_QUANTILES},
+        latency_mean=j.latency_mean,
+        rapid_fire_engagements=z("rapid_fire_engagements"),
+        rapid_fire_amplifiers=z("rapid_fire_amplifiers"),
+        share_rapid_fire=_share(z("rapid_fire_engagements"), n),
+        share_coordinated=_share(z("e_coord"), n) if has_coord else _null("float64"),
+        share_high_risk=_share(z("e_risk"), n) if has_risk else _null("float64"),
+        targets=z("targets"), labelled_targets=z("labelled_targets"),
+        label_coverage=_share(z("labelled_targets"), z("targets")),
+    )
+
+    whole = x.filter(x.week.isnull())
+    ss = whole.filter(whole.rank <= _top_m(whole.n_amp, p.top))
+    acc = con.table("accounts")
+    acc = acc.group_by(acc_id := acc.account_id.name("acc_id")).aggregate(actor_handle=acc.handle.max())
+    ss = ss.left_join(acc, ss.actor_id == acc.acc_id).drop("acc_id")
+    ss = ss.select(scope=ss.scope, target=ss.target, group=ss.group, rank=ss.rank.cast("int64"),
+                   actor_id=ss.actor_id, actor_handle=ss.actor_handle, engagements=ss.n,
+                   share=_share(ss.n, ss.n_total), status=ss.status, checked_at=ss.checked_at,
+                   coordinated=ss.coordinated, high_risk=ss.high_risk,
+                   share_within_60s=_share(ss.n_60s, ss.n_lat), rapid_fire_engagements=ss.n_rapid)
+
+    lz = whole
+    w = ibis.cumulative_window(group_by=[lz.scope, lz.target, lz.group], order_by=[lz.n, ibis.desc(lz.actor_id)])
+    lz = lz.mutate(i=(lz.n_amp - lz.rank + 1).cast("int64"), cum=lz.n.sum().over(w))
+    pts = p.lorenz_points
+    lz = lz.mutate(bucket=((lz.i * pts + lz.n_amp - 1) / lz.n_amp).floor().cast("int64"))
+    lz = lz.mutate(last=lz.i.max().over(group_by=[lz.scope, lz.target, lz.group, lz.bucket]))
+    lz = lz.filter(lz.i == lz.last)
+    lz = lz.select(scope=lz.scope, target=lz.target, group=lz.group, amplifiers_rank=lz.i,
+                   population_share=lz.i.cast("float64") / lz.n_amp.cast("float64"),
+                   engagement_share=_share(lz.cum, lz.n_total))
+
+    rf = seq.select(actor_id=seq.actor_id, start=seq.start, end=seq.end, posts=seq.posts,
+                    engagements=seq.engagements, targets=seq.targets, max_latency_s=seq.max_latency_s,
+                    duration_s=(seq.end.epoch_seconds() - seq.start.epoch_seconds()).cast("int64"))
+    return {"summary": out, "superspreaders": ss, "lorenz": lz, "rapidfire": rf}
+
+
+def _expand_values(t: ir.Table) -> ir.Table:
+    """Like :func:`_expand` but without aggregation: every row once per scope key it belongs to."""
+    pieces = []
+    for scope in SCOPES:
+        for weekly in (True, False):
+            s = t
+            if weekly:
+                s = s.filter(s.week.notnull())
+            if scope == "group":
+                s = s.filter(s.group.notnull())
+            pieces.append(s.select(
+                scope=ibis.literal(scope),
+                target=s.target if scope == "target" else _null("string"),
+                group=s.group if scope in ("target", "group") else _null("string"),
+                week=s.week if weekly else _null("date"), latency_s=s.latency_s))
+    return ibis.union(*pieces, distinct=False)
+
+
+def _expand_keys(tg: ir.Table) -> ir.Table:
+    """Whole-period keys for every target, its group and the study (so silent targets still get a row)."""
+    t = tg.select(scope=ibis.literal("target"), target=tg.account_id, group=tg.group, week=_null("date"))
+    g = tg.filter(tg.group.notnull())
+    g = g.select(scope=ibis.literal("group"), target=_null("string"), group=g.group, week=_null("date"))
+    s = tg.select(scope=ibis.literal("study"), target=_null("string"), group=_null("string"), week=_null("date"))
+    return ibis.union(t, g, s, distinct=True)
