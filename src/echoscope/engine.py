@@ -83,7 +83,7 @@ def configure_duckdb(raw: Any, *, memory_limit: str = "1GB", temp_directory: str
     raw.execute("SET TimeZone='UTC'")
     raw.execute(f"SET memory_limit='{memory_limit}'")
     if temp_directory:
-        raw.execute(f"SET temp_directory='{temp_directory}'")
+        raw.execute("SET temp_directory=" + "'" + str(temp_directory).replace("'", "''") + "'")
     if threads:
         raw.execute(f"SET threads={int(threads)}")
     raw.execute("SET preserve_insertion_order=false")
@@ -100,7 +100,7 @@ def connect_study(study: Study) -> Any:
     con = ibis.duckdb.connect()
     raw = con.con
     configure_duckdb(raw, memory_limit=str(cfg.get("memory_limit", "1GB")),
-                     temp_directory=str(study.path / ".staging" / "duckdb-tmp"))
+                     temp_directory=str(study.path / ".duckdb-tmp"))
     register_views(raw, study)
     return con
 

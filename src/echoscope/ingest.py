@@ -355,6 +355,11 @@ def _fault(point: str) -> None:
         os._exit(137)
 
 
+def _lit(path: Any) -> str:
+    """A path as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _key_cond(key: tuple[str, ...], a: str, b: str) -> str:
     return " AND ".join(f'{a}."{k}" IS NOT DISTINCT FROM {b}."{k}"' for k in key)
 
@@ -377,13 +382,14 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         cols = ", ".join(f'"{f.name}"' for f in schema)
         keycols = ", ".join(f'"{k}"' for k in key)
         existing = [str(study.path / p) for p in manifest["tables"].get(table, {}).get("parts", [])]
-        staged_sql = "read_parquet([" + ", ".join(f"'{p}'" for p in staged) + "])"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE ranked AS
+        staged_sql = "read_parquet([" + ", ".join(_lit(p) for p in staged) + "])"
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW ranked AS
             SELECT *, row_number() OVER (PARTITION BY {keycols} ORDER BY _primary DESC, _file, _seq) AS _rn
             FROM {staged_sql}""")
         con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS {parquet_select(existing, schema)}")
+        # rows this run adds: first of their key in the run and not yet in the study
         con.execute(f"""CREATE OR REPLACE TEMP TABLE fresh AS
-            SELECT r._file, r._primary FROM ranked r WHERE r._rn = 1
+            SELECT * FROM ranked r WHERE r._rn = 1
             AND NOT EXISTS (SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 'r')})""")
         for f, n in con.execute("SELECT _file, count(*) FROM fresh WHERE _primary GROUP BY _file").fetchall():
             loaded[f] = loaded.get(f, 0) + n
@@ -400,13 +406,12 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
                 f'arg_max("{f.name}", {order}) FILTER (WHERE "{f.name}" IS NOT NULL) AS "{f.name}"'
                 for f in schema)
             union = (f"SELECT {cols}, 0 AS _g, 0 AS _file, 0::BIGINT AS _seq FROM existing UNION ALL "
-                     f"SELECT {cols}, 1 AS _g, _file, _seq FROM ranked")
-            sql = f"SELECT {aggs} FROM ({union}) GROUP BY {keycols} ORDER BY {keycols}"
+                     f"SELECT {cols}, 1 AS _g, _file, _seq FROM {staged_sql}")
+            sql = f"SELECT {aggs} FROM ({union}) GROUP BY {keycols}"
             replaced[table] = manifest["tables"].get(table, {}).get("parts", [])
         else:
-            sql = (f"SELECT {cols} FROM ranked r WHERE r._rn = 1 AND NOT EXISTS "
-                   f"(SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 'r')}) ORDER BY {keycols}")
-        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+            sql = f"SELECT {cols} FROM fresh"
+        con.execute(f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
         n = pq.ParquetFile(tmp).metadata.num_rows
         if n == 0 and table not in S.MERGED_TABLES:
             tmp.unlink()
@@ -417,17 +422,17 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         new_parts[table] = [part_rel]
         rows_added[table] = n
         _fault("mid-commit")
-        con.execute("DROP TABLE IF EXISTS ranked; DROP TABLE IF EXISTS fresh")
+        con.execute("DROP TABLE IF EXISTS fresh")
     # quarantine
     qdir = run.staging / "quarantine"
     qfiles = sorted(str(p) for p in qdir.glob("*.parquet")) if qdir.exists() else []
     if qfiles:
-        qsql = "read_parquet([" + ", ".join(f"'{p}'" for p in qfiles) + "])"
+        qsql = "read_parquet([" + ", ".join(_lit(p) for p in qfiles) + "])"
         qcols = ", ".join(f'"{f.name}"' for f in S.QUARANTINE)
         part_rel = f"tables/quarantine/part-{run.run_id}.parquet"
         out = study.path / part_rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {qcols} FROM {qsql} ORDER BY _file, line) TO '{out}' "
+        con.execute(f"COPY (SELECT {qcols} FROM {qsql} ORDER BY _file, line) TO {_lit(out)} "
                     "(FORMAT parquet, COMPRESSION zstd)")
         new_parts["quarantine"] = [part_rel]
         rows_added["quarantine"] = pq.ParquetFile(out).metadata.num_rows

@@ -579,8 +579,8 @@ def repost_share(ctx: SignalContext) -> pa.Table:
 def repost_latency(ctx: SignalContext) -> pa.Table:
     """Median seconds from the original post to the account's repost (rapid-fire amplification).
 
-    Needs 5 reposts with known latency; strength 1 at 0 s falling to 0 at ``fast_repost_s``... times 5
-    (linear), so a median of 10 s gives 0.97 and one of 60 s gives 0.8 with the default 60 s.
+    Needs 5 reposts with known latency; strength falls linearly from 1 at 0 s to 0 at five times
+    ``fast_repost_s``, so with the default 60 s a median of 10 s gives 0.97 and one of 60 s gives 0.8.
     """
     f = ctx.params.fast_repost_s
     return ctx.run(f"""
@@ -686,19 +686,30 @@ def compute_signals(study: Study, *, names: list[str] | None = None, params: Sig
 
 
 def signals_long(tables: Mapping[str, pa.Table], *, only_flagged: bool = True) -> pa.Table:
-    """Stack signal tables into ``account_id, signal, value, strength, text`` (the ``account_signals`` table)."""
+    """Stack signal tables into ``account_id, signal, value, strength, text`` (the ``account_signals`` table).
+
+    With ``only_flagged`` (the default) only rows with a strength above 0 are kept: those are the evidence
+    a person reads; the values of every account stay in the feature frame of the score.
+    """
+    import pyarrow.compute as pc
+
     parts = []
     for name, tab in tables.items():
         if only_flagged:
-            import pyarrow.compute as pc
-
             tab = tab.filter(pc.greater(pc.fill_null(tab["strength"], 0.0), 0.0))
-        parts.append(pa.table({"account_id": tab["account_id"],
-                               "signal": pa.array([name] * tab.num_rows, pa.string()) if tab.num_rows < 1 else
-                               pa.repeat(pa.scalar(name), tab.num_rows) if hasattr(pa, "repeat") else
-                               pa.array([name] * tab.num_rows, pa.string()),
-                               "value": tab["value"], "strength": tab["strength"], "text": tab["text"]}))
+        sig = pa.nulls(tab.num_rows, pa.string()).fill_null(name)
+        parts.append(pa.table({"account_id": tab["account_id"], "signal": sig, "value": tab["value"],
+                               "strength": tab["strength"], "text": tab["text"]}, schema=LONG_SCHEMA))
     if not parts:
-        return pa.schema([("account_id", pa.string()), ("signal", pa.string()), ("value", pa.float64()),
-                          ("strength", pa.float64()), ("text", pa.string())]).empty_table()
+        return LONG_SCHEMA.empty_table()
     return pa.concat_tables(parts)
+
+
+#: columns of the ``account_signals`` result table
+LONG_SCHEMA = pa.schema([
+    pa.field("account_id", pa.string(), nullable=False),
+    pa.field("signal", pa.string(), nullable=False),
+    pa.field("value", pa.float64()),
+    pa.field("strength", pa.float64()),
+    pa.field("text", pa.string()),
+])

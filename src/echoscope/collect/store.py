@@ -40,7 +40,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import schema as S
 from ..errors import StudyError
@@ -189,16 +188,32 @@ class CollectStore:
 
         Returns the number of parts merged per table.
         """
-        merged: dict[str, int] = {}
-        m = self.study.manifest()
-        plans: dict[str, tuple[list[str], str, int]] = {}
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                with self.study.lock():  # held throughout: another writer's sweep must not see our new part
+                    merged = self._compact_locked()
+                break
+            except StudyError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        if self.progress is not None:
+            self.progress({"event": "compact", "merged": merged})
+        return merged
+
+    def _compact_locked(self) -> dict[str, int]:
         import duckdb
 
+        merged: dict[str, int] = {}
+        m = self.study.manifest()
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
+        drop: list[str] = []
         try:
             for table in APPENDED:
-                parts = m["tables"].get(table, {}).get("parts", [])
+                entry = m["tables"].get(table, {})
+                parts = entry.get("parts", [])
                 small = [p for p in parts if _size(self.study.path / p) < SMALL_PART_BYTES]
                 if len(small) < 2:
                     continue
@@ -212,43 +227,19 @@ class CollectStore:
                             "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
-                n = pq.ParquetFile(tmp).metadata.num_rows
                 os.replace(tmp, out)
-                plans[table] = (small, rel, n)
+                small_set = set(small)
+                entry["parts"] = [p for p in parts if p not in small_set] + [rel]
+                drop.extend(small)
+                merged[table] = len(small)
         finally:
             con.close()
-        if not plans:
-            return merged
-        deadline = time.monotonic() + self.lock_wait
-        while True:
-            try:
-                with self.study.lock():
-                    m = self.study.manifest()
-                    drop: list[str] = []
-                    for table, (small, rel, n) in plans.items():
-                        entry = m["tables"].get(table, {})
-                        parts = entry.get("parts", [])
-                        if not set(small) <= set(parts):  # someone changed the table meanwhile; skip it
-                            (self.study.path / rel).unlink(missing_ok=True)
-                            continue
-                        keep = [p for p in parts if p not in set(small)]
-                        entry["parts"] = keep + [rel]
-                        drop.extend(small)
-                        merged[table] = len(small)
-                    self._fold_files(m)
-                    self.study._write_manifest(m)
-                    for p in drop:
-                        with contextlib.suppress(FileNotFoundError):
-                            (self.study.path / p).unlink()
-                break
-            except StudyError:
-                if time.monotonic() > deadline:
-                    for _, rel, _ in plans.values():
-                        (self.study.path / rel).unlink(missing_ok=True)
-                    raise
-                time.sleep(0.5)
-        if self.progress is not None:
-            self.progress({"event": "compact", "merged": merged})
+        self._fold_files(m)
+        if merged or len(m["files"]) != len(self.study.manifest()["files"]):
+            self.study._write_manifest(m)
+        for p in drop:
+            with contextlib.suppress(FileNotFoundError):
+                (self.study.path / p).unlink()
         return merged
 
     def _fold_files(self, m: dict[str, Any]) -> None:

@@ -302,7 +302,7 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
         "rapid_fire_amplifiers": _int(x.n_rapid > 0).sum(),
     }
     agg = x.group_by(["scope", "target", "group", "week"]).aggregate(**aggs)
-    agg = agg.mutate(key=_key(agg))
+    agg = agg.mutate(k_agg=_key(agg))
 
     # latency quantiles: the one measure that needs engagement rows per scope
     lat = e.filter(e.lat_known).select("target", "group", "week", lat_one=ibis.literal(1).cast("int64"),
@@ -311,33 +311,36 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
     lq = lq.group_by(["scope", "target", "group", "week"]).aggregate(
         **{f"latency_p{int(round(q * 100)):02d}": lq.latency_s.quantile(q) for q in LATENCY_QUANTILES},
         latency_mean=lq.latency_s.mean())
-    lq = lq.mutate(key=_key(lq)).drop("scope", "target", "group", "week")
+    lq = lq.mutate(k_lat=_key(lq)).drop("scope", "target", "group", "week")
 
     # posts made by the targets
     po = con.table("posts")
     po = po.join(tg, po.account_id == tg.account_id)
     po = _in_period(po.select(created_at=po.created_at, kind=po.kind, target=po.account_id, group=po.group),
                     "created_at", p)
-    po = po.group_by(["target", "group", week := _week(po.created_at).name("week")]).aggregate(
+    po = po.mutate(week=_week(po.created_at))
+    po = po.group_by(["target", "group", "week"]).aggregate(
         posts=po.count(), posts_original=_int(po.kind == "original").sum())
     po = _expand(po, ("posts", "posts_original"), "sum")
-    po = po.mutate(key=_key(po))
+    po = po.mutate(k_posts=_key(po))
 
     # label coverage (static: the same on every week of a scope)
     lb = tg.select(target=tg.account_id, group=tg.group, week=_null("date"), targets=ibis.literal(1).cast("int64"),
                    labelled_targets=_int(tg.label.notnull()))
     lb = _expand(lb, ("targets", "labelled_targets"), "sum")
     handles = tg.select(h_target=tg.account_id, handle=tg.handle)
-    lb = lb.mutate(skey=_key(lb, with_week=False)).drop("scope", "target", "group", "week")
+    lb = lb.mutate(k_lab=_key(lb, with_week=False)).drop("scope", "target", "group", "week")
 
     keycols = ["scope", "target", "group", "week"]
     keys = ibis.union(agg.select(*keycols), po.select(*keycols), _expand_keys(tg), distinct=True)
     keys = keys.mutate(key=_key(keys), skey=_key(keys, with_week=False))
-    j = keys.left_join(agg.drop(*keycols), keys.key == agg.key).drop("key_right")
-    j = j.left_join(po.drop(*keycols), j.key == po.key).drop("key_right")
-    j = j.left_join(lq, j.key == lq.key).drop("key_right")
-    j = j.left_join(lb, j.skey == lb.skey).drop("skey_right")
-    j = j.left_join(handles, j.target == handles.h_target).drop("h_target")
+    agg = agg.drop(*keycols)
+    po = po.drop(*keycols)
+    j = keys.left_join(agg, keys.key == agg.k_agg)
+    j = j.left_join(po, j.key == po.k_posts)
+    j = j.left_join(lq, j.key == lq.k_lat)
+    j = j.left_join(lb, j.skey == lb.k_lab)
+    j = j.left_join(handles, j.target == handles.h_target)
 
     z = lambda c: j[c].fill_null(0)  # noqa: E731
     n = z("engagements")
@@ -380,7 +383,7 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
     whole = x.filter(x.week.isnull())
     ss = whole.filter(whole.rank <= _top_m(whole.n_amp, p.top))
     acc = con.table("accounts")
-    acc = acc.group_by(acc_id := acc.account_id.name("acc_id")).aggregate(actor_handle=acc.handle.max())
+    acc = acc.group_by(acc_id=acc.account_id).aggregate(actor_handle=acc.handle.max())
     ss = ss.left_join(acc, ss.actor_id == acc.acc_id).drop("acc_id")
     ss = ss.select(scope=ss.scope, target=ss.target, group=ss.group, rank=ss.rank.cast("int64"),
                    actor_id=ss.actor_id, actor_handle=ss.actor_handle, engagements=ss.n,

@@ -23,7 +23,7 @@ class SuperSpreaders:
 
     enabled: bool = True
     #: share of all engagements the network makes (sets, with the other campaigns, the ~1 in 10 figure)
-    engagement_share: float = 0.05
+    engagement_share: float = 0.035
     #: accounts per 1,000 platform accounts (Twitter removed ~150,000 amplifiers of a 2020 PRC network)
     accounts_per_1000: float = 6.0
     min_accounts: int = 40
@@ -48,6 +48,10 @@ class SuperSpreaders:
     suspended_share: float = 0.72
     #: follows a diurnal schedule like a person (harder) instead of posting around the clock
     diurnal: bool = False
+    #: share of the network's engagements spent on popular organic posts to look normal (camouflage)
+    camouflage_share: float = 0.05
+    #: share of the network's engagements that are replies/quotes with copy-paste text (rest are retweets)
+    reply_share: float = 0.04
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +133,9 @@ class SimConfig:
     label_share: float = 0.14
     #: share of engagements aimed at the targets' posts (the rest is the organic platform around them)
     target_share: float = 0.45
+    #: the focus target's (ambassador to the UK) share of the targets' organic attention: about 43,000 of
+    #: 1.3 million diplomat retweets (3%), of which under half organic
+    focus_organic_share: float = 0.015
     #: engagement kinds of organic users (retweets dominate on Twitter: 1.3M retweets vs 1M comments)
     organic_kinds: tuple[float, float, float] = (0.72, 0.18, 0.10)  # repost, reply, quote
     #: posts per engagement: originals are made so that posts get ~4 engagements on average (heavy tailed)
@@ -182,7 +189,8 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
     "hard": {
         "superspreaders": {"latency_median_s": 75.0, "latency_sigma": 1.3, "per_post_median": 4.0,
                            "default_image_share": 0.2, "gan_image_share": 0.3, "followers_mean": 12.0,
-                           "burst_days": 20, "burst_hours": 20.0, "diurnal": True},
+                           "burst_days": 20, "burst_hours": 20.0, "diurnal": True,
+                           "camouflage_share": 0.3},
         "impersonation": {"spread_s": 150.0, "reply_share": 0.35},
         "hijacked": {"latency_median_s": 900.0, "latency_sigma": 2.0},
         "copypaste": {"mutate_share": 0.9, "spread_s": 600.0, "per_post_median": 3.0},

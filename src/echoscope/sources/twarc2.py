@@ -69,6 +69,9 @@ ACCOUNT_SPEC: tuple[tuple[str, pa.DataType], ...] = (
     ("observed_at", TS),
 )
 
+#: account_status columns, in the order of the row tuples built by the status reader
+STATUS_SPEC: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("status", STR), ("checked_at", TS))
+
 #: v2 referenced_tweets type -> post kind, in order of precedence when a tweet carries several
 REF_KINDS: tuple[tuple[str, str], ...] = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 
@@ -394,7 +397,7 @@ class ChunkResult:
     dicts so that the many repeats of one referenced tweet or one author within a chunk are staged once.
     """
 
-    __slots__ = ("posts", "refs", "accounts", "status", "quarantine", "first_ok", "other", "seen_json")
+    __slots__ = ("posts", "refs", "accounts", "status", "quarantine", "first_ok", "other", "seen_json", "tables")
 
     def __init__(self) -> None:
         self.posts: list[tuple[Any, ...]] = []
@@ -405,6 +408,19 @@ class ChunkResult:
         self.first_ok: int | None = None  # line of the first record of the expected kind
         self.other: tuple[str, int] | None = None  # (kind, line) of the first record of another kind
         self.seen_json = False  # at least one line parsed as JSON
+        self.tables: list[tuple[str, bool, pa.Table]] = []  # (table, primary, rows) once converted
+
+    def to_arrow(self) -> None:
+        """Turn the row tuples into Arrow tables (in the worker, so only Arrow buffers cross the pipe)."""
+        if self.status:
+            self.tables.append(("account_status", True, to_table(self.status, STATUS_SPEC)))
+        if self.posts:
+            self.tables.append(("posts", True, to_table(self.posts, POST_SPEC)))
+        if self.refs:
+            self.tables.append(("posts", False, to_table(list(self.refs.values()), POST_SPEC)))
+        if self.accounts:
+            self.tables.append(("accounts", False, to_table(list(self.accounts.values()), ACCOUNT_SPEC)))
+        self.posts, self.refs, self.accounts, self.status = [], {}, {}, []
 
     def bad(self, line: int | None, field: str | None, reason: str, raw: Any, *, primary: bool = True) -> None:
         if not isinstance(raw, (str, bytes)) and raw is not None:
@@ -538,7 +554,9 @@ def parse_block(parser: ChunkParser, first_lineno: int, block: bytes, is_last: b
     was = gc.isenabled()
     gc.disable()
     try:
-        return parser(lines, last)
+        res = parser(lines, last)
+        res.to_arrow()
+        return res
     finally:
         if was:
             gc.enable()
@@ -686,41 +704,34 @@ class _Workers:
 
 # ------------------------------------------------------------------------------------------ staging
 class Stager:
-    """Gathers row tuples from chunks and hands Arrow tables to the sink every ``BATCH_ROWS`` rows."""
+    """Gathers the Arrow tables of parsed chunks and hands them to the sink every ``BATCH_ROWS`` rows.
+
+    Primary rows, referenced posts and accounts are staged separately (``primary`` differs); repeats of one
+    referenced tweet or author across chunks are left to the commit, which keeps one row per key.
+    """
 
     def __init__(self, sink: IngestSink) -> None:
         self.sink = sink
-        self.posts: list[tuple[Any, ...]] = []
-        self.refs: dict[Any, tuple[Any, ...]] = {}
-        self.accounts: dict[Any, tuple[Any, ...]] = {}
-        self.status: list[tuple[Any, ...]] = []
-        self.status_spec: tuple[tuple[str, pa.DataType], ...] = ()
-        self.account_spec = ACCOUNT_SPEC
+        self.pending: dict[tuple[str, bool], list[pa.Table]] = {}
+        self.rows = 0
         self.quarantined = 0
 
     def take(self, res: ChunkResult) -> None:
         for line, field, reason, raw, primary in res.quarantine:
             self.sink.quarantine(line=line, field=field, reason=reason, raw=raw, primary=primary)
             self.quarantined += primary
-        self.posts.extend(res.posts)
-        self.status.extend(res.status)
-        for k, v in res.refs.items():
-            self.refs.setdefault(k, v)
-        self.accounts.update(res.accounts)
-        if len(self.posts) + len(self.refs) + len(self.accounts) + len(self.status) >= BATCH_ROWS:
+        for table, primary, t in res.tables:
+            self.pending.setdefault((table, primary), []).append(t)
+            self.rows += t.num_rows
+        if self.rows >= BATCH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        # primary rows first so that, within a file, a tweet seen as data wins over its copy in includes
-        if self.status:
-            self.sink.add("account_status", to_table(self.status, self.status_spec), primary=True)
-        if self.posts:
-            self.sink.add("posts", to_table(self.posts, POST_SPEC), primary=True)
-        if self.refs:
-            self.sink.add("posts", to_table(list(self.refs.values()), POST_SPEC), primary=False)
-        if self.accounts:
-            self.sink.add("accounts", to_table(list(self.accounts.values()), self.account_spec), primary=False)
-        self.posts, self.refs, self.accounts, self.status = [], {}, {}, []
+        # primary batches first: within a file, a tweet seen in data wins over its copy in includes
+        for (table, primary), parts in sorted(self.pending.items(), key=lambda kv: not kv[0][1]):
+            self.sink.add(table, pa.concat_tables(parts) if len(parts) > 1 else parts[0], primary=primary)
+        self.pending = {}
+        self.rows = 0
 
 
 def to_table(rows: list[tuple[Any, ...]], spec: tuple[tuple[str, pa.DataType], ...]) -> pa.Table:

@@ -1,0 +1,312 @@
+"""Coordination run: per-behaviour networks, the fused network, Leiden clusters, summaries, result tables.
+
+Why shaped so: each behaviour's edges come from the one mechanism in :mod:`.network`; fusing them (Luceri et
+al. 2024) is a join on account pairs, so an edge seen in several behaviours adds up its TF-IDF weights and
+keeps its smallest Bonferroni-corrected p-value. Clusters are Leiden communities (python-igraph + leidenalg)
+of the fused network of judged edges; a cluster is judged coordinated when its internal weight is unlikely
+under the null model (Poisson with the sum of its edges' null means). Summaries are SQL joins on the study's
+canonical tables (accounts, account_status, engagements, targets), so every number is traceable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import ConfigError, StudyError
+from .network import BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, poisson_sf
+
+RESULT_TABLES = ("coord_edges", "coord_clusters", "coord_members", "coord_evidence")
+
+
+@dataclass
+class CoordinationResult:
+    """What :func:`coordinate` returns: the four result tables and a summary (parameters, counts, caps)."""
+
+    edges: pa.Table
+    clusters: pa.Table
+    members: pa.Table
+    evidence: pa.Table
+    summary: dict[str, Any]
+
+    def coordinated_clusters(self) -> list[dict[str, Any]]:
+        """Clusters judged coordinated, each with its member account ids (the ``--json`` contract)."""
+        if self.clusters.num_rows == 0:
+            return []
+        coord = self.clusters.filter(self.clusters["coordinated"]).to_pylist()
+        mem = self.members.to_pylist()
+        by: dict[int, list[str]] = {}
+        for m in mem:
+            by.setdefault(m["cluster_id"], []).append(m["account_id"])
+        for c in coord:
+            c["accounts"] = sorted(by.get(c["cluster_id"], []))
+        return coord
+
+    def flagged_accounts(self) -> set[str]:
+        """Accounts in any cluster judged coordinated."""
+        return {a for c in self.coordinated_clusters() for a in c["accounts"]}
+
+
+def _noop(event: dict[str, Any]) -> None:
+    return None
+
+
+def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = True,
+               progress: Any = None) -> CoordinationResult:
+    """Find coordinated accounts in ``study``.
+
+    Parameters
+    ----------
+    study : echoscope.Study
+        The study; its canonical tables are read through DuckDB views.
+    params : CoordParams
+        Behaviours, window (seconds), minimums, significance level, semantics, null model.
+    write : bool
+        Store ``coord_edges``, ``coord_clusters``, ``coord_members`` and ``coord_evidence`` in the study.
+    progress : callable, optional
+        Receives ``{"event": "stage", "message": ...}`` dicts.
+
+    Returns
+    -------
+    CoordinationResult
+    """
+    params = params or CoordParams()
+    params.validate()
+    progress = progress or _noop
+    con = study.con().con
+    t0 = time.perf_counter()
+    builder = BUILDERS[params.semantics]
+    per: list[Any] = []
+    for b in params.behaviours:
+        tb = time.perf_counter()
+        r = builder(con, b, params, progress)
+        r.stats["seconds"] = round(time.perf_counter() - tb, 3)
+        per.append(r)
+    edges = pa.concat_tables([r.edges for r in per]).cast(EDGE_SCHEMA)
+    evidence = pa.concat_tables([r.evidence for r in per]).cast(EVIDENCE_SCHEMA)
+    if params.semantics == "echoscope" and len(params.behaviours) > 1:
+        edges = pa.concat_tables([edges, fuse(edges, len(params.behaviours))]).cast(EDGE_SCHEMA)
+    network = "fused" if params.semantics == "echoscope" and len(params.behaviours) > 1 else params.behaviours[0]
+    progress({"event": "stage", "message": "clustering (Leiden)"})
+    clusters, members = cluster(con, edges, evidence, params, network)
+    summary = {
+        "semantics": params.semantics,
+        "parameters": {k: v for k, v in asdict(params).items() if k != "extra"},
+        "network": network,
+        "behaviours": {r.behaviour: r.stats for r in per},
+        "edges": int(edges.num_rows),
+        "significant_edges": int(pc.sum(pc.and_(edges["significant"],
+                                                pc.equal(edges["behaviour"], network))).as_py() or 0),
+        "expected_false_edges": _sum_or_none([r.stats.get("expected_false_edges") for r in per]),
+        "capped": {r.behaviour: r.stats.get("guard") for r in per if r.stats.get("guard")},
+        "clusters": int(clusters.num_rows),
+        "coordinated_clusters": int(pc.sum(clusters["coordinated"]).as_py() or 0) if clusters.num_rows else 0,
+        "flagged_accounts": 0,
+        "seconds": 0.0,
+    }
+    res = CoordinationResult(edges, clusters, members, evidence, summary)
+    summary["flagged_accounts"] = len(res.flagged_accounts())
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    if write:
+        meta = {"summary": summary}
+        for name, table in zip(RESULT_TABLES, (edges, clusters, members, evidence)):
+            study.write_result(name, table, meta=meta)
+    return res
+
+
+def _sum_or_none(values: list[Any]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(sum(vals)) if vals else None
+
+
+def fuse(edges: pa.Table, n_behaviours: int) -> pa.Table:
+    """The fused multi-behaviour network: one undirected edge per account pair judged in any behaviour.
+
+    Weights add up over behaviours (distinct objects and TF-IDF weights); the p-value is the smallest
+    behaviour p-value times the number of behaviours (Bonferroni), the null mean the sum of null means.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("e", edges)
+    return con.execute(f"""SELECT 'fused' AS behaviour, account_a, account_b, false AS directed,
+            sum(weight) AS weight, sum(n_objects) AS n_objects, sum(n_pairs) AS n_pairs,
+            sum(weight_idf) AS weight_idf, min(min_gap_s) AS min_gap_s, avg(mean_gap_s) AS mean_gap_s,
+            min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(null_mean) AS null_mean,
+            max(z) AS z, least(1.0, min(p_value) * {n_behaviours}) AS p_value, bool_or(significant) AS significant
+        FROM e GROUP BY account_a, account_b ORDER BY account_a, account_b""").fetch_arrow_table().cast(EDGE_SCHEMA)
+
+
+CLUSTER_SCHEMA = pa.schema([
+    ("cluster_id", pa.int64()), ("size", pa.int64()), ("n_edges", pa.int64()), ("weight", pa.float64()),
+    ("null_weight", pa.float64()), ("z", pa.float64()), ("p_value", pa.float64()), ("coordinated", pa.bool_()),
+    ("behaviours", pa.string()), ("created_first", pa.timestamp("us", tz="UTC")),
+    ("created_last", pa.timestamp("us", tz="UTC")), ("created_spread_days", pa.float64()),
+    ("median_followers", pa.float64()), ("share_suspended", pa.float64()), ("targets", pa.string()),
+    ("first_activity", pa.timestamp("us", tz="UTC")), ("last_activity", pa.timestamp("us", tz="UTC")),
+    ("evidence", pa.string()),
+])
+MEMBER_SCHEMA = pa.schema([("cluster_id", pa.int64()), ("account_id", pa.string()), ("handle", pa.string()),
+                           ("degree", pa.int64()), ("strength", pa.float64())])
+
+
+def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
+            network: str) -> tuple[pa.Table, pa.Table]:
+    """Leiden clusters of the judged edges of ``network``, with per-cluster summary and members."""
+    import igraph as ig
+    import leidenalg
+
+    net = edges.filter(pc.and_(pc.equal(edges["behaviour"], network), edges["significant"]))
+    net = net.filter(pc.not_equal(net["account_a"], net["account_b"]))
+    if net.num_rows == 0:
+        return CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table()
+    a = net["account_a"].to_pylist()
+    b = net["account_b"].to_pylist()
+    names = sorted(set(a) | set(b))
+    idx = {n: i for i, n in enumerate(names)}
+    use_idf = params.semantics == "echoscope" and net["weight_idf"].null_count == 0
+    wcol = net["weight_idf"] if use_idf else net["weight"]
+    wts = np.maximum(np.asarray(wcol.to_numpy(zero_copy_only=False), dtype=float), 1e-9)
+    g = ig.Graph(n=len(names), edges=list(zip((idx[x] for x in a), (idx[y] for y in b))), directed=False)
+    g.es["weight"] = wts.tolist()
+    g = g.simplify(combine_edges="sum")  # cnt semantics: both directions become one undirected edge
+    part = leidenalg.find_partition(g, leidenalg.ModularityVertexPartition, weights="weight", seed=params.seed)
+    memb = np.asarray(part.membership)
+    sizes = np.bincount(memb)
+    # cluster ids ordered by size (largest first), stable on the smallest member name
+    order = sorted(range(len(sizes)), key=lambda c: (-sizes[c], names[int(np.nonzero(memb == c)[0][0])]))
+    remap = {c: i + 1 for i, c in enumerate(order)}
+    deg = g.degree()
+    strength = g.strength(weights="weight")
+    keep = [i for i in range(len(names)) if sizes[memb[i]] >= params.min_cluster_size]
+    members = pa.table({"cluster_id": pa.array([remap[int(memb[i])] for i in keep], pa.int64()),
+                        "account_id": pa.array([names[i] for i in keep], pa.string()),
+                        "handle": pa.nulls(len(keep), pa.string()),
+                        "degree": pa.array([deg[i] for i in keep], pa.int64()),
+                        "strength": pa.array([float(strength[i]) for i in keep], pa.float64())})
+    return summarise(con, edges, evidence, members, params, network)
+
+
+def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, params: CoordParams,
+              network: str) -> tuple[pa.Table, pa.Table]:
+    """Per-cluster summary from the study's tables; significance of each cluster's internal weight."""
+    con.register("_cm", members)
+    con.register("_ce", edges.filter(pc.equal(edges["behaviour"], network)))
+    con.register("_cev", evidence)
+    members = con.execute("""SELECT m.cluster_id, m.account_id, a.handle, m.degree, m.strength FROM _cm m
+        LEFT JOIN (SELECT account_id, any_value(handle) AS handle FROM accounts GROUP BY account_id) a USING (account_id)
+        ORDER BY m.cluster_id, m.strength DESC, m.account_id""").fetch_arrow_table().cast(MEMBER_SCHEMA)
+    con.register("_cm", members)
+    internal = con.execute("""SELECT ma.cluster_id, count(*) AS n_edges, sum(e.weight) AS weight,
+            sum(e.null_mean) AS null_weight, count(e.null_mean) AS n_null
+        FROM _ce e JOIN _cm ma ON ma.account_id = e.account_a JOIN _cm mb ON mb.account_id = e.account_b
+        WHERE ma.cluster_id = mb.cluster_id AND e.account_a <> e.account_b GROUP BY ma.cluster_id""").fetch_arrow_table()
+    beh = dict(con.execute("""SELECT ma.cluster_id, string_agg(DISTINCT e.behaviour, ',' ORDER BY e.behaviour)
+        FROM _cev e JOIN _cm ma ON ma.account_id = e.account_a JOIN _cm mb ON mb.account_id = e.account_b
+        WHERE ma.cluster_id = mb.cluster_id GROUP BY 1""").fetchall())
+    prof = {r[0]: r[1:] for r in con.execute("""SELECT m.cluster_id, min(a.created_at), max(a.created_at),
+            median(a.followers_count), avg(CASE WHEN s.status = 'suspended' THEN 1.0 ELSE 0.0 END)
+        FROM _cm m LEFT JOIN (SELECT account_id, any_value(created_at) AS created_at,
+                                     any_value(followers_count) AS followers_count FROM accounts GROUP BY 1) a USING (account_id)
+        LEFT JOIN (SELECT account_id, arg_max(status, checked_at) AS status FROM account_status GROUP BY 1) s USING (account_id)
+        GROUP BY m.cluster_id""").fetchall()}
+    act = {r[0]: r[1:] for r in con.execute("""SELECT m.cluster_id, min(least(e.ts_a, e.ts_b)), max(greatest(e.ts_a, e.ts_b))
+        FROM _cev e JOIN _cm m ON m.account_id = e.account_a GROUP BY 1""").fetchall()}
+    targets = dict(con.execute("""WITH t AS (SELECT m.cluster_id, coalesce('@' || t.handle, t.account_id) AS target,
+                count(*) AS n FROM _cm m JOIN engagements g ON g.actor_id = m.account_id
+                JOIN targets t ON t.account_id = g.subject_account_id GROUP BY 1, 2)
+        SELECT cluster_id, string_agg(target || ' (' || n || ')', ', ' ORDER BY n DESC, target) FROM
+            (SELECT * FROM t QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY n DESC, target) <= 5)
+        GROUP BY 1""").fetchall())
+    strongest = dict(con.execute("""WITH x AS (SELECT ma.cluster_id, e.* FROM _cev e JOIN _cm ma ON ma.account_id = e.account_a
+                JOIN _cm mb ON mb.account_id = e.account_b WHERE ma.cluster_id = mb.cluster_id)
+        SELECT cluster_id, string_agg(behaviour || ' ' || object_id || ': ' || account_a || ' & ' || account_b ||
+               ' ' || CAST(round(gap_s, 1) AS VARCHAR) || ' s apart', '; ' ORDER BY gap_s, object_id)
+        FROM (SELECT * FROM x QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY gap_s, object_id) <= 3)
+        GROUP BY 1""").fetchall())
+    for t in ("_cm", "_ce", "_cev"):
+        con.unregister(t)
+    sizes = dict(zip(*np.unique(members["cluster_id"].to_numpy(), return_counts=True)))
+    rows = []
+    for r in internal.to_pylist():
+        cid = int(r["cluster_id"])
+        w = float(r["weight"] or 0.0)
+        if params.semantics == "echoscope" and params.null != "none" and r["n_null"]:
+            lam = max(float(r["null_weight"] or 0.0), 0.5 / max(params.reps, 1))
+            p = float(poisson_sf(np.array([w]), np.array([lam]))[0])
+            z = (w - lam) / np.sqrt(lam)
+            coord = p <= params.alpha
+        else:
+            lam, p, z, coord = None, None, None, True  # peers: every cluster of judged edges counts
+        cf, cl, medf, susp = prof.get(cid, (None, None, None, None))
+        fa, la = act.get(cid, (None, None))
+        rows.append({
+            "cluster_id": cid, "size": int(sizes.get(cid, 0)), "n_edges": int(r["n_edges"]), "weight": w,
+            "null_weight": lam, "z": z, "p_value": p, "coordinated": bool(coord), "behaviours": beh.get(cid),
+            "created_first": cf, "created_last": cl,
+            "created_spread_days": (cl - cf).total_seconds() / 86400 if cf is not None and cl is not None else None,
+            "median_followers": float(medf) if medf is not None else None,
+            "share_suspended": float(susp) if susp is not None else None, "targets": targets.get(cid),
+            "first_activity": _ts(fa), "last_activity": _ts(la), "evidence": strongest.get(cid)})
+    rows.sort(key=lambda x: x["cluster_id"])
+    clusters = pa.Table.from_pylist(rows, schema=CLUSTER_SCHEMA) if rows else CLUSTER_SCHEMA.empty_table()
+    return clusters, members
+
+
+def _ts(x: float | None) -> Any:
+    import datetime as dt
+
+    if x is None:
+        return None
+    return dt.datetime.fromtimestamp(float(x), tz=dt.timezone.utc)
+
+
+def resolve_account(study: Any, name: str) -> str:
+    """Account id for ``@handle``, a handle or an id (ids win when both match)."""
+    con = study.con().con
+    raw = name.strip()
+    if not raw.startswith("@"):
+        if con.execute("SELECT 1 FROM accounts WHERE account_id = ? UNION ALL SELECT 1 FROM posts WHERE account_id = ? "
+                       "LIMIT 1", [raw, raw]).fetchone():
+            return raw
+    handle = raw.lstrip("@").lower()
+    row = con.execute("SELECT account_id FROM accounts WHERE lower(handle) = ? ORDER BY observed_at DESC NULLS LAST "
+                      "LIMIT 1", [handle]).fetchone()
+    if row:
+        return str(row[0])
+    if raw.startswith("@"):
+        raise ConfigError(f"no account with handle '{raw}' in {study.path} (accounts table); give an account id "
+                          "or ingest the accounts' profiles")
+    return raw  # an id the study's tables do not know: explain will say there is no edge
+
+
+def explain(study: Any, a: str, b: str) -> dict[str, Any]:
+    """The edges and evidence between two accounts from the last ``coordinate`` run.
+
+    Returns
+    -------
+    dict
+        ``account_a``, ``account_b`` (ids), ``edges`` (one per behaviour, both orders), ``evidence`` (objects
+        acted on together with the time gaps), ``cluster`` (shared cluster id or None), ``parameters``.
+    """
+    m = study.manifest().get("results", {})
+    missing = [t for t in RESULT_TABLES if t not in m]
+    if missing:
+        raise StudyError(f"{study.path} has no coordination results ({', '.join(missing)} missing); "
+                         f"run 'echoscope coordinate {study.path}' first")
+    ida, idb = resolve_account(study, a), resolve_account(study, b)
+    con = study.con().con
+    q = "(account_a = ? AND account_b = ?) OR (account_a = ? AND account_b = ?)"
+    args = [ida, idb, idb, ida]
+    edges = con.execute(f"SELECT * FROM coord_edges WHERE {q} ORDER BY behaviour, account_a", args).fetch_arrow_table()
+    ev = con.execute(f"SELECT * FROM coord_evidence WHERE {q} ORDER BY gap_s, object_id", args).fetch_arrow_table()
+    cl = con.execute("SELECT a.cluster_id FROM coord_members a JOIN coord_members b USING (cluster_id) "
+                     "WHERE a.account_id = ? AND b.account_id = ?", [ida, idb]).fetchone()
+    return {"account_a": ida, "account_b": idb, "edges": edges.to_pylist(), "evidence": ev.to_pylist(),
+            "cluster": int(cl[0]) if cl else None,
+            "parameters": m["coord_edges"].get("meta", {}).get("summary", {}).get("parameters")}

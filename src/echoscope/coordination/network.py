@@ -1,0 +1,438 @@
+"""One windowed co-action mechanism in DuckDB SQL, under three semantics, with a null model.
+
+Why shaped so: a naive self-join of actions on their object is quadratic in an object's popularity (a viral
+post with 10,000 reposts in a minute makes 50 million pairs). So, in the default ``echoscope`` semantics:
+
+1. accounts that cannot reach the minimum edge weight are pruned before pairing (an account acting on fewer
+   than ``max(min_repeat, min_weight)`` distinct objects can have no edge of that weight), then objects left
+   with a single account;
+2. the self-join is bucketed by time window: an action is joined only with actions on the same object in its
+   own window bucket and the next one (``floor(ts / window)``), so the engine never forms pairs more than two
+   windows apart;
+3. an optional, reported guard drops actions sitting in *dense windows* (more than ``max_window_actions``
+   other actions on the same object within +/- window): acting among a thousand others on a viral post says
+   nothing about coordination, and pairing them is what costs. The dropped counts and the most affected
+   objects go into the result's metadata and the CLI output;
+4. pairs are aggregated inside the engine per (account pair, object) -- the smallest time gap and its two
+   action ids are kept as evidence -- and then per account pair.
+
+The ``cnt`` and ``coortweet`` semantics are exact re-implementations of the peers' definitions (no pruning
+beyond theirs, no guard) used for conformance; they are written as plain joins and are quadratic like the
+peers.
+
+Significance: an edge's weight (distinct objects acted on together) is compared with the weights the same
+pair gets when timestamps are shuffled within each account (keeping each account's activity profile and
+objects) or within each object (keeping each object's timeline), ``reps`` times, all repetitions in one
+vectorised query. The null mean ``lambda`` gives a Poisson p-value and a z-score per edge; edges are judged
+with Benjamini-Hochberg at ``alpha`` over all candidate edges of the behaviour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ConfigError
+from .coactions import COACTIONS, install_macros
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+SEMANTICS: dict[str, str] = {
+    "echoscope": "undirected pairs of distinct accounts; weight = distinct objects acted on together within "
+                 "the window; pruning, dense-window guard, TF-IDF weight, null-model significance",
+    "cnt": "coordination-network-toolkit: directed, one row per direction, weight = distinct messages of the "
+           "source matched by the target within +/- window, self-loops kept, raw URLs",
+    "coortweet": "CooRTweet: share-level pairs within the window (inclusive), min_participation before and "
+                 "after pairing, weight = number of share pairs, coordinated = weight above the quantile",
+}
+
+NULL_MODELS: dict[str, str] = {
+    "account": "timestamps shuffled among each account's own actions (keeps its activity profile)",
+    "object": "accounts shuffled among each object's actions (keeps each object's timeline)",
+    "none": "no null model (no p-values; every candidate edge counts)",
+}
+
+
+@dataclass
+class CoordParams:
+    """Parameters of a coordination run (see ``echoscope coordinate --help`` for units and costs)."""
+
+    behaviours: tuple[str, ...] = ("co-retweet",)
+    window: float = 60.0
+    min_repeat: int = 2
+    min_weight: int = 2
+    alpha: float = 0.01
+    semantics: str = "echoscope"
+    null: str = "account"
+    reps: int = 20
+    max_window_actions: int | None = 1000
+    near_duplicate: float | None = 0.8
+    rapid_seconds: float = 10.0
+    edge_weight_quantile: float = 0.5
+    evidence_per_edge: int | None = 20
+    min_cluster_size: int = 2
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        unknown = [b for b in self.behaviours if b not in COACTIONS]
+        if unknown:
+            raise ConfigError(f"--behaviour: unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(COACTIONS)}")
+        if not self.behaviours:
+            raise ConfigError("--behaviour: name at least one behaviour, e.g. co-retweet")
+        if self.semantics not in SEMANTICS:
+            raise ConfigError(f"--semantics must be one of {', '.join(SEMANTICS)}, not '{self.semantics}'")
+        if self.null not in NULL_MODELS:
+            raise ConfigError(f"--null must be one of {', '.join(NULL_MODELS)}, not '{self.null}'")
+        if not self.window > 0:
+            raise ConfigError(f"--window must be a positive number of seconds, not {self.window}")
+        if self.min_weight < 1 or self.min_repeat < 1:
+            raise ConfigError("--min-weight and --min-repeat must be at least 1")
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"--alpha must be between 0 and 1 (e.g. 0.01), not {self.alpha}")
+        if self.near_duplicate is not None and not 0 < self.near_duplicate <= 1:
+            raise ConfigError(f"--near-duplicate must be a Jaccard similarity in (0, 1], not {self.near_duplicate}")
+        if self.semantics != "echoscope":
+            bad = [b for b in self.behaviours if b not in ("co-retweet", "co-reply", "co-link", "co-text")] \
+                if self.semantics == "cnt" else [b for b in self.behaviours if b != "co-retweet"]
+            if bad:
+                raise ConfigError(f"--semantics {self.semantics} covers only the peer's own networks; "
+                                  f"{', '.join(bad)} has no peer definition: use --semantics echoscope")
+
+
+EDGE_SCHEMA = pa.schema([
+    ("behaviour", pa.string()), ("account_a", pa.string()), ("account_b", pa.string()), ("directed", pa.bool_()),
+    ("weight", pa.float64()), ("n_objects", pa.int64()), ("n_pairs", pa.int64()), ("weight_idf", pa.float64()),
+    ("min_gap_s", pa.float64()), ("mean_gap_s", pa.float64()), ("first_ts", pa.float64()), ("last_ts", pa.float64()),
+    ("null_mean", pa.float64()), ("z", pa.float64()), ("p_value", pa.float64()), ("significant", pa.bool_()),
+])
+
+EVIDENCE_SCHEMA = pa.schema([
+    ("behaviour", pa.string()), ("account_a", pa.string()), ("account_b", pa.string()), ("object_id", pa.string()),
+    ("action_a", pa.string()), ("action_b", pa.string()), ("ts_a", pa.float64()), ("ts_b", pa.float64()),
+    ("gap_s", pa.float64()),
+])
+
+
+@dataclass
+class BehaviourResult:
+    """Edges and evidence of one behaviour, with what the run did to get them."""
+
+    behaviour: str
+    edges: pa.Table
+    evidence: pa.Table
+    stats: dict[str, Any]
+    pairs: pa.Table | None = None  # share-level pairs (coortweet semantics only)
+
+
+def _q(con: Any, sql: str) -> Any:
+    return con.execute(sql)
+
+
+def _scalar(con: Any, sql: str) -> Any:
+    return con.execute(sql).fetchone()[0]
+
+
+def load_actions(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> int:
+    """Create temp table ``_ca_raw(account_id, object_id, action_id, ts)`` for ``behaviour``; return its rows."""
+    install_macros(con)
+    spec = COACTIONS[behaviour]
+    p = {"raw_urls": params.semantics != "echoscope", "rapid_seconds": params.rapid_seconds, **params.extra}
+    _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT CAST(account_id AS VARCHAR) AS account_id, "
+            f"CAST(object_id AS VARCHAR) AS object_id, CAST(action_id AS VARCHAR) AS action_id, "
+            f"CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)}) WHERE object_id IS NOT NULL AND object_id <> ''")
+    if behaviour == "co-text" and params.near_duplicate is not None and params.near_duplicate < 1:
+        from .text import merge_near_duplicates
+
+        merge_near_duplicates(con, params, progress)
+    return int(_scalar(con, "SELECT count(*) FROM _ca_raw"))
+
+
+# ---------------------------------------------------------------------------------------------- echoscope
+def _pair_sql(src: str, window: float, timed: bool, rep: bool) -> str:
+    """Pairs of actions on one object within the window, a.aid < b.aid orientation, one row per pair."""
+    r = "a.rep = b.rep AND " if rep else ""
+    sel = ("a.rep, " if rep else "") + (
+        "least(a.aid, b.aid) AS a, greatest(a.aid, b.aid) AS b, a.oid, abs(b.ts - a.ts) AS gap, "
+        "CASE WHEN a.aid < b.aid THEN a.eid ELSE b.eid END AS ea, CASE WHEN a.aid < b.aid THEN b.eid ELSE a.eid END AS eb, "
+        "CASE WHEN a.aid < b.aid THEN a.ts ELSE b.ts END AS ta, CASE WHEN a.aid < b.aid THEN b.ts ELSE a.ts END AS tb")
+    if not timed:
+        return (f"SELECT {sel} FROM {src} a JOIN {src} b ON {r}a.oid = b.oid AND a.aid < b.aid")
+    same = (f"SELECT {sel} FROM {src} a JOIN {src} b ON {r}a.oid = b.oid AND b.bk = a.bk "
+            f"AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE a.aid <> b.aid AND b.ts - a.ts <= {window!r}")
+    nxt = (f"SELECT {sel} FROM {src} a JOIN {src} b ON {r}a.oid = b.oid AND b.bk = a.bk + 1 "
+           f"WHERE a.aid <> b.aid AND b.ts - a.ts <= {window!r}")
+    return f"{same} UNION ALL {nxt}"
+
+
+def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> BehaviourResult:
+    """Edges of one behaviour under echoscope semantics (pruned, bucketed, guarded; significance)."""
+    spec = COACTIONS[behaviour]
+    w = float(params.window)
+    timed = spec.timed
+    stats: dict[str, Any] = {"behaviour": behaviour, "timed": timed}
+    stats["actions"] = load_actions(con, behaviour, params, progress)
+    k = max(params.min_repeat, params.min_weight)
+    # integer ids; prune accounts on fewer than k distinct objects, then objects with a single account left
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_keep AS
+        SELECT account_id FROM _ca_raw GROUP BY account_id HAVING count(DISTINCT object_id) >= {k}""")
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_r2 AS SELECT r.* FROM _ca_raw r SEMI JOIN _ca_keep USING (account_id)""")
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_r2 AS SELECT r.* FROM _ca_r2 r SEMI JOIN
+        (SELECT object_id FROM _ca_r2 GROUP BY object_id HAVING count(DISTINCT account_id) >= 2) USING (object_id)""")
+    stats["accounts"] = int(_scalar(con, "SELECT count(DISTINCT account_id) FROM _ca_raw"))
+    stats["accounts_after_pruning"] = int(_scalar(con, "SELECT count(DISTINCT account_id) FROM _ca_r2"))
+    stats["actions_after_pruning"] = int(_scalar(con, "SELECT count(*) FROM _ca_r2"))
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_acc AS SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) "
+            "AS INTEGER) AS aid FROM (SELECT DISTINCT account_id FROM _ca_r2)")
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_obj AS SELECT object_id, CAST(row_number() OVER (ORDER BY object_id) "
+            "AS INTEGER) AS oid FROM (SELECT DISTINCT object_id FROM _ca_r2)")
+    # idf of each object over all accounts acting in this behaviour (Pacheco et al. 2021 style down-weighting)
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_idf AS SELECT o.oid, ln((1.0 + {stats['accounts']}) / (1.0 + df)) AS idf
+        FROM (SELECT object_id, count(DISTINCT account_id) AS df FROM _ca_raw GROUP BY object_id) d
+        JOIN _ca_obj o USING (object_id)""")
+    bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_act AS
+        SELECT a.aid, o.oid, CAST(row_number() OVER () AS BIGINT) AS eid, r.ts, r.action_id, {bucket} AS bk
+        FROM _ca_r2 r JOIN _ca_acc a USING (account_id) JOIN _ca_obj o USING (object_id)""")
+    # dense-window guard (reported): drop actions with more than `cap` others on the object within +/- window
+    cap = params.max_window_actions
+    stats["guard"] = {"max_window_actions": cap, "actions_dropped": 0, "objects_affected": 0, "top_objects": []}
+    if cap is not None:
+        frame = f"RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING" if timed else \
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nb AS SELECT eid, oid,
+            count(*) OVER (PARTITION BY oid ORDER BY ts {frame}) - 1 AS nb FROM _ca_act""")
+        dropped = int(_scalar(con, f"SELECT count(*) FROM _ca_nb WHERE nb > {int(cap)}"))
+        if dropped:
+            top = con.execute(f"""SELECT o.object_id, count(*) AS dropped, max(nb) AS densest
+                FROM _ca_nb n JOIN _ca_obj o USING (oid) WHERE nb > {int(cap)}
+                GROUP BY o.object_id ORDER BY dropped DESC, o.object_id LIMIT 10""").fetchall()
+            stats["guard"].update({
+                "actions_dropped": dropped,
+                "objects_affected": int(_scalar(con, f"SELECT count(DISTINCT oid) FROM _ca_nb WHERE nb > {int(cap)}")),
+                "top_objects": [{"object_id": o, "actions_dropped": int(d), "max_neighbours": int(m)}
+                                for o, d, m in top]})
+            _q(con, f"DELETE FROM _ca_act WHERE eid IN (SELECT eid FROM _ca_nb WHERE nb > {int(cap)})")
+    progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_after_pruning']:,} actions"})
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_abo AS
+        SELECT a, b, oid, count(*) AS n, min(gap) AS gap, arg_min(struct_pack(ea, eb, ta, tb), gap) AS ev,
+               min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1
+        FROM ({_pair_sql('_ca_act', w, timed, False)}) GROUP BY a, b, oid""")
+    stats["pairs_within_window"] = int(_scalar(con, "SELECT coalesce(sum(n), 0) FROM _ca_abo"))
+    stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
+        SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
+               avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts
+        FROM _ca_abo JOIN _ca_idf i USING (oid) GROUP BY a, b HAVING count(*) >= {int(params.min_weight)}""")
+    stats["candidate_edges"] = int(_scalar(con, "SELECT count(*) FROM _ca_edges"))
+    null_stats = _null_model(con, params, timed, progress) if params.null != "none" else {}
+    stats["null"] = null_stats
+    edges = con.execute("""SELECT e.a, e.b, aa.account_id AS account_a, ab.account_id AS account_b, e.n_objects,
+            e.n_pairs, e.weight_idf, e.min_gap, e.mean_gap, e.first_ts, e.last_ts, coalesce(nl.lam, 0.0) AS lam
+        FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b
+        LEFT JOIN _ca_nulllam nl ON nl.a = e.a AND nl.b = e.b ORDER BY e.a, e.b""" if null_stats else
+                        """SELECT e.a, e.b, aa.account_id AS account_a, ab.account_id AS account_b, e.n_objects,
+            e.n_pairs, e.weight_idf, e.min_gap, e.mean_gap, e.first_ts, e.last_ts, 0.0 AS lam
+        FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b ORDER BY e.a, e.b"""
+                        ).fetch_arrow_table()
+    n = edges.num_rows
+    wts = np.asarray(edges["n_objects"].to_numpy(zero_copy_only=False), dtype=float)
+    if null_stats:
+        lam_raw = np.asarray(edges["lam"].to_numpy(zero_copy_only=False), dtype=float)
+        # a pair never seen together in R shuffles still gets a small mean, so p never collapses to 0
+        lam = np.maximum(lam_raw, 0.5 / max(params.reps, 1))
+        p = poisson_sf(wts, lam)
+        z = (wts - lam) / np.sqrt(lam)
+        sig = benjamini_hochberg(p, params.alpha)
+        stats["expected_false_edges"] = float(p[sig].sum())
+        null_mean = lam_raw
+    else:
+        p = np.full(n, np.nan)
+        z = np.full(n, np.nan)
+        sig = np.ones(n, dtype=bool)
+        null_mean = np.full(n, np.nan)
+        stats["expected_false_edges"] = None
+    stats["significant_edges"] = int(sig.sum())
+    out = pa.table({
+        "behaviour": pa.array([behaviour] * n, pa.string()), "account_a": edges["account_a"],
+        "account_b": edges["account_b"], "directed": pa.array([False] * n), "weight": pa.array(wts),
+        "n_objects": edges["n_objects"].cast(pa.int64()), "n_pairs": edges["n_pairs"].cast(pa.int64()),
+        "weight_idf": edges["weight_idf"].cast(pa.float64()), "min_gap_s": edges["min_gap"].cast(pa.float64()),
+        "mean_gap_s": edges["mean_gap"].cast(pa.float64()), "first_ts": edges["first_ts"].cast(pa.float64()),
+        "last_ts": edges["last_ts"].cast(pa.float64()), "null_mean": pa.array(null_mean),
+        "z": pa.array(z), "p_value": pa.array(p), "significant": pa.array(sig)}, schema=EDGE_SCHEMA)
+    # evidence for judged edges: per object the closest pair of actions
+    con.register("_ca_sig", pa.table({"a": edges["a"].filter(pa.array(sig)), "b": edges["b"].filter(pa.array(sig))}))
+    lim = "" if params.evidence_per_edge is None else f"QUALIFY row_number() OVER (PARTITION BY x.a, x.b ORDER BY x.gap, x.oid) <= {int(params.evidence_per_edge)}"
+    evidence = con.execute(f"""SELECT '{behaviour}' AS behaviour, aa.account_id AS account_a, ab.account_id AS account_b,
+            o.object_id, ea.action_id AS action_a, eb.action_id AS action_b, x.ev.ta AS ts_a, x.ev.tb AS ts_b,
+            x.gap AS gap_s
+        FROM (SELECT x.* FROM _ca_abo x SEMI JOIN _ca_sig s ON s.a = x.a AND s.b = x.b {lim}) x
+        JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_obj o ON o.oid = x.oid
+        JOIN _ca_act ea ON ea.eid = x.ev.ea JOIN _ca_act eb ON eb.eid = x.ev.eb
+        ORDER BY account_a, account_b, gap_s""").fetch_arrow_table().cast(EVIDENCE_SCHEMA)
+    con.unregister("_ca_sig")
+    return BehaviourResult(behaviour, out, evidence, stats)
+
+
+def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+    """All ``reps`` shuffles in one query; leaves ``_ca_nulllam(a, b, lam)`` for the candidate edges."""
+    reps = int(params.reps)
+    seed = int(params.seed)
+    w = float(params.window)
+    progress({"event": "stage", "message": f"null model: {reps} shuffles ({params.null})"})
+    if params.null == "account":
+        shuffled = f"""
+            SELECT p.rep, p.aid, p.oid, p.eid, s.ts FROM
+              (SELECT r.rep, x.aid, x.oid, x.eid, row_number() OVER (PARTITION BY r.rep, x.aid
+                      ORDER BY hash(x.eid, r.rep, {seed})) AS k FROM _ca_act x, range({reps}) r(rep)) p
+            JOIN (SELECT aid, ts, row_number() OVER (PARTITION BY aid ORDER BY ts, eid) AS k FROM _ca_act) s
+              USING (aid, k)"""
+    else:
+        shuffled = f"""
+            SELECT p.rep, s.aid, p.oid, p.eid, p.ts FROM
+              (SELECT r.rep, x.oid, x.eid, x.ts, row_number() OVER (PARTITION BY r.rep, x.oid
+                      ORDER BY hash(x.eid, r.rep, {seed})) AS k FROM _ca_act x, range({reps}) r(rep)) p
+            JOIN (SELECT oid, aid, row_number() OVER (PARTITION BY oid ORDER BY eid) AS k FROM _ca_act) s
+              USING (oid, k)"""
+    bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
+    _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nact AS SELECT *, {bucket} AS bk FROM ({shuffled})")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS SELECT rep, a, b, count(DISTINCT oid) AS w
+        FROM ({_pair_sql('_ca_nact', w, timed, True)}) GROUP BY rep, a, b""")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nulllam AS SELECT n.a, n.b, sum(n.w)::DOUBLE / {reps} AS lam
+        FROM _ca_nw n SEMI JOIN _ca_edges e ON e.a = n.a AND e.b = n.b GROUP BY n.a, n.b""")
+    per_rep = _scalar(con, f"SELECT count(*) FROM _ca_nw WHERE w >= {int(params.min_weight)}")
+    out = {"model": params.null, "reps": reps, "seed": seed,
+           "null_edges_at_min_weight": float(per_rep) / reps,
+           "null_pairs_per_rep": float(_scalar(con, "SELECT coalesce(sum(w), 0) FROM _ca_nw")) / reps}
+    _q(con, "DROP TABLE IF EXISTS _ca_nact")
+    return out
+
+
+def poisson_sf(k: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """P(X >= k) for X ~ Poisson(lam), elementwise."""
+    from scipy.stats import poisson
+
+    return np.asarray(poisson.sf(np.asarray(k) - 1, lam), dtype=float)
+
+
+def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Boolean mask of the p-values rejected by Benjamini-Hochberg at false discovery rate ``alpha``."""
+    m = len(p)
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    thresh = alpha * np.arange(1, m + 1) / m
+    ok = p[order] <= thresh
+    out = np.zeros(m, dtype=bool)
+    if ok.any():
+        kmax = int(np.nonzero(ok)[0].max())
+        out[order[: kmax + 1]] = True
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- cnt
+def cnt_edges(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> BehaviourResult:
+    """coordination-network-toolkit semantics: directed rows, weight = count(distinct source message).
+
+    A message is matched by every *other* message on the same object within +/- window (inclusive), so an
+    account acting twice on one object inside the window gets a self-loop, as the toolkit's test expects.
+    """
+    stats: dict[str, Any] = {"behaviour": behaviour, "actions": load_actions(con, behaviour, params, progress)}
+    w = float(params.window)
+    mw = int(params.min_weight)
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_cp AS
+        SELECT e1.account_id AS account_a, e2.account_id AS account_b, e1.object_id, e1.action_id AS action_a,
+               e2.action_id AS action_b, e1.ts AS ts_a, e2.ts AS ts_b
+        FROM _ca_raw e1 JOIN _ca_raw e2 ON e1.object_id = e2.object_id AND e2.ts BETWEEN e1.ts - {w!r} AND e1.ts + {w!r}
+             AND e1.action_id <> e2.action_id
+        WHERE e1.account_id IN (SELECT account_id FROM _ca_raw GROUP BY account_id HAVING count(*) >= {mw})""")
+    stats["pairs_within_window"] = int(_scalar(con, "SELECT count(*) FROM _ca_cp"))
+    e = con.execute(f"""SELECT '{behaviour}' AS behaviour, account_a, account_b, true AS directed,
+            CAST(count(DISTINCT action_a) AS DOUBLE) AS weight, count(DISTINCT object_id) AS n_objects,
+            count(*) AS n_pairs, CAST(NULL AS DOUBLE) AS weight_idf, min(abs(ts_b - ts_a)) AS min_gap_s,
+            avg(abs(ts_b - ts_a)) AS mean_gap_s, min(least(ts_a, ts_b)) AS first_ts, max(greatest(ts_a, ts_b)) AS last_ts,
+            CAST(NULL AS DOUBLE) AS null_mean, CAST(NULL AS DOUBLE) AS z, CAST(NULL AS DOUBLE) AS p_value,
+            true AS significant
+        FROM _ca_cp GROUP BY account_a, account_b HAVING count(DISTINCT action_a) >= {mw}
+        ORDER BY account_a, account_b""").fetch_arrow_table().cast(EDGE_SCHEMA)
+    lim = "" if params.evidence_per_edge is None else \
+        f"QUALIFY row_number() OVER (PARTITION BY p.account_a, p.account_b ORDER BY abs(p.ts_b - p.ts_a), p.action_a) <= {int(params.evidence_per_edge)}"
+    ev = con.execute(f"""SELECT '{behaviour}' AS behaviour, p.account_a, p.account_b, p.object_id, p.action_a, p.action_b,
+            p.ts_a, p.ts_b, abs(p.ts_b - p.ts_a) AS gap_s FROM _ca_cp p
+        SEMI JOIN (SELECT account_a, account_b FROM _ca_cp GROUP BY ALL HAVING count(DISTINCT action_a) >= {mw}) k
+             ON k.account_a = p.account_a AND k.account_b = p.account_b
+        {lim} ORDER BY 2, 3, 9""").fetch_arrow_table().cast(EVIDENCE_SCHEMA)
+    stats["candidate_edges"] = stats["significant_edges"] = e.num_rows
+    stats["self_loops"] = int(pa.compute.sum(pa.compute.equal(e["account_a"], e["account_b"])).as_py() or 0)
+    stats["expected_false_edges"] = None
+    return BehaviourResult(behaviour, e, ev, stats)
+
+
+# ---------------------------------------------------------------------------------------------- CooRTweet
+def coortweet_edges(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> BehaviourResult:
+    """CooRTweet 2.1.3 semantics (detect_groups + generate_coordinated_network).
+
+    ``min_repeat`` is its ``min_participation`` (rows per account, before pairing and again on the accounts'
+    paired shares), the window is inclusive, self and same-account pairs are removed, the edge weight is the
+    number of share pairs, and an edge is judged coordinated when its weight is strictly above the R type-7
+    quantile ``edge_weight_quantile`` of all edge weights.
+    """
+    stats: dict[str, Any] = {"behaviour": behaviour, "actions": load_actions(con, behaviour, params, progress)}
+    w = float(params.window)
+    mp = int(params.min_repeat)
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_x AS SELECT *, row_number() OVER () AS rid FROM _ca_raw
+        WHERE account_id IN (SELECT account_id FROM _ca_raw GROUP BY account_id HAVING count(*) >= {mp})""")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_sp AS
+        SELECT a.object_id, a.action_id AS content_id, b.action_id AS content_id_y, a.ts - b.ts AS time_delta,
+               a.account_id, b.account_id AS account_id_y
+        FROM _ca_x a JOIN _ca_x b ON a.object_id = b.object_id AND a.rid < b.rid AND abs(a.ts - b.ts) <= {w!r}
+        WHERE a.object_id <> a.action_id AND a.object_id <> b.action_id AND a.action_id <> b.action_id
+              AND a.account_id <> b.account_id""")
+    if mp >= 1:
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_filt AS SELECT action_id FROM _ca_x
+            WHERE account_id IN (SELECT account_id FROM _ca_x WHERE action_id IN
+                  (SELECT content_id FROM _ca_sp UNION SELECT content_id_y FROM _ca_sp)
+                  GROUP BY account_id HAVING count(*) >= {mp})""")
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_sp AS SELECT * FROM _ca_sp
+            WHERE content_id IN (SELECT action_id FROM _ca_filt) OR content_id_y IN (SELECT action_id FROM _ca_filt)""")
+    # orientation as CooRTweet: content_id is the older share, time_delta its absolute value
+    pairs = con.execute("""SELECT object_id,
+            CASE WHEN time_delta > 0 THEN content_id_y ELSE content_id END AS content_id,
+            CASE WHEN time_delta > 0 THEN content_id ELSE content_id_y END AS content_id_y,
+            abs(time_delta) AS time_delta,
+            CASE WHEN time_delta > 0 THEN account_id_y ELSE account_id END AS account_id,
+            CASE WHEN time_delta > 0 THEN account_id ELSE account_id_y END AS account_id_y
+        FROM _ca_sp ORDER BY object_id, content_id, content_id_y""").fetch_arrow_table()
+    con.register("_ca_spo", pairs)
+    e = con.execute(f"""SELECT '{behaviour}' AS behaviour, least(account_id, account_id_y) AS account_a,
+            greatest(account_id, account_id_y) AS account_b, false AS directed, CAST(count(*) AS DOUBLE) AS weight,
+            count(DISTINCT object_id) AS n_objects, count(*) AS n_pairs, CAST(NULL AS DOUBLE) AS weight_idf,
+            min(time_delta) AS min_gap_s, avg(time_delta) AS mean_gap_s, CAST(NULL AS DOUBLE) AS first_ts,
+            CAST(NULL AS DOUBLE) AS last_ts, CAST(NULL AS DOUBLE) AS null_mean, CAST(NULL AS DOUBLE) AS z,
+            CAST(NULL AS DOUBLE) AS p_value, false AS significant
+        FROM _ca_spo GROUP BY 2, 3 ORDER BY 2, 3""").fetch_arrow_table()
+    wts = np.asarray(e["weight"].to_numpy(zero_copy_only=False), dtype=float)
+    q = float(np.quantile(wts, params.edge_weight_quantile)) if len(wts) else math.nan  # numpy 'linear' == R type 7
+    e = e.set_column(e.schema.get_field_index("significant"), "significant", pa.array(wts > q))
+    ev = con.execute(f"""SELECT '{behaviour}' AS behaviour, account_id AS account_a, account_id_y AS account_b,
+            object_id, content_id AS action_a, content_id_y AS action_b, CAST(NULL AS DOUBLE) AS ts_a,
+            CAST(NULL AS DOUBLE) AS ts_b, time_delta AS gap_s FROM _ca_spo""").fetch_arrow_table()
+    con.unregister("_ca_spo")
+    stats.update({"share_pairs": pairs.num_rows, "candidate_edges": e.num_rows, "weight_quantile": q,
+                  "edge_weight_quantile": params.edge_weight_quantile,
+                  "significant_edges": int((wts > q).sum()), "expected_false_edges": None})
+    return BehaviourResult(behaviour, e.cast(EDGE_SCHEMA), ev.cast(EVIDENCE_SCHEMA), stats, pairs=pairs)
+
+
+#: semantics name -> edge builder
+BUILDERS: dict[str, Callable[[Any, str, CoordParams, ProgressFn], BehaviourResult]] = {
+    "echoscope": echoscope_edges,
+    "cnt": cnt_edges,
+    "coortweet": coortweet_edges,
+}
