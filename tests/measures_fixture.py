@@ -77,10 +77,10 @@ def tables() -> dict[str, pa.Table]:
                  {"platform": "twitter", "account_id": "t4", "handle": "XinHua",
                   "affiliation_label": "China state-affiliated media"}]
     status = [{"platform": "twitter", "account_id": a, "status": s, "checked_at": c} for a, s, c in STATUS]
-    return {"posts": S.conform(pa.Table.from_pylist(posts), S.POSTS),
-            "likes": S.conform(pa.Table.from_pylist(likes), S.LIKES),
-            "accounts": S.conform(pa.Table.from_pylist(accounts), S.ACCOUNTS),
-            "account_status": S.conform(pa.Table.from_pylist(status), S.ACCOUNT_STATUS)}
+    return {"posts": pa.Table.from_pylist(posts, schema=S.POSTS),
+            "likes": pa.Table.from_pylist(likes, schema=S.LIKES),
+            "accounts": pa.Table.from_pylist(accounts, schema=S.ACCOUNTS),
+            "account_status": pa.Table.from_pylist(status, schema=S.ACCOUNT_STATUS)}
 
 
 def make_study(path: Path) -> echoscope.Study:

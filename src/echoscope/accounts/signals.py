@@ -194,8 +194,11 @@ class SignalContext:
 
     def run(self, sql: str) -> pa.Table:
         """Run one signal's SQL and return it with :data:`SIGNAL_SCHEMA`."""
-        tab = self.con.execute(sql).fetch_arrow_table()
-        return tab.select(["account_id", "value", "strength", "text"]).cast(SIGNAL_SCHEMA)
+        # columns are taken by position: account_id, value, strength, text; strengths are rounded so that
+        # 0.9999999999999998 from floating-point ramps reads as 1
+        tab = self.con.execute(f"SELECT c0, c1, least(1.0, greatest(0.0, round(c2, 9))), c3 "
+                               f"FROM ({sql}) AS q(c0, c1, c2, c3)").fetch_arrow_table()
+        return tab.rename_columns(SIGNAL_SCHEMA.names).cast(SIGNAL_SCHEMA)
 
     def close(self) -> None:
         """Drop this run's temporary tables."""
@@ -252,7 +255,10 @@ def creation_burst(ctx: SignalContext) -> pa.Table:
                           * least(1.0, n_near / {2.0 * p.burst_min_accounts})
                      ELSE 0.0 END AS strength
       FROM cand),
-    best AS (SELECT account_id, arg_max(scored, strength) AS s FROM scored GROUP BY account_id)
+    -- on equal strength the more specific group (a target's amplifiers, a cluster) is the better evidence
+    best AS (SELECT account_id, arg_max(scored, strength + CASE WHEN label = 'accounts in the study'
+                                                           THEN 0 ELSE 1e-9 END) AS s
+             FROM scored GROUP BY account_id)
     SELECT account_id, s.n_near::DOUBLE AS value, s.strength AS strength,
            CASE WHEN s.strength > 0 THEN 'created within {wh} h of ' || {_fmt_int('s.n_near')} || ' other '
                 || s.label || ' (' || printf('%.1f', s.expected) || ' expected at the background rate)' END AS text
@@ -352,7 +358,7 @@ def name_mismatch(ctx: SignalContext) -> pa.Table:
                  list_bool_or(list_transform(string_split(lower(display_name), ' '),
                      w -> length(regexp_replace(w, '[^a-z]', '', 'g')) >= 3
                           AND contains(hh, regexp_replace(w, '[^a-z]', '', 'g')))) AS shared
-          FROM h WHERE length(n) >= 4 AND length(hh) >= 3)
+          FROM h WHERE length(n) >= 4)
     SELECT account_id, sim AS value,
            CASE WHEN person AND NOT COALESCE(shared, false) AND sim < 0.6 THEN 1.0 ELSE 0.0 END AS strength,
            CASE WHEN person AND NOT COALESCE(shared, false) AND sim < 0.6 THEN 'display name ''' || display_name
@@ -371,17 +377,19 @@ def persona_duplicate(ctx: SignalContext) -> pa.Table:
     return ctx.run(f"""
     WITH k AS (SELECT account_id, handle, regexp_replace(lower(description), '[^\\p{{L}}]', '', 'g') AS kb,
                       regexp_replace(lower(display_name), '[^\\p{{L}}]', '', 'g') AS kn FROM {ctx.t('acc')}),
-    b AS (SELECT kb, count(*) - 1 AS n_bio, list(handle ORDER BY account_id)[1:3] AS ex
+    b AS (SELECT kb, count(*) - 1 AS n_bio, list(account_id ORDER BY account_id)[1:4] AS ex4,
+                 list(handle ORDER BY account_id)[1:4] AS hx4
           FROM k WHERE length(kb) >= 15 GROUP BY kb HAVING count(*) > 1),
     nm AS (SELECT kn, count(*) - 1 AS n_name FROM k WHERE length(kn) >= 6 GROUP BY kn HAVING count(*) > 1),
-    s AS (SELECT k.account_id, COALESCE(b.n_bio, 0) AS n_bio, COALESCE(nm.n_name, 0) AS n_name, b.ex,
+    s AS (SELECT k.account_id, COALESCE(b.n_bio, 0) AS n_bio, COALESCE(nm.n_name, 0) AS n_name,
+                 list_filter(list_zip(b.ex4, b.hx4), x -> x[1] <> k.account_id)[1:3] AS ex,
                  least(1.0, COALESCE(b.n_bio, 0) / 3.0 + CASE WHEN COALESCE(nm.n_name, 0) >= 3 THEN 0.3 ELSE 0 END)
                  AS strength
           FROM k LEFT JOIN b USING (kb) LEFT JOIN nm USING (kn))
     SELECT account_id, n_bio::DOUBLE AS value, strength,
            CASE WHEN n_bio > 0 THEN 'same bio as ' || {_fmt_int('n_bio')} || ' other account'
                     || CASE WHEN n_bio > 1 THEN 's' ELSE '' END || ' (e.g. '
-                    || array_to_string(list_transform(ex, x -> '@' || x), ', ') || ')'
+                    || array_to_string(list_transform(ex, x -> '@' || COALESCE(x[2], x[1])), ', ') || ')'
                 WHEN strength > 0 THEN 'same display name as ' || {_fmt_int('n_name')} || ' other accounts' END
     FROM s""")
 
@@ -491,10 +499,12 @@ def dormancy_hijack(ctx: SignalContext) -> pa.Table:
 def timezone_mismatch(ctx: SignalContext) -> pa.Table:
     """Claimed location versus the hours the account is active, with the inferred UTC offset.
 
-    The quietest 5 consecutive UTC hours of an account's posts are taken as 01:00-06:00 local time (sleep);
-    the inferred offset is ``1 - start`` (mod 24, in -11..+12). ``value`` is the inferred offset for every
-    account with at least ``min_posts_behaviour`` posts; strength grows from 0 at ``tz_tolerance_h`` to 1 at
-    4 hours beyond it when the location names a known place (:data:`PLACE_OFFSETS`).
+    The 5-hour UTC windows with the fewest posts are the account's night; the circular mean of their centres
+    is taken as 03:00 local time (the middle of a 23:00-07:00 night), so the inferred offset is
+    ``3 - centre`` hours (mod 24, in -12..+12, to half an hour). ``value`` is that offset for every account
+    with at least ``min_posts_behaviour`` posts; strength grows from 0 at ``tz_tolerance_h`` to 1 at 4 hours
+    beyond it when the location names a known place (:data:`PLACE_OFFSETS`). Someone who posts only in office
+    hours looks about 2 hours further east than they are; the tolerance absorbs that and daylight saving.
     """
     p, t = ctx.params, ctx.t
     return ctx.run(f"""
@@ -503,30 +513,28 @@ def timezone_mismatch(ctx: SignalContext) -> pa.Table:
     win AS (SELECT s.h0, (s.h0 + k.k) % 24 AS h FROM range(24) s(h0), range(5) k(k)),
     ws AS (SELECT hist.account_id, win.h0, sum(hist.n) AS n FROM hist JOIN tot USING (account_id)
            JOIN win ON win.h = hist.h GROUP BY ALL),
-    quiet AS (SELECT tot.account_id, tot.total, COALESCE(min(ws.n), 0) AS qn,
-                     COALESCE(arg_min(ws.h0, ws.n), 0) AS h0, count(ws.h0) AS nwin
-              FROM tot LEFT JOIN ws USING (account_id) GROUP BY ALL),
-    -- a window start with no posts at all does not appear in ws: take the first empty one
-    q2 AS (SELECT q.*, CASE WHEN nwin < 24 THEN (SELECT min(s.h0) FROM range(24) s(h0)
-                  WHERE s.h0 NOT IN (SELECT h0 FROM ws WHERE ws.account_id = q.account_id)) ELSE h0 END AS start
-           FROM quiet q),
-    inf AS (SELECT account_id, total, qn, start,
-                   ((1 - start + 24 + 11) % 24) - 11 AS off FROM q2),
-    loc AS (SELECT a.account_id, a.location, arg_max(pl.place, length(pl.place)) AS place,
-                   arg_max(pl.utc_offset, length(pl.place)) AS claimed
+    allw AS (SELECT tot.account_id, tot.total, s.h0, COALESCE(ws.n, 0) AS n
+             FROM tot CROSS JOIN range(24) s(h0) LEFT JOIN ws ON ws.account_id = tot.account_id AND ws.h0 = s.h0),
+    mins AS (SELECT *, min(n) OVER (PARTITION BY account_id) AS m FROM allw),
+    c AS (SELECT account_id, any_value(total) AS total, any_value(m) AS qn,
+                 (atan2(avg(sin(2 * pi() * (h0 + 2.5) / 24)), avg(cos(2 * pi() * (h0 + 2.5) / 24)))
+                  * 24 / (2 * pi()) + 24) % 24 AS centre
+          FROM mins WHERE n = m GROUP BY account_id),
+    inf AS (SELECT *, round((((3 - centre) % 24 + 36) % 24 - 12) * 2) / 2 AS off FROM c),
+    loc AS (SELECT a.account_id, a.location, arg_max(pl.utc_offset, length(pl.place)) AS claimed
             FROM {t('acc')} a JOIN inf USING (account_id) JOIN {t('places')} pl
               ON regexp_matches(lower(a.location), '\\b' || pl.place || '\\b')
             WHERE a.location IS NOT NULL GROUP BY ALL),
-    d AS (SELECT inf.*, loc.place, loc.location, loc.claimed,
+    d AS (SELECT inf.*, loc.location, loc.claimed,
                  least(abs(inf.off - loc.claimed), 24 - abs(inf.off - loc.claimed)) AS diff
           FROM inf LEFT JOIN loc USING (account_id))
     SELECT account_id, off::DOUBLE AS value,
            CASE WHEN diff IS NULL THEN 0.0 ELSE {_ramp('diff', p.tz_tolerance_h, p.tz_tolerance_h + 4)} END AS strength,
            CASE WHEN diff > {p.tz_tolerance_h} THEN 'claims ''' || location || ''' (UTC' || printf('%+g', claimed)
-                || ') but is quiet ' || printf('%02d', start) || ':00-' || printf('%02d', (start + 5) % 24)
-                || ':00 UTC like a sleeper at UTC' || printf('%+d', off) || ' (' || printf('%g', diff)
-                || ' h apart; ' || printf('%.0f', 100.0 * qn / total) || '% of ' || {_fmt_int('total')}
-                || ' posts in those hours)' END AS text
+                || ') but its quietest hours centre on ' || printf('%02d:%02d', floor(centre)::INT,
+                   round((centre - floor(centre)) * 60)::INT % 60)
+                || ' UTC, like a sleeper at UTC' || printf('%+g', off) || ' (' || printf('%g', diff)
+                || ' h apart; ' || {_fmt_int('total')} || ' posts)' END AS text
     FROM d""")
 
 
@@ -603,9 +611,9 @@ def amplification_role(ctx: SignalContext) -> pa.Table:
     t = ctx.t
     if ctx.has_targets:
         amp = "e.subject_account_id IN (SELECT account_id FROM targets WHERE account_id IS NOT NULL)"
-        what, scale = "amplify the study's targets", 1.0
+        what, scale = "amplify the study''s targets", 1.0
     else:
-        amp, what, scale = "true", "engage with other accounts' posts", 0.5
+        amp, what, scale = "true", "engage with other accounts'' posts", 0.5
     return ctx.run(f"""
     WITH act AS (SELECT account_id, count(*) AS n FROM (SELECT account_id FROM posts UNION ALL
                    SELECT account_id FROM likes) GROUP BY account_id),

@@ -119,7 +119,7 @@ class ReplayServer:
             return None
 
         async with serve(self._handler, HOST, self.port, process_request=process_request,
-                         max_size=2 ** 22, ping_interval=None) as server:
+                         max_size=2 ** 22, ping_interval=None, compression=None) as server:
             sock = next(iter(server.sockets))
             self.port = sock.getsockname()[1]
             self._ready.set()

@@ -18,9 +18,10 @@ of ``accounts`` rewrites that (merged) table. While rows are held back, the save
 first held-back event, so a crash replays them (and nothing is lost).
 
 Compaction: every commit adds small Parquet parts and a manifest entry. After every ``compact_every``
-commits, the store merges the small parts of each append-only table into one (keys are unique across parts,
-so a merge is a plain union), and folds the collector's manifest entries into one cumulative entry, then
-swaps the manifest under the study lock. Readers keep seeing a consistent snapshot: the merged part holds
+commits, the store merges the commit parts (level 0) of each append-only table into one level-1 part, ten
+level-1 parts into a level-2 part, and so on (a log-structured merge: each row is rewritten about
+log10(rows) times, never once per commit; keys are unique across parts, so a merge is a plain union), folds
+the collector's manifest entries into one cumulative entry, and swaps the manifest under the study lock. Readers keep seeing a consistent snapshot: the merged part holds
 exactly the rows of the parts it replaces.
 
 Frames that are not events go to ``collect/<name>-quarantine.jsonl`` (the study's quarantine table is filled
@@ -47,8 +48,10 @@ from ..study import Study, atomic_write_bytes
 
 #: tables whose parts may be merged (accounts is rewritten whole on every commit anyway)
 APPENDED = ("posts", "likes", "account_status", "logins")
-#: a part smaller than this is "small" and gets merged
-SMALL_PART_BYTES = 16 << 20
+#: parts at least this large are never merged again
+BIG_PART_BYTES = 256 << 20
+#: parts of one compaction level merged together into the next level (level 0: every commit's parts)
+FANOUT = 10
 
 
 class CollectStore:
@@ -213,25 +216,23 @@ class CollectStore:
         try:
             for table in APPENDED:
                 entry = m["tables"].get(table, {})
-                parts = entry.get("parts", [])
-                small = [p for p in parts if _size(self.study.path / p) < SMALL_PART_BYTES]
-                if len(small) < 2:
-                    continue
-                rel = f"tables/{table}/part-compact-{uuid.uuid4().hex[:12]}.parquet"
-                out = self.study.path / rel
-                tmp = out.with_name("." + out.name + ".tmp")
-                files = ", ".join("'" + str(self.study.path / p).replace("'", "''") + "'" for p in small)
-                cols = ", ".join(f'"{f.name}"' for f in S.TABLES[table])
-                keys = ", ".join(f'"{k}"' for k in S.KEYS[table])
-                con.execute(f"COPY (SELECT {cols} FROM read_parquet([{files}]) ORDER BY {keys}) TO '{tmp}' "
-                            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, out)
-                small_set = set(small)
-                entry["parts"] = [p for p in parts if p not in small_set] + [rel]
-                drop.extend(small)
-                merged[table] = len(small)
+                levels: dict[int, list[str]] = {}
+                for p in entry.get("parts", []):
+                    if _size(self.study.path / p) < BIG_PART_BYTES:
+                        levels.setdefault(_level(p), []).append(p)
+                level = 0
+                while level in levels:
+                    group = levels[level]
+                    if len(group) < (2 if level == 0 else FANOUT):
+                        level += 1
+                        continue
+                    rel = self._merge(con, table, group, level + 1)
+                    group_set = set(group)
+                    entry["parts"] = [p for p in entry["parts"] if p not in group_set] + [rel]
+                    levels.setdefault(level + 1, []).append(rel)
+                    drop.extend(group)
+                    merged[table] = merged.get(table, 0) + len(group)
+                    level += 1
         finally:
             con.close()
         self._fold_files(m)
@@ -241,6 +242,20 @@ class CollectStore:
             with contextlib.suppress(FileNotFoundError):
                 (self.study.path / p).unlink()
         return merged
+
+    def _merge(self, con: Any, table: str, parts: list[str], level: int) -> str:
+        rel = f"tables/{table}/part-c{level}-{uuid.uuid4().hex[:12]}.parquet"
+        out = self.study.path / rel
+        tmp = out.with_name("." + out.name + ".tmp")
+        files = ", ".join("'" + str(self.study.path / p).replace("'", "''") + "'" for p in parts)
+        cols = ", ".join(f'"{f.name}"' for f in S.TABLES[table])
+        keys = ", ".join(f'"{k}"' for k in S.KEYS[table])
+        con.execute(f"COPY (SELECT {cols} FROM read_parquet([{files}]) ORDER BY {keys}) TO '{tmp}' "
+                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+        return rel
 
     def _fold_files(self, m: dict[str, Any]) -> None:
         """Fold this collector's manifest entries (one per commit) into one cumulative entry."""
@@ -256,6 +271,14 @@ class CollectStore:
         total["commits"] = sum(int(f.get("commits", 1)) for f in mine)
         others = [f for f in m["files"] if f.get("path") != name]
         m["files"] = others + [total]
+
+
+def _level(rel: str) -> int:
+    """Compaction level of a part: 0 for a commit's part, n for ``part-c<n>-*`` (made by compaction)."""
+    name = Path(rel).name
+    if name.startswith("part-c") and name[6:7].isdigit():
+        return int(name[6:].split("-", 1)[0])
+    return 0
 
 
 def _size(p: Path) -> int:

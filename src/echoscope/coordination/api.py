@@ -195,13 +195,15 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
 def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, params: CoordParams,
               network: str) -> tuple[pa.Table, pa.Table]:
     """Per-cluster summary from the study's tables; significance of each cluster's internal weight."""
-    con.register("_cm", members)
-    con.register("_ce", edges.filter(pc.equal(edges["behaviour"], network)))
-    con.register("_cev", evidence)
+    # registered Arrow tables carry no statistics and join slowly: copy them into temp tables first
+    for name, tab in (("_cm_in", members), ("_ce_in", edges.filter(pc.equal(edges["behaviour"], network))),
+                      ("_cev_in", evidence)):
+        con.register(name, tab)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name[:-3]} AS SELECT * FROM {name}")
+        con.unregister(name)
     members = con.execute("""SELECT m.cluster_id, m.account_id, a.handle, m.degree, m.strength FROM _cm m
         LEFT JOIN (SELECT account_id, any_value(handle) AS handle FROM accounts GROUP BY account_id) a USING (account_id)
         ORDER BY m.cluster_id, m.strength DESC, m.account_id""").fetch_arrow_table().cast(MEMBER_SCHEMA)
-    con.register("_cm", members)
     internal = con.execute("""SELECT ma.cluster_id, count(*) AS n_edges, sum(e.weight) AS weight,
             sum(e.null_mean) AS null_weight, count(e.null_mean) AS n_null
         FROM _ce e JOIN _cm ma ON ma.account_id = e.account_a JOIN _cm mb ON mb.account_id = e.account_b
@@ -209,7 +211,7 @@ def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, 
     beh = dict(con.execute("""SELECT ma.cluster_id, string_agg(DISTINCT e.behaviour, ',' ORDER BY e.behaviour)
         FROM _cev e JOIN _cm ma ON ma.account_id = e.account_a JOIN _cm mb ON mb.account_id = e.account_b
         WHERE ma.cluster_id = mb.cluster_id GROUP BY 1""").fetchall())
-    prof = {r[0]: r[1:] for r in con.execute("""SELECT m.cluster_id, min(a.created_at), max(a.created_at),
+    prof = {r[0]: r[1:] for r in con.execute("""SELECT m.cluster_id, epoch(min(a.created_at)), epoch(max(a.created_at)),
             median(a.followers_count), avg(CASE WHEN s.status = 'suspended' THEN 1.0 ELSE 0.0 END)
         FROM _cm m LEFT JOIN (SELECT account_id, any_value(created_at) AS created_at,
                                      any_value(followers_count) AS followers_count FROM accounts GROUP BY 1) a USING (account_id)
@@ -230,7 +232,7 @@ def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, 
         FROM (SELECT * FROM x QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY gap_s, object_id) <= 3)
         GROUP BY 1""").fetchall())
     for t in ("_cm", "_ce", "_cev"):
-        con.unregister(t)
+        con.execute(f"DROP TABLE IF EXISTS {t}")
     sizes = dict(zip(*np.unique(members["cluster_id"].to_numpy(), return_counts=True)))
     rows = []
     for r in internal.to_pylist():
@@ -248,8 +250,8 @@ def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, 
         rows.append({
             "cluster_id": cid, "size": int(sizes.get(cid, 0)), "n_edges": int(r["n_edges"]), "weight": w,
             "null_weight": lam, "z": z, "p_value": p, "coordinated": bool(coord), "behaviours": beh.get(cid),
-            "created_first": cf, "created_last": cl,
-            "created_spread_days": (cl - cf).total_seconds() / 86400 if cf is not None and cl is not None else None,
+            "created_first": _ts(cf), "created_last": _ts(cl),
+            "created_spread_days": (cl - cf) / 86400 if cf is not None and cl is not None else None,
             "median_followers": float(medf) if medf is not None else None,
             "share_suspended": float(susp) if susp is not None else None, "targets": targets.get(cid),
             "first_activity": _ts(fa), "last_activity": _ts(la), "evidence": strongest.get(cid)})

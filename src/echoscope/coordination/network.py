@@ -68,7 +68,7 @@ class CoordParams:
     min_weight: int = 2
     alpha: float = 0.01
     semantics: str = "echoscope"
-    null: str = "account"
+    null: str = "object"
     reps: int = 20
     max_window_actions: int | None = 1000
     near_duplicate: float | None = 0.8

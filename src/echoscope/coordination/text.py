@@ -2,8 +2,8 @@
 
 Why: identical text is a plain SQL equality, but campaigns vary their copy a little ("Great speech by the
 ambassador!" / "great speech by our ambassador"). Each distinct normalised text gets a MinHash signature of
-its word 3-shingles (words when shorter); LSH proposes candidate pairs at the Jaccard threshold, which are
-verified on the signatures and merged with union-find; every text is then replaced by its group's
+its word 3-shingles (words when shorter); LSH proposes candidate pairs (tuned below the Jaccard threshold), which are
+verified on the exact shingle sets and merged with union-find; every text is then replaced by its group's
 representative, so the generic windowed mechanism sees near-duplicates as the same object. Only distinct
 texts travel to Python, in Arrow batches, never the posts.
 """
@@ -23,7 +23,7 @@ def _shingles(text: str) -> set[bytes]:
     return {" ".join(words[i:i + 3]).encode() for i in range(len(words) - 2)}
 
 
-def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = 64, seed: int = 1) -> list[int]:
+def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = 128, seed: int = 1) -> list[int]:
     """Group index (the smallest member index) of every text; texts at Jaccard >= ``threshold`` share a group.
 
     Parameters
@@ -43,14 +43,16 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = 64
             i = parent[i]
         return i
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    sigs = []
+    # LSH tuned below the threshold for recall; candidates are verified on the exact shingle sets
+    lsh = MinHashLSH(threshold=max(threshold * 0.75, 0.05), num_perm=num_perm)
+    sets = []
     for i, t in enumerate(texts):
+        sh = _shingles(t)
+        sets.append(sh)
         m = MinHash(num_perm=num_perm, seed=seed)
-        m.update_batch(list(_shingles(t)))
-        sigs.append(m)
+        m.update_batch(list(sh))
         for j in lsh.query(m):
-            if m.jaccard(sigs[j]) >= threshold:
+            if len(sh & sets[j]) >= threshold * len(sh | sets[j]):
                 ri, rj = find(i), find(j)
                 if ri != rj:
                     parent[max(ri, rj)] = min(ri, rj)

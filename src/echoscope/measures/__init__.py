@@ -101,7 +101,7 @@ class Measures:
         """Run ``table`` and return it as Arrow, sorted by scope (study, group, target), group, target, week."""
         if table not in self._cache:
             t = self.to_ibis(table).to_pyarrow()
-            self._cache[table] = _sorted(t, table)
+            self._cache[table] = _sorted(_utc(t), table)
         return self._cache[table]
 
     def to_pandas(self, table: str = "summary") -> Any:
@@ -114,7 +114,7 @@ class Measures:
     def meta(self) -> dict[str, Any]:
         """Parameters, engine and the status-check date range, stored with every result table."""
         s = self.to_arrow("summary")
-        study_rows = s.filter(pc.equal(s["scope"], "study")).filter(pc.is_null(s["week"]))
+        study_rows = s.filter(pc.and_(pc.equal(s["scope"], "study"), pc.is_null(s["week"])))
         first = study_rows["status_checked_first"].to_pylist()
         last = study_rows["status_checked_last"].to_pylist()
         return {"parameters": self.params.as_meta(), "engine": self.engine,
@@ -140,6 +140,16 @@ class Measures:
         return f"Measures({self.study!r}, engine={self.engine!r}, params={self.params.as_meta()!r})"
 
 
+def _utc(t: pa.Table) -> pa.Table:
+    """Label naive timestamps as UTC (Spark returns session-time-zone values, and its session zone is UTC)."""
+    fields = []
+    for f in t.schema:
+        if pa.types.is_timestamp(f.type):
+            f = f.with_type(pa.timestamp("us", tz="UTC"))
+        fields.append(f)
+    return t.cast(pa.schema(fields))
+
+
 def _sorted(t: pa.Table, name: str) -> pa.Table:
     keys = _SORT[name]
     if "_scope" in keys:
@@ -147,7 +157,7 @@ def _sorted(t: pa.Table, name: str) -> pa.Table:
         t2 = t.append_column("_scope", order)
     else:
         t2 = t
-    idx = pc.sort_indices(t2, sort_keys=[(k, "ascending") for k in keys], null_placement="at_start")
+    idx = pc.sort_indices(t2, sort_keys=[(k, "ascending", "at_start") for k in keys])
     return t.take(idx)
 
 

@@ -220,7 +220,8 @@ def _expand(a: ir.Table, cols: tuple[str, ...], how: str) -> ir.Table:
             elif scope == "group":
                 t = t.filter(t.group.notnull())
                 keys.append("group")
-            g = t.group_by(keys).aggregate(**{c: t[c].sum() for c in cols})
+            sums = {c: t[c].sum() for c in cols}
+            g = t.group_by(keys).aggregate(**sums) if keys else t.aggregate(**sums)
             g = g.mutate(scope=ibis.literal(scope),
                          target=g.target if scope == "target" else _null("string"),
                          group=g.group if scope in ("target", "group") else _null("string"),
@@ -309,8 +310,8 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
                                        latency_s=e.latency_s)
     lq = _expand_values(lat)
     lq = lq.group_by(["scope", "target", "group", "week"]).aggregate(
-        **{f"latency_p{int(round(q * 100)):02d}": lq.latency_s.quantile(q) for q in LATENCY_QUANTILES},
-        latency_mean=lq.latency_s.mean())
+        **{f"latency_p{int(round(q * 100)):02d}": lq.latency_s.quantile(q).round(6) for q in LATENCY_QUANTILES},
+        latency_mean=lq.latency_s.mean().round(6))
     lq = lq.mutate(k_lat=_key(lq)).drop("scope", "target", "group", "week")
 
     # posts made by the targets

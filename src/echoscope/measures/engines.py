@@ -66,9 +66,13 @@ def spark_session(master: str = "local[2]") -> Any:
         _SPARK_SESSIONS[master] = (
             SparkSession.builder.master(master).appName("echoscope")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.default.parallelism", "2")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.adaptive.enabled", "true")
             .getOrCreate())
+        _SPARK_SESSIONS[master].sparkContext.setLogLevel("ERROR")
     return _SPARK_SESSIONS[master]
 
 

@@ -23,7 +23,7 @@ class SuperSpreaders:
 
     enabled: bool = True
     #: share of all engagements the network makes (sets, with the other campaigns, the ~1 in 10 figure)
-    engagement_share: float = 0.035
+    engagement_share: float = 0.06
     #: accounts per 1,000 platform accounts (Twitter removed ~150,000 amplifiers of a 2020 PRC network)
     accounts_per_1000: float = 6.0
     min_accounts: int = 40
@@ -43,7 +43,7 @@ class SuperSpreaders:
     #: followers are Poisson(mean) with a small tail ("rarely more than ten followers")
     followers_mean: float = 3.0
     #: share of the network's activity aimed at the focus target (the ambassador to the UK)
-    focus_share: float = 0.22
+    focus_share: float = 0.25
     #: probability of being suspended (in waves) by the final check; Twitter removed most of such networks
     suspended_share: float = 0.72
     #: follows a diurnal schedule like a person (harder) instead of posting around the clock
@@ -59,7 +59,7 @@ class Impersonation:
     """Personas claiming to be UK citizens, run in UTC+8 office hours (DemTech working papers 2021.1/2021.2)."""
 
     enabled: bool = True
-    engagement_share: float = 0.012
+    engagement_share: float = 0.015
     #: the UK network had 62 coordinated accounts
     accounts: int = 62
     #: operators' UTC offset (hours) and office hours (local), weekdays only

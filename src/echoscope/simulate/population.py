@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from . import names as N
 from .config import SimConfig
-from .util import DAY, HOUR, ID_EPOCH_US, draw, join, numstr, pick, snowflake, us
+from .util import DAY, HOUR, ID_EPOCH_US, S, compose, draw, join, numstr, pick, snowflake, us
 
 #: role code -> (role name, campaign name or None)
 ROLES: tuple[tuple[str, str | None], ...] = (
@@ -75,6 +75,37 @@ COUNTRY_CODES = ("UK", "FR", "PK", "NG", "BR", "DE", "ES", "IN", "ZA", "KE", "CA
                  "EG", "IR", "MX", "TR", "GR", "AR", "NL", "SE", "PL", "TH", "VN", "MY", "ID", "PH", "NZ")
 
 
+TARGET_BIOS = ("Official account of a diplomatic mission (simulated). Retweets are not endorsements.",
+               "State media news account (simulated)")
+
+
+def _ascii(pool: tuple[str, ...]) -> tuple[str, ...]:
+    """Names as handle-safe ASCII (accents dropped), computed on the small pool rather than per account."""
+    import unicodedata
+
+    return tuple("".join(c for c in unicodedata.normalize("NFKD", p) if c.isascii() and c.isalpha()) for p in pool)
+
+
+def _target_names(t_idx: np.ndarray, is_dip: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Invented diplomat / state-media handles; the first two are the focus targets (UK ambassador, embassy)."""
+    handles, disp = [], []
+    for k, dip in zip(t_idx.tolist(), is_dip.tolist()):
+        cc = COUNTRY_CODES[k % len(COUNTRY_CODES)]
+        if dip:
+            r = ("Amb", "Emb", "Consul", "Spox", "Cnslr")[(k // len(COUNTRY_CODES)) % 5]
+            handles.append(f"{r}{cc}_{k:03d}")
+            disp.append(f"{r} to {cc} (simulated)")
+        else:
+            a, b = N.STATE_MEDIA_NAMES[k % 8], N.STATE_MEDIA_NAMES[(k // 8 + 3) % 8]
+            handles.append(f"{a}{b}{k:03d}")
+            disp.append(f"{a} {b} (simulated)")
+    if len(handles) > 0:
+        handles[0], disp[0] = "AmbassadorUK", "Ambassador to the UK (simulated)"
+    if len(handles) > 1 and bool(is_dip[1]):
+        handles[1], disp[1] = "EmbassyUK", "Embassy in the UK (simulated)"
+    return pa.array(handles, pa.string()), pa.array(disp, pa.string())
+
+
 def _sizes(cfg: SimConfig) -> dict[int, int]:
     n = cfg.accounts
     dip = cfg.diplomats if cfg.diplomats is not None else int(np.clip(round(189 * n / 200_000), 8, 189))
@@ -122,6 +153,8 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     lang[lo:hi] = 0
     lo, hi = block[SPREADER]
     lang[lo:hi] = np.where(rng.random(hi - lo) < 0.7, 0, 1)
+    lo, hi = block[HIJACKED]  # their old life was in another language than the one they switch to
+    lang[lo:hi] = np.where(lang[lo:hi] == LANGS.index("zh"), 0, lang[lo:hi])
 
     # --- creation dates
     created = np.empty(n, np.int64)
@@ -154,7 +187,7 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     if hi > lo:
         d = start - rng.integers(5, 120, 3) * DAY
         created[lo:hi] = d[rng.integers(0, 3, hi - lo)] + (rng.random(hi - lo) * 12 * HOUR).astype(np.int64)
-    created = np.maximum(created, ID_EPOCH_US + DAY)
+    created = np.maximum(created, ID_EPOCH_US + DAY) // S * S
 
     ids = snowflake(created, np.arange(n))
 
@@ -209,113 +242,101 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     lo, hi = block[SPREADER]
     client[lo:hi] = np.where(rng.random(hi - lo) < 0.8, 1, 2)
 
-    # --- handles and names
+    # --- handles and names (each string column is built once per row, group by group: see util.compose)
     fi = rng.integers(0, len(N.FIRST), n)
     la = rng.integers(0, len(N.LAST), n)
-    first, last = pick(N.FIRST, fi), pick(N.LAST, la)
-    style = rng.integers(0, 5, n)
-    templated = np.zeros(n, bool)
+    ufi = rng.integers(0, len(N.UK_FIRST), n)
+    ula = rng.integers(0, len(N.UK_LAST), n)
+    afirst, alast = _ascii(N.FIRST), _ascii(N.LAST)
+    hstyle = rng.integers(0, 5, n).astype(np.int8)
     lo, hi = block[ORGANIC]
-    templated[lo:hi] = rng.random(hi - lo) < cfg.organic_templated_share
-    for r in (SPREADER, COPYPASTER):
-        lo, hi = block[r]
-        templated[lo:hi] = True
-    digits8 = numstr(rng.integers(0, 100_000_000, n), 8)
-    digits2 = numstr(rng.integers(0, 100, n), 2)
-    ascii_first = pc.utf8_normalize(first, "NFKD")
-    ascii_first = pc.replace_substring_regex(ascii_first, r"[^A-Za-z]", "")
-    ascii_last = pc.replace_substring_regex(pc.utf8_normalize(last, "NFKD"), r"[^A-Za-z]", "")
-    w1 = pick(N.WORDS, rng.integers(0, len(N.WORDS), n))
-    styles = [
-        join(ascii_first, ascii_last, digits2),
-        join(ascii_first, "_", ascii_last),
-        join(w1, ascii_first, digits2),
-        join(pc.utf8_lower(ascii_first), pc.utf8_lower(ascii_last)),
-        join(pc.utf8_slice_codeunits(ascii_first, 0, 1), ascii_last, pc.utf8_slice_codeunits(digits8, 0, 3)),
-    ]
-    handle = styles[0]
-    for k in range(1, len(styles)):
-        handle = pc.if_else(pa.array(style == k), styles[k], handle)
-    handle = pc.if_else(pa.array(templated), join(ascii_first, digits8), handle)
-    # personas: persona-style UK handles (e.g. JamesWilson_UK, Oliver_Smith1987)
-    lo, hi = block[PERSONA]
-    uk_first = pick(N.UK_FIRST, rng.integers(0, len(N.UK_FIRST), n))
-    uk_last = pick(N.UK_LAST, rng.integers(0, len(N.UK_LAST), n))
-    year = numstr(rng.integers(1960, 2000, n))
-    persona_handle = pc.if_else(pa.array(rng.random(n) < 0.5), join(uk_first, uk_last, "_UK"),
-                                join(uk_first, "_", uk_last, year))
-    is_persona = role == PERSONA
-    handle = pc.if_else(pa.array(is_persona), persona_handle, handle)
-    display = join(first, last, sep=" ")
-    display = pc.if_else(pa.array(is_persona), join(uk_first, uk_last, sep=" "), display)
-    # spreaders: display name often unrelated to the handle
-    other = join(pick(N.FIRST, rng.integers(0, len(N.FIRST), n)), pick(N.LAST, rng.integers(0, len(N.LAST), n)),
-                 sep=" ")
-    display = pc.if_else(pa.array((role == SPREADER) & (rng.random(n) < 0.6)), other, display)
-    # targets: diplomat and state-media handles
-    lo, hi = block[TARGET]
-    t_idx = np.arange(hi - lo)
+    hstyle[lo:hi][rng.random(hi - lo) < cfg.organic_templated_share] = 5
+    hstyle[role == SPREADER] = 5
+    hstyle[role == COPYPASTER] = 5
+    hstyle[role == PERSONA] = np.where(rng.random(int((role == PERSONA).sum())) < 0.5, 6, 7)
+    hstyle[role == TARGET] = 8
+    tlo, thi = block[TARGET]
+    t_idx = np.arange(thi - tlo)
     is_dip = t_idx < n_dip
-    cc = pick(COUNTRY_CODES, t_idx % len(COUNTRY_CODES))
-    roles_ = pick(("Amb", "Emb", "Consul", "Spox", "Cnslr"), (t_idx // len(COUNTRY_CODES)) % 5)
-    dip_handle = join(roles_, cc, "_", numstr(t_idx, 3))
-    sm_handle = join(pick(N.STATE_MEDIA_NAMES, t_idx % 8), pick(N.STATE_MEDIA_NAMES, (t_idx // 8 + 3) % 8),
-                     numstr(t_idx, 3))
-    t_handle = pc.if_else(pa.array(is_dip), dip_handle, sm_handle).to_pylist()
-    t_disp = pc.if_else(pa.array(is_dip), join(roles_, " to ", cc, " (simulated)"),
-                        join(pick(N.STATE_MEDIA_NAMES, t_idx % 8), " (simulated)")).to_pylist()
-    if hi > lo:
-        t_handle[0], t_disp[0] = "AmbassadorUK", "Ambassador to the UK (simulated)"
-    if hi - lo > 1 and n_dip > 1:
-        t_handle[1], t_disp[1] = "EmbassyUK", "Embassy in the UK (simulated)"
-    handle = pa.concat_arrays([pa.array(t_handle, pa.string()), handle.slice(hi)]) if lo == 0 else handle
-    display = pa.concat_arrays([pa.array(t_disp, pa.string()), display.slice(hi)]) if lo == 0 else display
+    t_handle, t_disp = _target_names(t_idx, is_dip)
+
+    def d(k: int, width: int, idx: np.ndarray) -> pa.Array:
+        return numstr(rng.integers(0, 10**k, len(idx)), width)
+
+    handle = compose(hstyle, {
+        0: lambda i: join(pick(afirst, fi[i]), pick(alast, la[i]), d(2, 2, i)),
+        1: lambda i: join(pick(afirst, fi[i]), "_", pick(alast, la[i])),
+        2: lambda i: join(pick(N.WORDS, la[i] % len(N.WORDS)), pick(afirst, fi[i]), d(2, 2, i)),
+        3: lambda i: pc.utf8_lower(join(pick(afirst, fi[i]), pick(alast, la[i]))),
+        4: lambda i: join(pick(afirst, fi[i]).cast(pa.string()), pick(alast, la[i]), d(3, 0, i)),
+        # platform-default-like handles: name + 8 digits (campaign accounts, and some organic users)
+        5: lambda i: join(pick(afirst, fi[i]), d(8, 8, i)),
+        # personas: UK persona handles (JamesWilson_UK, Oliver_Smith1987)
+        6: lambda i: join(pick(_ascii(N.UK_FIRST), ufi[i]), pick(_ascii(N.UK_LAST), ula[i]), "_UK"),
+        7: lambda i: join(pick(_ascii(N.UK_FIRST), ufi[i]), "_", pick(_ascii(N.UK_LAST), ula[i]),
+                          numstr(rng.integers(1960, 2000, len(i)))),
+        8: lambda i: t_handle.take(pa.array(i - tlo)),
+    })
+    dstyle = np.zeros(n, np.int8)
+    dstyle[role == PERSONA] = 1
+    dstyle[(role == SPREADER) & (rng.random(n) < 0.6)] = 2  # display name unrelated to the handle
+    dstyle[role == TARGET] = 3
+    display = compose(dstyle, {
+        0: lambda i: join(pick(N.FIRST, fi[i]), " ", pick(N.LAST, la[i])),
+        1: lambda i: join(pick(N.UK_FIRST, ufi[i]), " ", pick(N.UK_LAST, ula[i])),
+        2: lambda i: join(pick(N.FIRST, (fi[i] + 7) % len(N.FIRST)), " ", pick(N.LAST, (la[i] + 5) % len(N.LAST))),
+        3: lambda i: t_disp.take(pa.array(i - tlo)),
+    })
     group = np.full(n, -1, np.int8)
-    group[lo:hi] = np.where(is_dip, 0, 1)
+    group[tlo:thi] = np.where(is_dip, 0, 1)
     # only 14% of targets carry an affiliation label
     labelled = np.zeros(n, bool)
-    labelled[lo:hi] = rng.random(hi - lo) < cfg.label_share
-    label = pc.if_else(pa.array(labelled), pick(LABELS, np.maximum(group, 0)), pa.nulls(n, pa.string()))
+    labelled[tlo:thi] = rng.random(thi - tlo) < cfg.label_share
+    label = pick(LABELS, np.maximum(group, 0), mask=~labelled)
 
-    # --- descriptions and locations
-    desc = pick(N.BIOS, rng.integers(0, len(N.BIOS), n))
-    desc = pc.if_else(pa.array(is_persona), pick(N.UK_BIOS, rng.integers(0, len(N.UK_BIOS), n)), desc)
-    desc = pc.if_else(pa.array((role == SPREADER) | (role == COPYPASTER)),
-                      pick(N.SPREADER_BIOS, rng.integers(0, len(N.SPREADER_BIOS), n)), desc)
+    # --- descriptions and locations: one pick from a combined pool each
+    bios = N.BIOS + N.UK_BIOS + N.SPREADER_BIOS + TARGET_BIOS
+    o1, o2, o3 = len(N.BIOS), len(N.BIOS) + len(N.UK_BIOS), len(N.BIOS) + len(N.UK_BIOS) + len(N.SPREADER_BIOS)
+    bi = rng.integers(0, len(N.BIOS), n)
+    bi = np.where(role == PERSONA, o1 + bi % len(N.UK_BIOS), bi)
+    bi = np.where((role == SPREADER) | (role == COPYPASTER), o2 + bi % len(N.SPREADER_BIOS), bi)
+    bi = np.where(role == TARGET, o3 + np.maximum(group, 0), bi)
+    desc = pick(bios, bi)
     loc_pool: list[str] = []
     loc_start = []
     for r in N.REGIONS:
         loc_start.append(len(loc_pool))
         loc_pool.extend(r[3])
+    uk0 = len(loc_pool)
+    loc_pool.extend(N.UK_LOCATIONS)
     loc_len = np.array([len(r[3]) for r in N.REGIONS])
     li = np.array(loc_start)[region] + (rng.integers(0, 1 << 30, n) % loc_len[region])
-    location = pick(loc_pool, li)
-    location = pc.if_else(pa.array(is_persona), pick(N.UK_LOCATIONS, rng.integers(0, len(N.UK_LOCATIONS), n)),
-                          location)
-    no_loc = (rng.random(n) < 0.3) & ~is_persona
-    no_loc |= role == SPREADER
-    location = pc.if_else(pa.array(no_loc), pa.nulls(n, pa.string()), location)
+    li = np.where(role == PERSONA, uk0 + rng.integers(0, len(N.UK_LOCATIONS), n), li)
+    no_loc = ((rng.random(n) < 0.3) & (role != PERSONA)) | (role == SPREADER)
+    location = pick(loc_pool, li, mask=no_loc)
 
-    # --- profile images: default, GAN (sim://gan/N.png), reused stock photos, or an ordinary photo
+    # --- profile images: ordinary photo, GAN face (sim://gan/N.png), reused stock photo, or the default
     u = rng.random(n)
-    default = np.zeros(n, bool)
-    gan = np.zeros(n, bool)
-    stock = np.zeros(n, bool)
-    default |= (role == ORGANIC) & (u < cfg.organic_default_image_share)
+    img = np.zeros(n, np.int8)  # 0 photo, 1 gan, 2 stock, 3 default
+    img[(role == ORGANIC) & (u < cfg.organic_default_image_share)] = 3
     sp = role == SPREADER
-    default |= sp & (u < ss.default_image_share)
-    gan |= sp & (u >= ss.default_image_share) & (u < ss.default_image_share + ss.gan_image_share)
-    stock |= sp & (u >= ss.default_image_share + ss.gan_image_share)
-    gan |= is_persona & (u < 0.85)
-    stock |= is_persona & (u >= 0.85)
+    img[sp & (u < ss.default_image_share)] = 3
+    img[sp & (u >= ss.default_image_share) & (u < ss.default_image_share + ss.gan_image_share)] = 1
+    img[sp & (u >= ss.default_image_share + ss.gan_image_share)] = 2
+    img[(role == PERSONA) & (u < 0.85)] = 1
+    img[(role == PERSONA) & (u >= 0.85)] = 2
     cpr = role == COPYPASTER
-    default |= cpr & (u < 0.4)
-    gan |= cpr & (u >= 0.4) & (u < 0.8)
-    stock |= cpr & (u >= 0.8)
-    img = join("sim://photo/", numstr(ids), ".jpg")
-    img = pc.if_else(pa.array(gan), join("sim://gan/", numstr(np.arange(n)), ".png"), img)
-    img = pc.if_else(pa.array(stock), join("sim://stock/", numstr(rng.integers(0, 12, n)), ".jpg"), img)
-    img = pc.if_else(pa.array(default), pa.array(np.full(n, N.DEFAULT_IMAGE, dtype=object), pa.string()), img)
+    img[cpr & (u < 0.4)] = 3
+    img[cpr & (u >= 0.4) & (u < 0.8)] = 1
+    img[cpr & (u >= 0.8)] = 2
+    stock = tuple(f"sim://stock/{k}.jpg" for k in range(12))
+    image_url = compose(img, {
+        0: lambda i: join("sim://photo/", numstr(ids[i]), ".jpg"),
+        1: lambda i: join("sim://gan/", numstr(i), ".png"),
+        2: lambda i: pick(stock, rng.integers(0, len(stock), len(i))),
+        3: lambda i: pick((N.DEFAULT_IMAGE,), np.zeros(len(i), np.int64)),
+    })
+    default = img == 3
     verified = np.zeros(n, bool)
     lo, hi = block[TARGET]
     verified[lo:hi] = rng.random(hi - lo) < 0.3
@@ -325,5 +346,5 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     return Population(role=role, ids=ids, created=created, offset_h=offset_h, region=region, community=community,
                       weight=weight, followers=followers, following=following, lang=lang, client=client,
                       default_image=default, handle=handle, display_name=display, description=desc,
-                      location=location, image_url=img, label=label, verified=verified, group=group, block=block)
+                      location=location, image_url=image_url, label=label, verified=verified, group=group, block=block)
 

@@ -32,10 +32,12 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Union
 
+import msgspec
 import orjson
 import pyarrow as pa
+from msgspec import Struct
 
 from ..errors import SourceError
 from .base import IngestSink, SourceFile
@@ -44,6 +46,8 @@ from .base import IngestSink, SourceFile
 BATCH_ROWS = 50_000
 #: bytes of whole lines handed to one worker process at a time
 CHUNK_BYTES = 4 << 20
+#: a line longer than this is refused rather than held in memory (a whole JSON array on one line, ...)
+MAX_LINE_BYTES = 256 << 20
 #: below this many decompressed bytes (judged from the first chunk) no worker pool is started
 PARALLEL_MIN_BYTES = 16 << 20
 
@@ -128,145 +132,280 @@ def sniff(head: bytes, name: str) -> float:
             "twarc2-users": 0.1}.get(kind, 0.0)
 
 
+# ============================================================================================ typed decoding
+# Only the fields echoscope maps are declared; msgspec skips the rest (context annotations, media, ...)
+# without building Python objects for them, which is most of a twarc2 page. Ids are declared str | int
+# because some tools write numeric ids; they are normalised to str below.
+Id = Union[str, int, None]
+
+
+class _Url(Struct):
+    url: str | None = None
+    expanded_url: str | None = None
+    unwound_url: str | None = None
+
+
+class _Tag(Struct):
+    tag: str | None = None
+
+
+class _UserMetrics(Struct):
+    followers_count: int | None = None
+    following_count: int | None = None
+    tweet_count: int | None = None
+
+
+class _User(Struct):
+    id: Id = None
+    username: str | None = None
+    name: str | None = None
+    description: str | None = None
+    location: str | None = None
+    created_at: str | None = None
+    public_metrics: _UserMetrics | None = None
+    verified: bool | None = None
+    profile_image_url: str | None = None
+    protected: bool | None = None
+
+
+class _Mention(_User):
+    start: int | None = None
+
+
+class _Entities(Struct):
+    urls: list[_Url] | None = None
+    hashtags: list[_Tag] | None = None
+    mentions: list[_Mention] | None = None
+
+
+class _TweetMetrics(Struct):
+    like_count: int | None = None
+    retweet_count: int | None = None
+    reply_count: int | None = None
+    quote_count: int | None = None
+
+
+class _Tweet(Struct):
+    id: Id = None
+    author_id: Id = None
+    created_at: str | None = None
+    text: str | None = None
+    lang: str | None = None
+    source: str | None = None
+    in_reply_to_user_id: Id = None
+    referenced_tweets: list[_Tweet] | None = None
+    entities: _Entities | None = None
+    public_metrics: _TweetMetrics | None = None
+    type: str | None = None  # only in referenced_tweets entries
+    author: _User | None = None  # flattened files
+    in_reply_to_user: _User | None = None  # flattened files
+    # keys that give away a data item that is not a tweet
+    username: str | None = None
+    tweet_count: int | None = None
+    owner_id: Id = None
+
+
+class _Includes(Struct):
+    users: list[_User] | None = None
+    tweets: list[_Tweet] | None = None
+
+
+class _Twarc(Struct):
+    retrieved_at: str | None = None
+
+
+class _Line(_Tweet):
+    """A page, a stream response or a flattened tweet: their keys do not collide."""
+
+    data: list[_Tweet] | _Tweet | None = None
+    includes: _Includes | None = None
+    twarc: _Twarc | None = msgspec.field(name="__twarc", default=None)
+    # presence flags, kept as unparsed bytes (empty when the key is absent)
+    errors: msgspec.Raw = msgspec.Raw()
+    meta: msgspec.Raw = msgspec.Raw()
+    action: msgspec.Raw = msgspec.Raw()  # compliance event
+    id_str: msgspec.Raw = msgspec.Raw()  # v1.1 status
+    delete: msgspec.Raw = msgspec.Raw()  # v1.1 stream notice
+
+
+_FLAGS = ("errors", "meta", "action", "id_str", "delete")
+_PRESENT = msgspec.Raw(b"1")
+
+
+_DECODER = msgspec.json.Decoder(_Line)
+
+
 # ============================================================================================ one chunk
 def parse_twarc2_chunk(lines: list[tuple[int, bytes]], last_lineno: int | None) -> ChunkResult:
     """Parse whole lines into row tuples (runs in a worker process for large files)."""
     out = ChunkResult()
+    decode = _DECODER.decode
     for lineno, ln in lines:
-        obj = load_line(ln, lineno, last_lineno, out)
-        if obj is None:
+        try:
+            obj = decode(ln)
+        except msgspec.ValidationError:
+            _fallback(ln, lineno, out)
             continue
-        if type(obj) is not dict:
-            out.bad(lineno, None, "line is JSON but not an object; expected a twarc2 page or tweet", ln)
+        except msgspec.DecodeError:
+            load_line(ln, lineno, last_lineno, out)  # quarantines with the reason (UTF-8, truncated, ...)
             continue
-        data = obj.get("data")
-        if data is not None:
-            if type(data) is list:
-                other = _other_kind_of_items(data) if data else None
-                if other:
-                    out.other_kind(other, lineno, ln)
-                    continue
-                _page(obj, data, lineno, out)
-            elif type(data) is dict:
-                _page(obj, (data,), lineno, out)
-            else:
-                out.bad(lineno, "data", "'data' is neither a list of tweets nor a tweet object", ln)
-            continue
-        if "author_id" in obj or "text" in obj:
-            _flat(obj, lineno, out)
-            continue
-        other = _other_kind_of_object(obj)
-        if other:
-            out.other_kind(other, lineno, ln)
-            continue
-        if "errors" in obj or "meta" in obj:
-            # a page whose every tweet failed, or an empty result page: nothing to read, nothing lost
-            continue
-        out.bad(lineno, None, "not a twarc2 page, stream response or flattened tweet "
-                f"(top-level keys: {', '.join(list(obj)[:8])})", ln)
+        out.seen_json = True
+        _line(obj, ln, lineno, out)
     return out
 
 
-def _observed(obj: dict[str, Any]) -> str | None:
-    tw = obj.get("__twarc")
-    if type(tw) is dict:
-        return iso_or_none(tw.get("retrieved_at"))
-    return None
+def _line(obj: _Line, ln: Any, lineno: int, out: ChunkResult) -> None:
+    data = obj.data
+    if data is not None:
+        if type(data) is list:
+            other = _other_kind_of_item(data[0]) if data else None
+            if other:
+                out.other_kind(other, lineno, ln)
+                return
+            _page(obj, data, lineno, out)
+        else:
+            _page(obj, (data,), lineno, out)
+        return
+    if obj.author_id is not None or obj.text is not None:
+        _flat(obj, lineno, out)
+        return
+    other = _other_kind_of_object(obj)
+    if other:
+        out.other_kind(other, lineno, ln)
+        return
+    if obj.errors or obj.meta:
+        # a page whose every tweet failed, or an empty result page: nothing to read, nothing lost
+        return
+    out.bad(lineno, None, "not a twarc2 page, stream response or flattened tweet", ln)
 
 
-def _page(obj: dict[str, Any], data: Iterable[Any], lineno: int, out: ChunkResult) -> None:
+def _fallback(ln: bytes, lineno: int, out: ChunkResult) -> None:
+    """A line whose JSON is fine but some value has an unexpected type: convert it piece by piece, so that
+    only the tweet (or user) holding the bad value is lost, and the quarantine says which value it was."""
+    try:
+        raw = orjson.loads(ln)
+    except orjson.JSONDecodeError:
+        load_line(ln, lineno, None, out)
+        return
+    out.seen_json = True
+    if type(raw) is not dict:
+        out.bad(lineno, None, "line is JSON but not an object; expected a twarc2 page or tweet", ln)
+        return
+    data = raw.get("data")
+    items = data if type(data) is list else [data] if type(data) is dict else None
+    if items is not None:
+        page = _Line(twarc=_convert(raw.get("__twarc"), _Twarc, lineno, out, False))
+        good: list[_Tweet] = []
+        for it in items:
+            t = _convert(it, _Tweet, lineno, out, True)
+            if t is not None:
+                good.append(t)
+        inc = raw.get("includes")
+        if type(inc) is dict:
+            page.includes = _Includes(
+                users=[u for u in (_convert(x, _User, lineno, out, False) for x in inc.get("users") or ())
+                       if u is not None],
+                tweets=[t for t in (_convert(x, _Tweet, lineno, out, False) for x in inc.get("tweets") or ())
+                        if t is not None])
+        page.data = good
+        if good and _other_kind_of_item(good[0]):
+            out.other_kind(_other_kind_of_item(good[0]) or "", lineno, ln)
+            return
+        _page(page, good, lineno, out)
+        return
+    flags = {k: _PRESENT for k in _FLAGS if k in raw}
+    obj = _convert({k: v for k, v in raw.items() if k not in flags}, _Line, lineno, out, True)
+    if obj is not None:
+        for k, v in flags.items():
+            setattr(obj, k, v)
+        _line(obj, ln, lineno, out)
+
+
+def _convert(value: Any, typ: Any, lineno: int, out: ChunkResult, primary: bool) -> Any:
+    if value is None:
+        return None
+    try:
+        return msgspec.convert(value, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        what = "tweet" if typ in (_Tweet, _Line) else "user" if typ is _User else "value"
+        out.bad(lineno, None, f"{what} has a value of an unexpected type ({exc}); it was left out", value,
+                primary=primary)
+        return None
+
+
+def _observed(obj: _Line) -> str | None:
+    tw = obj.twarc
+    return iso_or_none(tw.retrieved_at) if tw is not None else None
+
+
+def _page(obj: _Line, data: Iterable[_Tweet], lineno: int, out: ChunkResult) -> None:
     observed = _observed(obj)
-    inc = obj.get("includes")
-    itweets: Any = ()
-    users: Any = ()
-    if type(inc) is dict:
-        itweets = inc.get("tweets") or ()
-        users = inc.get("users") or ()
-    authors = {t["id"]: t.get("author_id") for t in itweets if type(t) is dict and type(t.get("id")) is str}
+    inc = obj.includes
+    itweets: list[_Tweet] = []
+    users: list[_User] = []
+    if inc is not None:
+        itweets = inc.tweets or []
+        users = inc.users or []
+    authors = {t.id: t.author_id for t in itweets}
     out.seen(lineno)
     posts = out.posts
     for t in data:
-        if type(t) is not dict:
-            out.bad(lineno, None, "tweet in 'data' is not an object", t)
-            continue
-        try:
-            row = tweet_row(t, authors, lineno, out, primary=True)
-        except (AttributeError, TypeError, KeyError, IndexError) as exc:
-            out.bad(lineno, None, f"malformed tweet object ({type(exc).__name__}: {exc})", t)
-            continue
+        row = tweet_row(t, authors, lineno, out, True)
         if row is not None:
             posts.append(row)
     refs = out.refs
     for t in itweets:
-        if type(t) is dict and type(t.get("id")) is str and t["id"] not in refs:
-            try:
-                row = tweet_row(t, authors, lineno, out, primary=False)
-            except (AttributeError, TypeError, KeyError, IndexError) as exc:
-                out.bad(lineno, None, f"malformed referenced tweet in includes ({type(exc).__name__}: {exc})",
-                        t, primary=False)
-                continue
+        if t.id not in refs:
+            row = tweet_row(t, authors, lineno, out, False)
             if row is not None:
-                refs[row[0]] = row
+                refs[t.id] = row
     accounts = out.accounts
     for u in users:
-        if type(u) is dict:
-            row = user_row(u, observed)
-            if row is not None:
-                accounts[(row[0], observed)] = row
+        row = user_row_s(u, observed)
+        if row is not None:
+            accounts[(row[0], observed)] = row
 
 
-def _flat(t: dict[str, Any], lineno: int, out: ChunkResult) -> None:
+def _flat(t: _Line, lineno: int, out: ChunkResult) -> None:
     observed = _observed(t)
     out.seen(lineno)
     authors: dict[Any, Any] = {}
-    embedded: list[dict[str, Any]] = []
-    refs = t.get("referenced_tweets")
-    if type(refs) is list:
-        for r in refs:
-            if type(r) is dict and "author_id" in r and type(r.get("id")) is str:
-                authors[r["id"]] = r.get("author_id")
-                embedded.append(r)
-    try:
-        row = tweet_row(t, authors, lineno, out, primary=True)
-    except (AttributeError, TypeError, KeyError, IndexError) as exc:
-        out.bad(lineno, None, f"malformed flattened tweet ({type(exc).__name__}: {exc})", t)
-        return
+    embedded: list[_Tweet] = []
+    for r in t.referenced_tweets or ():
+        if r.author_id is not None:
+            authors[r.id] = r.author_id
+            embedded.append(r)
+    row = tweet_row(t, authors, lineno, out, True)
     if row is not None:
         out.posts.append(row)
-    users: list[Any] = [t.get("author"), t.get("in_reply_to_user")]
+    users: list[_User | None] = [t.author, t.in_reply_to_user]
     for r in embedded:
-        if r["id"] not in out.refs:
-            try:
-                rrow = tweet_row(r, {}, lineno, out, primary=False)
-            except (AttributeError, TypeError, KeyError, IndexError) as exc:
-                out.bad(lineno, None, f"malformed embedded referenced tweet ({type(exc).__name__}: {exc})",
-                        r, primary=False)
-                rrow = None
+        if r.id not in out.refs:
+            rrow = tweet_row(r, {}, lineno, out, False)
             if rrow is not None:
-                out.refs[rrow[0]] = rrow
-        users.append(r.get("author"))
-    ent = t.get("entities")
-    if type(ent) is dict and type(ent.get("mentions")) is list:
+                out.refs[r.id] = rrow
+        users.append(r.author)
+    if t.entities is not None and t.entities.mentions:
         # flatten enriches mentions with the full user object (as includes.users holds them in pages)
-        users.extend(m for m in ent["mentions"] if type(m) is dict and "created_at" in m)
+        users.extend(m for m in t.entities.mentions if m.created_at is not None)
     accounts = out.accounts
     for u in users:
-        if type(u) is dict:
-            urow = user_row(u, observed)
+        if u is not None:
+            urow = user_row_s(u, observed)
             if urow is not None:
                 accounts[(urow[0], observed)] = urow
 
 
-def tweet_row(t: dict[str, Any], authors: dict[Any, Any], lineno: int, out: ChunkResult, *,
+def tweet_row(t: _Tweet, authors: dict[Any, Any], lineno: int, out: ChunkResult,
               primary: bool) -> tuple[Any, ...] | None:
     """One v2 tweet as a posts row tuple (``POST_SPEC`` order), or None when it was quarantined."""
-    tid = t.get("id")
-    aid = t.get("author_id")
-    created = t.get("created_at")
-    if not tid or not aid or not created:
-        missing = "id" if not tid else "author_id" if not aid else "created_at"
+    tid = t.id
+    aid = t.author_id
+    created = t.created_at
+    if tid is None or aid is None or not created:
+        missing = "id" if tid is None else "author_id" if aid is None else "created_at"
         out.bad(lineno, missing, f"tweet {tid or '?'} has no '{missing}'; every tweet needs id, author_id and "
-                "created_at (request them with tweet.fields / expansions=author_id)", t, primary=primary)
+                "created_at (request them with tweet.fields / expansions=author_id)", _raw(t), primary=primary)
         return None
     if type(tid) is not str:
         tid = str(tid)
@@ -274,92 +413,111 @@ def tweet_row(t: dict[str, Any], authors: dict[Any, Any], lineno: int, out: Chun
         aid = str(aid)
     try:
         created = iso(created)
-    except (ValueError, TypeError):
+    except ValueError:
         out.bad(lineno, "created_at", f"tweet {tid}: created_at {created!r} is not an ISO 8601 date "
-                "(expected e.g. 2021-09-22T16:38:35.000Z)", t, primary=primary)
+                "(expected e.g. 2021-09-22T16:38:35.000Z)", _raw(t), primary=primary)
         return None
     kind = "original"
     ref_id = ref_acc = None
-    refs = t.get("referenced_tweets")
+    refs = t.referenced_tweets
     if refs:
-        types = {r.get("type"): r for r in refs}
-        for rtype, k in REF_KINDS:
-            r = types.get(rtype)
-            if r is not None:
-                kind = k
-                ref_id = r.get("id")
-                if ref_id is not None and type(ref_id) is not str:
-                    ref_id = str(ref_id)
-                ref_acc = authors.get(ref_id) or r.get("author_id")
+        chosen = None
+        for r in refs:
+            rt = r.type
+            if rt == "retweeted":
+                chosen, kind = r, "repost"
                 break
-    ent = t.get("entities")
+            if rt == "quoted":
+                chosen, kind = r, "quote"
+            elif rt == "replied_to" and kind != "quote":
+                chosen, kind = r, "reply"
+        if chosen is not None:
+            ref_id = chosen.id
+            if ref_id is not None and type(ref_id) is not str:
+                ref_id = str(ref_id)
+            ref_acc = authors.get(ref_id) or chosen.author_id
+    ent = t.entities
     urls: list[Any] = []
     tags: list[Any] = []
     ments: list[Any] = []
-    if ent:
-        for u in ent.get("urls") or ():
-            urls.append(u.get("expanded_url") or u.get("unwound_url") or u.get("url"))
-        for h in ent.get("hashtags") or ():
-            tags.append(h.get("tag"))
-        ms = ent.get("mentions")
+    if ent is not None:
+        if ent.urls:
+            urls = [u.expanded_url or u.unwound_url or u.url for u in ent.urls]
+        if ent.hashtags:
+            tags = [h.tag for h in ent.hashtags]
+        ms = ent.mentions
         if ms:
-            for m in ms:
-                ments.append(m.get("username"))
-            if ref_acc is None and kind == "repost":
-                # the referenced tweet was deleted or withheld; "RT @x:" names its author as the first mention
-                m0 = ms[0]
-                if m0.get("start") == 3 and str(t.get("text", "")).startswith("RT @"):
-                    ref_acc = m0.get("id")
+            ments = [m.username for m in ms]
+            if ref_acc is None and kind == "repost" and ms[0].start == 3 and (t.text or "").startswith("RT @"):
+                # the retweeted tweet was deleted or withheld: "RT @x:" names its author as the first mention
+                ref_acc = ms[0].id
     if ref_acc is None and kind == "reply":
-        ref_acc = t.get("in_reply_to_user_id")
-    pm = t.get("public_metrics")
-    if pm:
-        counts = (pm.get("like_count"), pm.get("retweet_count"), pm.get("reply_count"), pm.get("quote_count"))
-    else:
-        counts = (None, None, None, None)
-    return (tid, aid, created, kind, ref_id, ref_acc, t.get("text"), t.get("lang"), t.get("source"),
-            urls, tags, ments) + counts
+        ref_acc = t.in_reply_to_user_id
+    if ref_acc is not None and type(ref_acc) is not str:
+        ref_acc = str(ref_acc)
+    pm = t.public_metrics
+    if pm is not None:
+        return (tid, aid, created, kind, ref_id, ref_acc, t.text, t.lang, t.source, urls, tags, ments,
+                pm.like_count, pm.retweet_count, pm.reply_count, pm.quote_count)
+    return (tid, aid, created, kind, ref_id, ref_acc, t.text, t.lang, t.source, urls, tags, ments,
+            None, None, None, None)
 
 
-def user_row(u: dict[str, Any], observed: str | None) -> tuple[Any, ...] | None:
-    """One v2 user object as an accounts row tuple (``ACCOUNT_SPEC`` order); None without an id."""
-    uid = u.get("id")
-    if not uid:
+def user_row_s(u: _User, observed: str | None) -> tuple[Any, ...] | None:
+    """One v2 user (decoded) as an accounts row tuple (``ACCOUNT_SPEC`` order); None without an id."""
+    uid = u.id
+    if uid is None:
         return None
     if type(uid) is not str:
         uid = str(uid)
-    pm = u.get("public_metrics")
-    if type(pm) is not dict:
-        pm = {}
-    img = u.get("profile_image_url")
-    return (uid, u.get("username"), u.get("name"), u.get("description"), u.get("location"),
-            iso_or_none(u.get("created_at")), pm.get("followers_count"), pm.get("following_count"),
-            pm.get("tweet_count"), u.get("verified"), img,
-            ("default_profile_images" in img) if type(img) is str else None, None, observed)
+    pm = u.public_metrics
+    img = u.profile_image_url
+    created = u.created_at
+    if created is not None:
+        created = iso_or_none(created)
+    default_img = None if img is None else "default_profile_images" in img
+    if pm is not None:
+        return (uid, u.username, u.name, u.description, u.location, created, pm.followers_count,
+                pm.following_count, pm.tweet_count, u.verified, img, default_img, None, observed)
+    return (uid, u.username, u.name, u.description, u.location, created, None, None, None, u.verified, img,
+            default_img, None, observed)
 
 
-def _other_kind_of_items(items: list[Any]) -> str | None:
+def user_row(u: dict[str, Any], observed: str | None) -> tuple[Any, ...] | None:
+    """One v2 user given as a dict (see :func:`user_row_s`); used by the user-lookup reader."""
+    try:
+        obj = msgspec.convert(u, _User, strict=False)
+    except msgspec.ValidationError:
+        return None
+    return user_row_s(obj, observed)
+
+
+def _raw(t: Any) -> str:
+    try:
+        return msgspec.json.encode(t).decode()
+    except (TypeError, msgspec.EncodeError):  # pragma: no cover - decoded structs always encode
+        return repr(t)
+
+
+def _other_kind_of_item(first: _Tweet) -> str | None:
     """What a page whose ``data`` items are not tweets holds (None for tweets)."""
-    first = items[0]
-    if type(first) is not dict:
+    if first.text is not None or first.author_id is not None:
         return None
-    if "text" in first or "author_id" in first:
-        return None
-    if "username" in first:
+    if first.username is not None:
         return "users"
-    if "tweet_count" in first and "start" in first:
+    if first.tweet_count is not None:
         return "counts"
-    if "owner_id" in first or "member_count" in first:
+    if first.owner_id is not None:
         return "lists"
     return None
 
 
-def _other_kind_of_object(obj: dict[str, Any]) -> str | None:
-    if "action" in obj and "id" in obj and "text" not in obj:
+def _other_kind_of_object(obj: _Line) -> str | None:
+    if obj.action and obj.id is not None:
         return "compliance"
-    if "username" in obj and "id" in obj:
+    if obj.username is not None and obj.id is not None:
         return "users"
-    if "id_str" in obj or "delete" in obj:
+    if obj.id_str or obj.delete:
         return "v1"
     return None
 
@@ -577,6 +735,10 @@ def _blocks(src: SourceFile, sink: IngestSink) -> Iterator[tuple[int, bytes, boo
             cut = buf.rfind(b"\n")
             if cut < 0:
                 rest = buf
+                if len(rest) > MAX_LINE_BYTES:
+                    raise SourceError(f"line {lineno} is longer than {MAX_LINE_BYTES >> 20} MB; echoscope reads "
+                                      "JSON lines (one record per line): split the file, e.g. with "
+                                      "jq -c '.[]' for a JSON array", file=src.path, line=lineno)
                 continue
             block, rest = buf[:cut + 1], buf[cut + 1:]
             if pending is not None:
@@ -804,9 +966,11 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
 
 
 def first_line(head: bytes) -> bytes:
+    """The first line of ``head`` with content (a lone ``[`` opening a JSON array is skipped)."""
     for ln in head.split(b"\n"):
-        if ln.strip():
-            return ln.strip()
+        ln = ln.strip()
+        if ln and ln != b"[":
+            return ln
     return b""
 
 
@@ -890,12 +1054,13 @@ def classify_head(head: bytes) -> str | None:
             if "owner_id" in item or "member_count" in item:
                 return "lists"
             return None
-        errors = obj.get("errors") if type(obj.get("errors")) is list else None
-        if errors and type(errors[0]) is dict and errors[0].get("resource_type") == "user" and "data" not in obj:
-            return "twarc2-users"
         if "__twarc" in obj or "meta" in obj:
             return "twarc2"
         return None
+    errors = obj.get("errors")
+    if type(errors) is list and errors and type(errors[0]) is dict:
+        # a lookup page in which every account failed
+        return "twarc2-users" if errors[0].get("resource_type") == "user" else None
     if "id_str" in obj and ("user" in obj or "retweeted_status" in obj or "text" in obj or "full_text" in obj):
         return "v1"
     if len(obj) <= 2 and any(k in obj for k in ("delete", "limit", "scrub_geo", "status_withheld",

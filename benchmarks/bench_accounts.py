@@ -1,0 +1,320 @@
+"""Account signals and score: speed at scale and quality on simulated and real labelled data.
+
+    python benchmarks/bench_accounts.py [--parts speed,gilani,ira,faces,sim] [--accounts 1000000]
+                                        [--engagements 10000000] [--out benchmarks/out/accounts.json]
+
+Parts:
+
+* ``speed``: a synthetic platform of N accounts and M reposts (power-law activity and popularity) loaded with
+  ``study.load_arrow``; times ``score_study`` (all tabular signals + rule score + both result tables) in a
+  fresh process, with its peak RSS. Loading is timed apart (it is ingest, not scoring).
+* ``gilani``: :class:`SupervisedScorer` cross-validated (5-fold, stratified) on Gilani et al. 2017's
+  account features (../shared/data/gilani-2017-bots-humans), once on the features that map onto echoscope
+  signals and once on all 15 features.
+* ``ira``: the rule-based score on the 454 IRA profiles of ../shared/data/ira-account-profiles (profiles
+  only, no posts): recall at the flag threshold, which signals fired, and examples.
+* ``faces``: the GAN eye-position check on ../shared/data/faces (recall on generated faces, false positives
+  on real portraits, images per second).
+* ``sim``: ROC AUC campaign vs organic per campaign type on the simulator (``echoscope.simulate``), when it
+  exists; the simulator is used as it is, never tuned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import glob
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+# ------------------------------------------------------------------------------------------------ speed
+def make_platform(n_acc: int, n_eng: int, seed: int = 1) -> dict[str, pa.Table]:
+    """Synthetic accounts + posts: 2% originals by popular accounts, the rest reposts of them."""
+    from echoscope import schema as S
+
+    rng = np.random.default_rng(seed)
+    t_end = 1_600_000_000
+    ids = np.char.add("u", np.arange(n_acc).astype(str))
+    created = t_end - rng.uniform(30, 15 * 365, n_acc) * 86400
+    burst = rng.choice(n_acc, n_acc // 100, replace=False)  # 1% created in 50 bursts of minutes
+    created[burst] = (t_end - rng.integers(30, 3000, 50)[np.arange(len(burst)) % 50] * 86400
+                      + rng.uniform(0, 7200, len(burst)))
+    followers = np.floor(rng.pareto(1.2, n_acc) * 50).astype(np.int64)
+    following = np.floor(rng.pareto(1.5, n_acc) * 100).astype(np.int64)
+    handles = np.where(rng.random(n_acc) < 0.05, np.char.add("user", rng.integers(10**7, 10**8, n_acc).astype(str)),
+                       np.char.add("name_", np.arange(n_acc).astype(str)))
+    acc = pa.table({"account_id": ids, "handle": handles, "display_name": np.char.add("Person ", ids),
+                    "description": np.where(rng.random(n_acc) < 0.01, "Proud patriot, love my country and family",
+                                            np.char.add("bio of ", ids)),
+                    "location": np.where(rng.random(n_acc) < 0.1, "London, UK", None),
+                    "created_at": pa.array((created * 1e6).astype(np.int64), S.TS),
+                    "followers_count": followers, "following_count": following,
+                    "posts_count": rng.integers(0, 5000, n_acc)})
+    n_orig = max(n_eng // 50, 1)
+    pop = rng.zipf(1.6, n_orig) % n_acc  # authors of originals: popular accounts
+    t_orig = t_end - rng.uniform(0, 30 * 86400, n_orig)
+    actors = np.minimum((rng.pareto(1.0, n_eng) * n_acc / 50).astype(np.int64), n_acc - 1)
+    actors = rng.permutation(n_acc)[actors]
+    ref = rng.integers(0, n_orig, n_eng)
+    lat = rng.exponential(3600, n_eng)
+    t_eng = t_orig[ref] + lat
+    clients = np.array(["Twitter for iPhone", "Twitter for Android", "Twitter Web App", "IFTTT"])
+    post_id = np.concatenate([np.char.add("p", np.arange(n_orig).astype(str)),
+                              np.char.add("r", np.arange(n_eng).astype(str))])
+    posts = pa.table({
+        "post_id": post_id,
+        "account_id": np.concatenate([ids[pop], ids[actors]]),
+        "created_at": pa.array((np.concatenate([t_orig, t_eng]) * 1e6).astype(np.int64), S.TS),
+        "kind": np.concatenate([np.full(n_orig, "original"), np.full(n_eng, "repost")]),
+        "ref_post_id": pa.array(np.concatenate([np.full(n_orig, None), np.char.add("p", ref.astype(str))])),
+        "ref_account_id": pa.array(np.concatenate([np.full(n_orig, None), ids[pop][ref]])),
+        "lang": np.full(n_orig + n_eng, "en"),
+        "client": clients[rng.choice(4, n_orig + n_eng, p=[0.45, 0.35, 0.19, 0.01])],
+    })
+    return {"accounts": acc, "posts": posts}
+
+
+def speed(n_acc: int, n_eng: int) -> dict[str, Any]:
+    import echoscope
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_accounts_"))
+    t0 = time.perf_counter()
+    tables = make_platform(n_acc, n_eng)
+    t_gen = time.perf_counter() - t0
+    s = echoscope.init_study(tmp / "study")
+    # a memory limit fit for the benchmark machine (24 GiB); the default 1GB spills
+    cfg = (s.path / "echoscope.toml").read_text().replace('memory_limit = "1GB"', 'memory_limit = "8GB"')
+    (s.path / "echoscope.toml").write_text(cfg)
+    t0 = time.perf_counter()
+    s.load_arrow(tables)
+    t_load = time.perf_counter() - t0
+    del tables
+    s.set_targets(pa.table({"account_id": ["u0", "u1", "u2"], "handle": [None] * 3, "group": ["t"] * 3,
+                            "label": [None] * 3}))
+    code = ("import json,time,resource,sys; import echoscope; from echoscope.accounts.score import score_study;"
+            f"s=echoscope.open_study({str(s.path)!r}); t=time.perf_counter(); r=score_study(s); "
+            "el=time.perf_counter()-t; print(json.dumps({'seconds': el, 'accounts': r.scores.num_rows, "
+            "'signal_rows': r.signals.num_rows, 'flagged': r.meta['flagged'], "
+            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res.update({"n_accounts": n_acc, "n_engagements": n_eng, "generate_s": t_gen, "load_s": t_load})
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    return res
+
+
+# ------------------------------------------------------------------------------------------------ gilani
+GILANI_MAPPED = {  # Gilani column -> echoscope signal whose value it measures
+    "follower_friend_ratio": "follower_ratio",
+    "tweet_frequency": "posts_per_day",
+    "age_of_account_in_days": "account_age",
+}
+
+
+def load_gilani() -> tuple[Any, np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    frames = []
+    base = SHARED / "gilani-2017-bots-humans" / "classification_processed"
+    for label, sub in ((1, "bots"), (0, "humans")):
+        for f in sorted((base / sub).glob("*.csv")):
+            df = pd.read_csv(f, skipinitialspace=True)
+            df["label"] = label
+            df["band"] = f.stem.split(".", 1)[1]
+            frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    return df, df["label"].to_numpy(), df["band"].to_numpy()
+
+
+def gilani() -> dict[str, Any]:
+    import pandas as pd
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score, f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from echoscope.accounts.score import SupervisedScorer
+
+    df, y, band = load_gilani()
+    num = [c for c in df.columns if c not in ("screen_name", "label", "band", "source_identity")]
+    acts = df["user_tweeted"] + df["user_retweeted"] + df["user_replied"]
+    mapped = pd.DataFrame({sig: df[col].astype(float) for col, sig in GILANI_MAPPED.items()})
+    mapped["repost_share"] = (df["user_retweeted"] / acts.where(acts > 0)).astype(float)
+    full = df[num].astype(float).copy()
+    out: dict[str, Any] = {"accounts": int(len(df)), "bots": int(y.sum()), "humans": int((1 - y).sum())}
+    for name, X in (("echoscope signals (4 mapped)", mapped), ("all 15 Gilani features", full)):
+        prob = np.zeros(len(y))
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+            m = SupervisedScorer(random_state=0).fit(X.iloc[tr], y[tr])
+            prob[te] = m.predict_proba(X.iloc[te])[:, 1]
+        pred = (prob >= 0.5).astype(int)
+        per_band = {b: round(float(roc_auc_score(y[band == b], prob[band == b])), 3) for b in sorted(set(band))}
+        out[name] = {"roc_auc": round(float(roc_auc_score(y, prob)), 3),
+                     "precision": round(float(precision_score(y, pred)), 3),
+                     "recall": round(float(recall_score(y, pred)), 3),
+                     "f1": round(float(f1_score(y, pred)), 3),
+                     "accuracy": round(float((pred == y).mean()), 3), "auc_by_band": per_band}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ ira
+def ira() -> dict[str, Any]:
+    import echoscope
+    from echoscope import schema as S
+    from echoscope.accounts.score import FLAG_THRESHOLD, score_study
+
+    rows = list(csv.DictReader((SHARED / "ira-account-profiles" / "users.csv").open(encoding="utf-8")))
+
+    def num(v: str) -> int | None:
+        return int(v) if v and v.strip().lstrip("-").isdigit() else None
+
+    def when(v: str) -> dt.datetime | None:
+        return dt.datetime.strptime(v, "%a %b %d %H:%M:%S %z %Y").astimezone(dt.timezone.utc) if v else None
+
+    acc = pa.table({
+        "account_id": [r["id"] for r in rows], "handle": [r["screen_name"] for r in rows],
+        "display_name": [r["name"] for r in rows], "description": [r["description"] or None for r in rows],
+        "location": [r["location"] or None for r in rows],
+        "created_at": pa.array([when(r["created_at"]) for r in rows], S.TS),
+        "followers_count": pa.array([num(r["followers_count"]) for r in rows], pa.int64()),
+        "following_count": pa.array([num(r["friends_count"]) for r in rows], pa.int64()),
+        "posts_count": pa.array([num(r["statuses_count"]) for r in rows], pa.int64()),
+        "language": [r["lang"] or None for r in rows],
+        # the profiles were captured around the November 2017 suspensions; posts per day are measured to then
+        "observed_at": pa.array([dt.datetime(2017, 11, 1, tzinfo=dt.timezone.utc)] * len(rows), S.TS),
+    })
+    with tempfile.TemporaryDirectory() as tmp:
+        s = echoscope.init_study(Path(tmp) / "ira")
+        s.load_arrow({"accounts": acc})
+        res = score_study(s)
+        sc = res.scores.to_pylist()
+        fired = s.sql("SELECT signal, count(*) AS n FROM account_signals GROUP BY ALL ORDER BY n DESC").to_pylist()
+    flagged = [r for r in sc if r["score"] >= FLAG_THRESHOLD]
+    top_reason: dict[str, int] = {}
+    for r in flagged:
+        k = r["reasons"][0]["signal"]
+        top_reason[k] = top_reason.get(k, 0) + 1
+    return {"accounts": len(sc), "flag_threshold": FLAG_THRESHOLD, "flagged": len(flagged),
+            "recall": round(len(flagged) / len(sc), 3),
+            "recall_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / len(sc), 3),
+            "median_score": round(float(np.median([r["score"] for r in sc])), 3),
+            "signals_fired": {r["signal"]: r["n"] for r in fired},
+            "top_reason_of_flagged": top_reason,
+            "examples": [{"handle": r["handle"], "score": round(r["score"], 3), "reasons": r["reasons_text"]}
+                         for r in sc[:8]]}
+
+
+# ------------------------------------------------------------------------------------------------ faces
+def faces() -> dict[str, Any]:
+    from echoscope.accounts.faces import GAN_EYE_THRESHOLD, EyeDetector
+
+    det = EyeDetector()
+    gen = sorted(glob.glob(str(SHARED / "faces" / "generated-boredhumans" / "faces" / "*.jpg")))
+    t0 = time.perf_counter()
+    dg = [det.check(p).distance for p in gen]
+    rate = len(gen) / (time.perf_counter() - t0)
+    labels = list(csv.DictReader((SHARED / "faces" / "mixed-small" / "labels.csv").open()))
+    mixed = {}
+    for r in labels:
+        chk = det.check(SHARED / "faces" / "mixed-small" / "images" / f"{int(r['file']):03d}.JPG")
+        kind = "real" if r["label"] == "real" else (r["comment"] if not r["comment"].startswith("http")
+                                                    else "GAN (NYT 2020)")
+        kind = {"https://zh-tw.photo-ac.com/genface": "photo-ac genface"}.get(r["comment"], kind)
+        mixed.setdefault(kind, []).append(chk.distance)
+
+    def summ(ds: list[float | None]) -> dict[str, Any]:
+        m = [d for d in ds if d is not None]
+        return {"images": len(ds), "measured": len(m), "flagged": sum(d <= GAN_EYE_THRESHOLD for d in m),
+                "flag_rate": round(sum(d <= GAN_EYE_THRESHOLD for d in m) / len(ds), 3),
+                "flagged_at_0.03": sum(d <= 0.03 for d in m),
+                "median_distance": round(float(np.median(m)), 4) if m else None}
+
+    return {"backend": "opencv Haar cascades (frontalface_default + eye), opencv-python-headless " + _cv2v(),
+            "threshold": GAN_EYE_THRESHOLD, "generated_boredhumans": summ(dg),
+            "mixed_small": {k: summ(v) for k, v in mixed.items()}, "images_per_second": round(rate, 1)}
+
+
+def _cv2v() -> str:
+    import cv2
+
+    return str(cv2.__version__)
+
+
+# ------------------------------------------------------------------------------------------------ simulator
+def sim(n_acc: int = 20_000, n_eng: int = 200_000) -> dict[str, Any]:
+    try:
+        from echoscope.simulate import make_config, simulate
+        from echoscope.simulate import write as sim_write
+    except ImportError as exc:
+        return {"status": f"simulator not available ({exc})"}
+    import echoscope
+    from sklearn.metrics import roc_auc_score
+
+    from echoscope.accounts.score import score_study
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        plat = simulate(make_config(accounts=n_acc, engagements=n_eng, seed=7))
+        sim_write(plat, Path(tmp) / "sim", "study")
+        s = echoscope.open_study(Path(tmp) / "sim")
+        res = score_study(s)
+        con = s.con().con
+        con.register("_sc", res.scores.select(["account_id", "score"]))
+        rows = con.execute("""SELECT t.account_id, CAST(t.truth AS VARCHAR) AS truth,
+                                     CAST(t.campaign AS VARCHAR) AS campaign, COALESCE(sc.score, 0) AS score
+                              FROM truth_accounts t LEFT JOIN _sc sc USING (account_id)""").fetch_arrow_table()
+        truth = np.array(rows["truth"].to_pylist())
+        camp = np.array([c or "" for c in rows["campaign"].to_pylist()])
+        score = np.array(rows["score"].to_pylist())
+        org = truth == "organic"
+        for c in sorted(set(camp[truth == "campaign"])):
+            m = org | ((truth == "campaign") & (camp == c))
+            y = (truth[m] == "campaign").astype(int)
+            out[c] = {"accounts": int(y.sum()), "roc_auc": round(float(roc_auc_score(y, score[m])), 3)}
+        m = org | (truth == "campaign")
+        out["all campaigns"] = {"accounts": int((truth == "campaign").sum()),
+                                "roc_auc": round(float(roc_auc_score((truth[m] == "campaign").astype(int),
+                                                                     score[m])), 3)}
+        out["organic accounts"] = int(org.sum())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="gilani,ira,faces,sim,speed")
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--engagements", type=int, default=10_000_000)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "accounts.json"))
+    a = ap.parse_args()
+    result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+                              "date": dt.date.today().isoformat(), "python": platform.python_version()}
+    parts = {"gilani": gilani, "ira": ira, "faces": faces, "sim": sim,
+             "speed": lambda: speed(a.accounts, a.engagements)}
+    for p in a.parts.split(","):
+        t0 = time.perf_counter()
+        result[p] = parts[p]()
+        print(f"{p} ({time.perf_counter() - t0:.1f} s): {json.dumps(result[p], indent=1, default=str)}",
+              flush=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

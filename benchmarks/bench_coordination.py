@@ -1,0 +1,162 @@
+"""Benchmark of ``echoscope coordinate`` (co-retweet) on power-law synthetic retweets.
+
+Usage::
+
+    python benchmarks/bench_coordination.py 1000000 5000000 [--reps 10] [--cnt] [--workdir /tmp/bench-coord]
+
+For each size: generates retweets with numpy (post popularity and account activity Zipf-distributed, viral posts
+retweeted in bursts), loads them into a fresh study (not timed), then times (1) the default run without the
+null model (pruning + dense-window guard + pairing + clusters), (2) the null-model repetitions alone, and
+optionally (3) the coordination-network-toolkit on the same input (``--cnt``; needs the ``bench`` extra).
+Peak memory is the peak resident set of this process (DuckDB runs in-process) sampled every 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+
+def generate(n: int, seed: int = 0) -> pa.Table:
+    """``n`` retweets: Zipf post popularity and account activity; bursty latencies for viral posts."""
+    rng = np.random.default_rng(seed)
+    n_posts = max(n // 20, 10)
+    n_accounts = max(n // 10, 10)
+    post_w = 1.0 / np.arange(1, n_posts + 1) ** 1.1
+    acc_w = 1.0 / np.arange(1, n_accounts + 1) ** 0.9
+    post = rng.choice(n_posts, size=n, p=post_w / post_w.sum())
+    acc = rng.choice(n_accounts, size=n, p=acc_w / acc_w.sum())
+    t_post = rng.uniform(0, 30 * 86400, size=n_posts)
+    lat = rng.exponential(3600.0, size=n)
+    viral = post < max(n_posts // 1000, 1)
+    lat[viral] = rng.exponential(120.0, size=int(viral.sum()))  # viral posts: a burst within minutes
+    ts = t_post[post] + lat
+    base = 1_600_000_000
+    return pa.table({
+        "post_id": pa.array(np.char.add("r", np.arange(n).astype(str))),
+        "account_id": pa.array(np.char.add("a", acc.astype(str))),
+        "ref_post_id": pa.array(np.char.add("p", post.astype(str))),
+        "created_at": pa.array(((base + ts) * 1e6).astype("int64")).cast(pa.timestamp("us", tz="UTC")),
+        "kind": pa.array(np.full(n, "repost")),
+    })
+
+
+class PeakRSS:
+    """Samples this process's resident set size in a thread."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.05)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self.proc.memory_info().rss
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
+    import echoscope
+    from echoscope.coordination import CoordParams, coordinate
+
+    path = workdir / f"study-{n}"
+    shutil.rmtree(path, ignore_errors=True)
+    s = echoscope.init_study(path)
+    cfg = (path / "echoscope.toml").read_text().replace('memory_limit = "1GB"', 'memory_limit = "3GB"')
+    (path / "echoscope.toml").write_text(cfg)
+    data = generate(n)
+    s.load_arrow({"posts": data})
+    res: dict = {"engagements": n}
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        r = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="none"), write=True)
+        res["default_s"] = round(time.perf_counter() - t, 2)
+    res["default_peak_rss_gib"] = round(mem.peak / 2**30, 2)
+    st = r.summary["behaviours"]["co-retweet"]
+    res.update({k: st[k] for k in ("accounts", "accounts_after_pruning", "actions_after_pruning",
+                                   "pairs_within_window", "pair_object_rows", "candidate_edges")})
+    res["guard"] = st["guard"]
+    res["clusters"] = r.summary["clusters"]
+    with PeakRSS() as mem:
+        t = time.perf_counter()
+        r2 = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="account", reps=reps), write=False)
+        res["with_null_s"] = round(time.perf_counter() - t, 2)
+    res["null_only_s"] = round(res["with_null_s"] - res["default_s"], 2)
+    res["null_reps"] = reps
+    res["null_peak_rss_gib"] = round(mem.peak / 2**30, 2)
+    res["significant_edges"] = r2.summary["significant_edges"]
+    res["expected_false_edges"] = r2.summary["expected_false_edges"]
+    res["coordinated_clusters"] = r2.summary["coordinated_clusters"]
+    if cnt:
+        res["cnt"] = run_cnt(data, workdir / f"cnt-{n}")
+    return res
+
+
+def run_cnt(data: pa.Table, where: Path) -> dict:
+    """coordination-network-toolkit on the same retweets (CSV, 2 processes, 60 s window, weight 2)."""
+    import csv
+
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    f = where / "in.csv"
+    ts = data["created_at"].cast(pa.int64()).to_numpy() / 1e6
+    with open(f, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls"])
+        for mid, uid, rid, t in zip(data["post_id"].to_pylist(), data["account_id"].to_pylist(),
+                                    data["ref_post_id"].to_pylist(), ts):
+            w.writerow([mid, uid, uid, rid, "", "", f"{t:.0f}", ""])
+    exe = str(Path(sys.executable).parent / "compute_networks")
+    t = time.perf_counter()
+    subprocess.run([exe, str(where / "db"), "preprocess", "--format", "csv", str(f)], check=True,
+                   capture_output=True)
+    t_pre = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run([exe, str(where / "db"), "compute", "co_retweet", "--time_window", "60", "--min_edge_weight", "2",
+                    "--n_cpus", "2"], check=True, capture_output=True)
+    t_comp = time.perf_counter() - t
+    import sqlite3
+
+    edges = sqlite3.connect(where / "db").execute(
+        "select count(*) from co_retweet_network where user_1 < user_2").fetchone()[0]
+    return {"preprocess_s": round(t_pre, 1), "compute_s": round(t_comp, 1), "undirected_edges": edges}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sizes", nargs="*", type=int, default=[1_000_000, 5_000_000])
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--cnt", action="store_true", help="also time the coordination-network-toolkit")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench-coord"))
+    a = ap.parse_args()
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    for n in a.sizes:
+        print(json.dumps({"machine": machine, **run_size(n, a.workdir, a.reps, a.cnt)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

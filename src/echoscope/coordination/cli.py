@@ -1,0 +1,162 @@
+"""``echoscope coordinate`` and ``echoscope explain``: a thin layer over :mod:`echoscope.coordination`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from ..cli_util import byte_progress, emit_json, handle_errors, out
+from ..study import open_study
+from .coactions import COACTIONS
+from .network import NULL_MODELS, SEMANTICS, CoordParams
+
+BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.description})" for k, v in COACTIONS.items())
+                  + ". Several behaviours also give a fused network")
+WINDOW_HELP = ("seconds within which two accounts' actions on the same object count as acting together. A long "
+               "window admits coincidence (everyone who reposts a popular post in the same hour) and costs more "
+               "pairs; a short one misses loosely scheduled campaigns")
+MIN_REPEAT_HELP = ("minimum actions (distinct objects) an account needs to be considered; accounts below it are "
+                   "pruned before pairing. A low minimum admits one-off coincidences and costs time")
+MIN_WEIGHT_HELP = ("minimum number of distinct objects two accounts acted on together for an edge. 1 or 2 admit "
+                   "coincidence, not coordination; the null model then has to reject most edges")
+ALPHA_HELP = ("significance level: an edge is judged coordinated when its Benjamini-Hochberg-adjusted p-value "
+              "under the null model is below it, a cluster when its internal weight's p-value is. Larger values "
+              "flag more honest accounts")
+SEM_HELP = "; ".join(f"{k}: {v}" for k, v in SEMANTICS.items())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``coordinate`` and ``explain`` to the main app."""
+
+    @app.command()
+    @handle_errors
+    def coordinate(
+        study: Annotated[Path, typer.Argument(help="study directory")],
+        behaviour: Annotated[str, typer.Option("--behaviour", "-b", help=BEHAVIOUR_HELP)] = "co-retweet",
+        window: Annotated[float, typer.Option(help=WINDOW_HELP)] = 60.0,
+        min_repeat: Annotated[int, typer.Option(help=MIN_REPEAT_HELP)] = 2,
+        min_weight: Annotated[int, typer.Option(help=MIN_WEIGHT_HELP)] = 2,
+        alpha: Annotated[float, typer.Option(help=ALPHA_HELP)] = 0.01,
+        semantics: Annotated[str, typer.Option(help=SEM_HELP)] = "echoscope",
+        null: Annotated[str, typer.Option(help="null model: " + "; ".join(f"{k}: {v}" for k, v in
+                                                                        NULL_MODELS.items()))] = "object",
+        reps: Annotated[int, typer.Option(help="null-model repetitions; each costs about one more pairing run; "
+                                               "few repetitions make small p-values coarse")] = 20,
+        max_window_actions: Annotated[int, typer.Option(
+            help="dense-window guard: actions with more than this many others on the same object within "
+                 "+/- window are dropped before pairing and reported (0 = no guard, exact but quadratic on "
+                 "viral posts)")] = 1000,
+        near_duplicate: Annotated[float, typer.Option(
+            help="co-text: Jaccard similarity (word 3-shingles, MinHash LSH) at which texts count as the same; "
+                 "1 = identical normalised text only. Low values merge different messages")] = 0.8,
+        rapid_seconds: Annotated[float, typer.Option(
+            help="rapid-fire: amplification within this many seconds of the original post")] = 10.0,
+        edge_weight_quantile: Annotated[float, typer.Option(
+            help="coortweet semantics: edges above this quantile of edge weights are coordinated")] = 0.5,
+        seed: Annotated[int, typer.Option(help="seed of the null model and of Leiden")] = 0,
+        edges: Annotated[Optional[Path], typer.Option(
+            "--edges", help="write the judged edges as a Gephi CSV (Source,Target,Weight,Type)")] = None,
+        json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress")] = False,
+    ) -> None:
+        """Find accounts that act together again and again, judge them against a null model, cluster them."""
+        from .api import coordinate as run
+
+        params = CoordParams(
+            behaviours=tuple(b.strip() for b in behaviour.split(",") if b.strip()), window=window,
+            min_repeat=min_repeat, min_weight=min_weight, alpha=alpha, semantics=semantics, null=null, reps=reps,
+            max_window_actions=max_window_actions or None,
+            near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
+            edge_weight_quantile=edge_weight_quantile, seed=seed,
+            evidence_per_edge=None if semantics != "echoscope" else 20)
+        s = open_study(study)
+        with byte_progress("coordinate", quiet=quiet or json) as cb:
+            res = run(s, params, progress=cb)
+        if edges is not None:
+            write_gephi_csv(res.edges, res.summary["network"], edges)
+        clusters = res.coordinated_clusters()
+        if json:
+            emit_json({"summary": res.summary, "clusters": clusters})
+            return
+        sm = res.summary
+        out.print(f"[bold]{sm['network']}[/] network ({sm['semantics']} semantics): {sm['significant_edges']:,} "
+                  f"judged edges of {sm['edges']:,}; {sm['coordinated_clusters']} coordinated cluster(s), "
+                  f"{sm['flagged_accounts']:,} account(s)")
+        if sm.get("expected_false_edges") is not None:
+            out.print(f"expected false edges among those judged: {sm['expected_false_edges']:.3g}")
+        for b, g in (sm.get("capped") or {}).items():
+            if g and g.get("actions_dropped"):
+                out.print(f"[yellow]{b}: dense-window guard dropped {g['actions_dropped']:,} action(s) on "
+                          f"{g['objects_affected']:,} object(s) (more than {g['max_window_actions']} others "
+                          f"within the window); --max-window-actions 0 for an exact run[/]")
+        t = Table(title="coordinated clusters")
+        for c in ("cluster", "size", "p-value", "behaviours", "median followers", "suspended", "targets", "accounts"):
+            t.add_column(c)
+        for c in clusters[:30]:
+            t.add_row(str(c["cluster_id"]), str(c["size"]), _fmt(c.get("p_value")), str(c.get("behaviours") or ""),
+                      _fmt(c.get("median_followers")), _fmt(c.get("share_suspended")), str(c.get("targets") or "-"),
+                      ", ".join(c["accounts"][:5]) + (" ..." if len(c["accounts"]) > 5 else ""))
+        out.print(t)
+
+    @app.command()
+    @handle_errors
+    def explain(
+        study: Annotated[Path, typer.Argument(help="study directory")],
+        account_a: Annotated[str, typer.Argument(help="@handle or account id")],
+        account_b: Annotated[str, typer.Argument(help="@handle or account id")],
+        limit: Annotated[int, typer.Option(help="evidence rows to show")] = 20,
+        json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
+    ) -> None:
+        """Show the evidence for an edge: the objects two accounts acted on together and the time gaps."""
+        from .api import explain as run
+
+        doc = run(open_study(study), account_a, account_b)
+        if json:
+            emit_json(doc)
+            return
+        a, b = doc["account_a"], doc["account_b"]
+        if not doc["edges"]:
+            out.print(f"no edge between {a} and {b} in the last coordination run", markup=False)
+            return
+        for e in doc["edges"]:
+            verdict = "judged coordinated" if e["significant"] else "not judged coordinated"
+            out.print(f"{e['behaviour']}: {e['account_a']} - {e['account_b']}: {e['n_objects']} object(s) together, "
+                      f"weight {e['weight']:g}, p = {_fmt(e.get('p_value'))}, {verdict}", markup=False)
+        if doc["cluster"] is not None:
+            out.print(f"both in cluster {doc['cluster']}")
+        t = Table(title=f"evidence ({len(doc['evidence'])} row(s))")
+        for c in ("behaviour", "object", "action a", "time a", "action b", "time b", "gap s"):
+            t.add_column(c)
+        for r in doc["evidence"][:limit]:
+            t.add_row(r["behaviour"], str(r["object_id"]), str(r["action_a"]), _when(r["ts_a"]), str(r["action_b"]),
+                      _when(r["ts_b"]), f"{r['gap_s']:g}")
+        out.print(t)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_gephi_csv(edges: Any, network: str, path: Path) -> int:
+    """Write the judged edges of ``network`` as Gephi's CSV edge list; return rows written."""
+    rows = [e for e in edges.to_pylist() if e["behaviour"] == network and e["significant"]]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Source", "Target", "Weight", "Type"])
+        for e in rows:
+            w.writerow([e["account_a"], e["account_b"], e["weight_idf"] if e["weight_idf"] is not None else e["weight"],
+                        "Directed" if e["directed"] else "Undirected"])
+    return len(rows)

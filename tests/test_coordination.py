@@ -1,0 +1,244 @@
+"""Coordination networks on small planted studies: behaviours, significance, guard, clusters, CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from echoscope.coordination import COACTIONS, CoordParams, coordinate, explain, normalise_text, normalise_url
+from echoscope.errors import ConfigError
+
+from .conftest import ROOT
+
+T0 = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _t(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=float(seconds))
+
+
+def planted(n_bots: int = 6, n_org: int = 60, n_targets: int = 12, seed: int = 1) -> dict[str, pa.Table]:
+    """Six bots repost each of 12 target posts within 20 s of each other; 60 organic accounts repost the
+    same posts (and 40 others) at random times over the following 2 days, with one organic viral moment."""
+    rng = np.random.default_rng(seed)
+    posts = []
+    for i in range(n_targets + 40):
+        posts.append(dict(post_id=f"p{i}", account_id="target" if i < n_targets else f"author{i}", kind="original",
+                          created_at=_t(i * 7200), text=f"post {i}"))
+    k = 0
+    for i in range(n_targets):
+        for b in range(n_bots):
+            posts.append(dict(post_id=f"rb{k}", account_id=f"bot{b}", kind="repost", ref_post_id=f"p{i}",
+                              created_at=_t(i * 7200 + 30 + rng.uniform(0, 20))))
+            k += 1
+    for a in range(n_org):
+        for i in rng.choice(n_targets + 40, size=6, replace=False):
+            posts.append(dict(post_id=f"ro{k}", account_id=f"org{a}", kind="repost", ref_post_id=f"p{i}",
+                              created_at=_t(i * 7200 + rng.uniform(0, 2 * 86400))))
+            k += 1
+    accounts = [dict(account_id=f"bot{b}", handle=f"Bot_{b}", followers_count=3,
+                     created_at=_t(-86400 * (10 + b))) for b in range(n_bots)]
+    accounts += [dict(account_id=f"org{a}", handle=f"org_{a}", followers_count=200 + a,
+                      created_at=_t(-86400 * 900)) for a in range(n_org)]
+    accounts.append(dict(account_id="target", handle="ambassador", followers_count=100000, created_at=_t(-86400 * 400)))
+    status = [dict(account_id=f"bot{b}", status="suspended" if b % 2 == 0 else "active", checked_at=_t(86400 * 60))
+              for b in range(n_bots)]
+    return {"posts": _table(posts, {"created_at": TS}), "accounts": _table(accounts, {"created_at": TS}),
+            "account_status": _table(status, {"checked_at": TS})}
+
+
+def _table(rows: list[dict], types: dict) -> pa.Table:
+    cols = sorted({k for r in rows for k in r})
+    return pa.table({c: pa.array([r.get(c) for r in rows], types.get(c)) for c in cols})
+
+
+@pytest.fixture(scope="module")
+def bots(tmp_path_factory):
+    import echoscope
+
+    s = echoscope.init_study(tmp_path_factory.mktemp("bots") / "study")
+    s.load_arrow(planted())
+    s.set_targets(pa.table({"account_id": ["target"], "handle": ["ambassador"], "group": ["diplomats"],
+                            "label": [None]}, schema=None).cast(pa.schema([("account_id", pa.string()),
+                            ("handle", pa.string()), ("group", pa.string()), ("label", pa.string())])))
+    return s
+
+
+def test_planted_bots_form_the_only_coordinated_cluster(bots):
+    res = coordinate(bots, CoordParams(window=60, reps=20))
+    clusters = res.coordinated_clusters()
+    # the six bots co-repost 12 posts within 20 s: one cluster, exactly them; organic accounts repost at random
+    # times over two days, so the object-shuffle null explains their rare coincidences
+    assert [sorted(c["accounts"]) for c in clusters] == [[f"bot{b}" for b in range(6)]]
+    c = clusters[0]
+    assert c["size"] == 6 and c["p_value"] < 1e-6
+    assert c["median_followers"] == 3 and c["share_suspended"] == pytest.approx(0.5)
+    assert c["targets"].startswith("@ambassador (72)")  # 6 bots x 12 reposts of the target's posts
+    assert c["created_spread_days"] == pytest.approx(5.0)
+    assert "co-retweet" in c["evidence"] and "s apart" in c["evidence"]
+    # 15 bot pairs, each 12 objects together; every judged edge is a bot pair
+    sig = res.edges.filter(res.edges["significant"]).to_pylist()
+    assert len(sig) == 15 and all(e["n_objects"] == 12 for e in sig)
+    assert all(e["account_a"].startswith("bot") and e["account_b"].startswith("bot") for e in sig)
+    assert res.summary["expected_false_edges"] < 0.01
+    # results are stored in the study under the fixed names, with the parameters in their metadata
+    m = bots.manifest()["results"]
+    assert {"coord_edges", "coord_clusters", "coord_members", "coord_evidence"} <= set(m)
+    assert m["coord_edges"]["meta"]["summary"]["parameters"]["window"] == 60
+
+
+def test_low_minimum_weight_without_significance_admits_coincidence(bots):
+    # with no null model every candidate edge counts: organic accounts sharing 2 posts by chance get edges
+    res = coordinate(bots, CoordParams(window=86400 * 2, null="none"), write=False)
+    flagged = res.flagged_accounts()
+    assert any(a.startswith("org") for a in flagged)
+
+
+def test_explain_by_handle_and_id(bots, cli):
+    coordinate(bots, CoordParams(window=60, reps=10))
+    doc = explain(bots, "@bot_0", "bot1")  # handles are case-insensitive; ids accepted as they are
+    assert doc["account_a"] == "bot0" and doc["account_b"] == "bot1"
+    assert doc["edges"][0]["significant"] and doc["cluster"] is not None
+    assert len(doc["evidence"]) == 12 and all(r["gap_s"] <= 20 for r in doc["evidence"])
+    r = cli("explain", bots.path, "@Bot_0", "@Bot_1")
+    assert r.exit_code == 0 and "judged coordinated" in r.stdout
+    r = cli("explain", bots.path, "@nobody", "@Bot_1")
+    assert r.exit_code != 0 and "no account with handle '@nobody'" in r.stderr
+
+
+def test_cli_json_edges_file_and_errors(bots, cli, tmp_path):
+    out = tmp_path / "edges.csv"
+    r = cli("coordinate", bots.path, "--behaviour", "co-retweet", "--window", "60", "--reps", "10", "--json",
+            "--edges", out)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert set(doc) == {"summary", "clusters"}
+    assert [sorted(c["accounts"]) for c in doc["clusters"]] == [[f"bot{b}" for b in range(6)]]
+    assert doc["summary"]["parameters"]["alpha"] == 0.01 and "capped" in doc["summary"]
+    assert doc["summary"]["expected_false_edges"] is not None
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 15 and set(rows[0]) == {"Source", "Target", "Weight", "Type"}
+    r = cli("coordinate", bots.path, "--behaviour", "co-nothing")
+    assert r.exit_code == 2 and "unknown behaviour(s) co-nothing" in r.stderr
+    r = cli("coordinate", bots.path, "--semantics", "coortweet", "--behaviour", "co-link")
+    assert r.exit_code == 2 and "no peer definition" in r.stderr
+
+
+def test_dense_window_guard_is_reported(tmp_path):
+    import echoscope
+
+    # 40 accounts repost one viral post within 10 s, and 2 of them also two other posts together
+    posts = [dict(post_id=f"v{i}", account_id=f"a{i}", kind="repost", ref_post_id="viral", created_at=_t(i * 0.25))
+             for i in range(40)]
+    posts += [dict(post_id=f"x{i}{j}", account_id=f"a{i}", kind="repost", ref_post_id=f"q{j}",
+                   created_at=_t(1000 * (j + 1) + i)) for i in range(2) for j in range(2)]
+    # everyone also reposts one post of their own, so no account is pruned for acting on too few objects
+    posts += [dict(post_id=f"o{i}", account_id=f"a{i}", kind="repost", ref_post_id=f"own{i}", created_at=_t(5000))
+              for i in range(40)]
+    s = echoscope.init_study(tmp_path / "s")
+    s.load_arrow({"posts": _table(posts, {"created_at": TS})})
+    res = coordinate(s, CoordParams(window=60, max_window_actions=10, null="none"), write=False)
+    g = res.summary["capped"]["co-retweet"]
+    # every one of the 40 has 39 others within 60 s (> 10): all dropped, the object named
+    assert g["actions_dropped"] == 40 and g["objects_affected"] == 1 and g["top_objects"][0]["object_id"] == "viral"
+    # a0 and a1 still share q0 and q1: an edge of weight 2 survives outside the dense window
+    e = res.edges.to_pylist()
+    assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in e] == [("a0", "a1", 2)]
+    exact = coordinate(s, CoordParams(window=60, max_window_actions=None, null="none"), write=False)
+    assert exact.summary["capped"]["co-retweet"]["actions_dropped"] == 0
+    # exact mode pairs all 40 on the viral post (780 pairs) plus a0-a1 on q0 and q1; a0-a1 now share 3 objects
+    assert exact.summary["behaviours"]["co-retweet"]["pairs_within_window"] == 40 * 39 // 2 + 2
+    assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in exact.edges.to_pylist()] == [("a0", "a1", 3)]
+
+
+def test_url_and_text_normalisation():
+    assert normalise_url("https://www.Example.com/a/?utm_source=x&id=3#top") == "example.com/a?id=3"
+    assert normalise_url("http://example.com/a?fbclid=abc") == "example.com/a"
+    assert normalise_url("example.com/a/") == "example.com/a"
+    assert normalise_url("https://EXAMPLE.com/Path/?b=2&utm_medium=y&a=1") == "example.com/Path?b=2&a=1"
+    assert normalise_text("RT @bob: Hello, World!! https://t.co/x  @alice") == "hello world"
+
+
+def _study_with(tmp_path, **tables):
+    import echoscope
+
+    s = echoscope.init_study(tmp_path / "s")
+    s.load_arrow({k: _table(v, {"created_at": TS, "ts": TS}) for k, v in tables.items()})
+    return s
+
+
+def test_co_link_matches_normalised_urls_but_cnt_does_not(tmp_path):
+    posts = []
+    for j in range(3):
+        posts.append(dict(post_id=f"a{j}", account_id="A", kind="original", created_at=_t(j * 5000),
+                          urls=[f"https://www.news.example/story{j}?utm_source=tw"]))
+        posts.append(dict(post_id=f"b{j}", account_id="B", kind="original", created_at=_t(j * 5000 + 5),
+                          urls=[f"http://news.example/story{j}/"]))
+    s = _study_with(tmp_path, posts=posts)
+    res = coordinate(s, CoordParams(behaviours=("co-link",), null="none"), write=False)
+    assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in res.edges.to_pylist()] == [("A", "B", 3)]
+    raw = coordinate(s, CoordParams(behaviours=("co-link",), semantics="cnt"), write=False)
+    assert raw.edges.num_rows == 0  # the toolkit compares URLs as given
+
+
+def test_co_text_near_duplicates_and_fused_network(tmp_path):
+    base = ["the ambassador gave a truly great speech today about trade and friendship",
+            "our nation stands with the embassy against all the lies of the western media",
+            "join us in thanking the consul for the generous gift of vaccines to the city"]
+    posts = []
+    for j, t in enumerate(base):
+        posts.append(dict(post_id=f"a{j}", account_id="A", kind="original", created_at=_t(j * 9000), text=t))
+        # B changes one word at the end: near-identical, not identical
+        posts.append(dict(post_id=f"b{j}", account_id="B", kind="original", created_at=_t(j * 9000 + 30),
+                          text=t.rsplit(" ", 1)[0] + " indeed", hashtags=["x", "y", f"t{j}"]))
+        posts.append(dict(post_id=f"c{j}", account_id="A", kind="original", created_at=_t(j * 9000 + 40),
+                          text="unrelated words here now " + str(j), hashtags=["Y", f"T{j}", "X"]))
+    s = _study_with(tmp_path, posts=posts)
+    exact = coordinate(s, CoordParams(behaviours=("co-text",), null="none", near_duplicate=None), write=False)
+    assert exact.edges.num_rows == 0
+    near = coordinate(s, CoordParams(behaviours=("co-text", "co-hashtag"), null="none", near_duplicate=0.7),
+                      write=False)
+    by = {(e["behaviour"], e["account_a"], e["account_b"]): e for e in near.edges.to_pylist()}
+    assert by[("co-text", "A", "B")]["n_objects"] == 3
+    assert by[("co-hashtag", "A", "B")]["n_objects"] == 3  # {x, y, tj} = {Y, Tj, X}
+    fused = by[("fused", "A", "B")]
+    assert fused["n_objects"] == 6 and near.summary["network"] == "fused"
+
+
+def test_shared_ip_and_rapid_fire(tmp_path):
+    logins = [dict(account_id=a, ts=_t(d * 86400), ip_hash=f"ip{d % 2}", device_hash=None)
+              for a in ("A", "B") for d in range(4)] + [dict(account_id="C", ts=_t(0), ip_hash="ip9")]
+    posts = [dict(post_id=f"p{i}", account_id="T", kind="original", created_at=_t(i * 3600)) for i in range(3)]
+    posts += [dict(post_id=f"r{a}{i}", account_id=a, kind="repost", ref_post_id=f"p{i}",
+                   created_at=_t(i * 3600 + (3 if a == "A" else 8 if a == "B" else 40))) for a in "ABC"
+              for i in range(3)]
+    s = _study_with(tmp_path, posts=posts, logins=logins)
+    ip = coordinate(s, CoordParams(behaviours=("shared-ip",), null="none"), write=False)
+    # A and B share ip0 and ip1 (on different days: shared infrastructure has no window); C shares nothing
+    assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in ip.edges.to_pylist()] == [("A", "B", 2)]
+    rf = coordinate(s, CoordParams(behaviours=("rapid-fire",), null="none", rapid_seconds=10), write=False)
+    # A (3 s) and B (8 s) amplify all three posts within 10 s of publication; C (40 s) is not rapid
+    assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in rf.edges.to_pylist()] == [("A", "B", 3)]
+    co = coordinate(s, CoordParams(behaviours=("co-retweet",), null="none"), write=False)
+    assert co.edges.num_rows == 3  # within 60 s all three co-retweet
+
+
+def test_parameters_are_validated():
+    with pytest.raises(ConfigError, match="--window must be a positive"):
+        CoordParams(window=0).validate()
+    with pytest.raises(ConfigError, match="--alpha"):
+        CoordParams(alpha=2).validate()
+    with pytest.raises(ConfigError, match="--semantics must be one of"):
+        CoordParams(semantics="x").validate()
+
+
+def test_docs_cover_commands_and_behaviours():
+    doc = (ROOT / "docs" / "coordination.md").read_text()
+    for word in ["echoscope coordinate", "echoscope explain", "--semantics", "--min-repeat", "--alpha", *COACTIONS]:
+        assert word in doc, word
