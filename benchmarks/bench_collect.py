@@ -48,8 +48,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=("all", "targets"), default="all")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--batch-events", type=int, default=10_000)
-    ap.add_argument("--batch-seconds", type=float, default=2.0)
+    ap.add_argument("--batch-events", type=int, default=25_000)
+    ap.add_argument("--batch-seconds", type=float, default=5.0)
     args = ap.parse_args()
 
     import psutil

@@ -102,7 +102,7 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
     res["clusters"] = r.summary["clusters"]
     with PeakRSS() as mem:
         t = time.perf_counter()
-        r2 = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="account", reps=reps), write=False)
+        r2 = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="object", reps=reps), write=False)
         res["with_null_s"] = round(time.perf_counter() - t, 2)
     res["null_only_s"] = round(res["with_null_s"] - res["default_s"], 2)
     res["null_reps"] = reps

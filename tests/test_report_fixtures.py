@@ -42,7 +42,7 @@ PAYLOADS = {
     "formula": "=HYPERLINK(\"http://evil.example\",\"x\")",
 }
 
-T0 = dt.datetime(2020, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2020, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def _accounts(hostile: bool) -> pa.Table:
@@ -116,13 +116,13 @@ def _likes() -> pa.Table:
 
 def _status() -> pa.Table:
     rows = [{"platform": "twitter", "account_id": f"c{i}", "status": "suspended",
-             "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.timezone.utc)} for i in range(4)]
+             "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.UTC)} for i in range(4)]
     rows.append({"platform": "twitter", "account_id": "c4", "status": "deleted",
-                 "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.timezone.utc)})
+                 "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.UTC)})
     rows.append({"platform": "twitter", "account_id": "c5", "status": "active",
-                 "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.timezone.utc)})
+                 "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.UTC)})
     rows += [{"platform": "twitter", "account_id": f"o{i}", "status": "active",
-              "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.timezone.utc)} for i in range(10)]
+              "checked_at": dt.datetime(2021, 3, 1, tzinfo=dt.UTC)} for i in range(10)]
     return pa.Table.from_pylist(rows, schema=S.ACCOUNT_STATUS)
 
 

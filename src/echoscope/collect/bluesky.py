@@ -89,15 +89,20 @@ class BlueskyCollector:
     """
 
     def __init__(self, study: Study, *, targets: Iterable[str] | None, endpoint: str = DEFAULT_ENDPOINT,
-                 cursor: int | None = None, batch_events: int = 10_000, batch_seconds: float = 2.0,
+                 cursor: int | None = None, batch_events: int = 25_000, batch_seconds: float = 5.0,
                  idle_timeout: float = 30.0, backoff_base: float = 0.5, backoff_cap: float = 60.0,
                  max_retries: int | None = None, until_us: int | None = None, max_events: int | None = None,
                  resolver: Any = None, store: CollectStore | None = None, progress: ProgressFn | None = None,
-                 seed: int | None = None, compact_every: int = 20, accounts_every: float = 30.0) -> None:
+                 seed: int | None = None, compact_every: int = 20, accounts_every: float = 30.0,
+                 writer: str = "process") -> None:
         self.study = study
         self.endpoint = endpoint
         subscribe_url(endpoint, cursor=None)  # validates
         self.parser = JetstreamParser(targets=targets)
+        if writer not in ("process", "thread"):
+            raise ConfigError(f"writer must be 'process' or 'thread', not {writer!r}")
+        self.writer = writer if store is None else "thread"
+        self.store_options = {"compact_every": compact_every, "accounts_every": accounts_every}
         self.store = store or CollectStore(study, "bluesky", platform=PLATFORM, compact_every=compact_every,
                                            accounts_every=accounts_every, progress=progress)
         saved = self.store.cursor
@@ -125,11 +130,16 @@ class BlueskyCollector:
         self._error: BaseException | None = None
         self._writer: threading.Thread | None = None
         self._started = time.monotonic()
+        self._proc: ProcessWriter | None = None
 
     # --------------------------------------------------------------------------------------------- public
     def run(self) -> dict[str, Any]:
         """Collect until stopped (Ctrl-C, ``until_us``, ``max_events``); returns the run's statistics."""
-        self._writer = threading.Thread(target=self._write_loop, name="collect-writer", daemon=True)
+        if self.writer == "process":
+            self._proc = ProcessWriter(self.study.path, "bluesky", PLATFORM, self.store_options, self)
+            self._writer = threading.Thread(target=self._proc.pump, name="collect-writer", daemon=True)
+        else:
+            self._writer = threading.Thread(target=self._write_loop, name="collect-writer", daemon=True)
         self._writer.start()
         if self.resolver is not None:
             self.resolver.start(self._q)
@@ -149,6 +159,10 @@ class BlueskyCollector:
 
     def stats(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self._started, 1e-9)
+        if self._proc is not None:  # the writer process's counters
+            for k in ("commits", "loaded", "duplicates", "rows"):
+                setattr(self.store, k, self._proc.counters.get(k, getattr(self.store, k)))
+            self.store.state = self.store.load_state()
         return {"received": self.received, "events_per_s": round(self.received / elapsed, 1),
                 "cursor": self.store.cursor, "reconnects": self.reconnects, "commits": self.store.commits,
                 "loaded": self.store.loaded, "duplicates": self.store.duplicates,
@@ -272,6 +286,132 @@ class BlueskyCollector:
     def _emit(self, event: dict[str, Any]) -> None:
         if self.progress is not None:
             self.progress(event)
+
+
+class ProcessWriter:
+    """Run the :class:`CollectStore` commits in a child process (the receiver keeps the GIL to itself).
+
+    Measured: with the writer as a thread, a commit of 10,000 events took about 1.4 s while the receiver was
+    busy (the GIL is handed to the writer only every few milliseconds, between its many short calls into
+    DuckDB and Parquet) against 0.15 s alone. Batches cross as Arrow IPC bytes; the child commits them in order
+    and sends back its counters, so the cursor semantics are unchanged.
+    """
+
+    def __init__(self, study_path: Any, name: str, platform: str, options: dict[str, Any],
+                 owner: BlueskyCollector) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.owner = owner
+        self.inbox: Any = ctx.Queue(maxsize=2)
+        self.outbox: Any = ctx.Queue()
+        self.counters: dict[str, Any] = {}
+        extra = {"endpoint": owner.endpoint, "platform": platform}
+        self.proc = ctx.Process(target=_child_writer, args=(str(study_path), name, platform, options, extra,
+                                                            self.inbox, self.outbox), daemon=True)
+        self.proc.start()
+
+    def pump(self) -> None:
+        """Forward the owner's queue to the child; collect its replies (runs in a thread of the parent)."""
+        q = self.owner._q
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    self.inbox.put(None)
+                    break
+                if self.owner._error is not None:
+                    continue
+                if item[0] == "batch":
+                    _, tables, cursor, first, final, follows = item
+                    if self.owner.resolver is not None:
+                        self.owner.resolver.want_tables(tables, follows)
+                    self.inbox.put(("batch", _to_ipc(tables), cursor, first, final))
+                else:
+                    self.inbox.put(("side", _to_ipc(item[1]), None, None, False))
+                self._drain(block=False)
+                if self.owner._error is None and item[0] == "batch":
+                    self.owner._emit({"event": "commit", "cursor": cursor, "received": self.owner.received,
+                                      "commits": self.counters.get("commits", 0)})
+            while self.proc.is_alive() or not self.outbox.empty():
+                if not self._drain(block=True, timeout=0.5) and not self.proc.is_alive():
+                    break
+        finally:
+            self.proc.join(30)
+
+    def _drain(self, block: bool, timeout: float | None = None) -> bool:
+        import queue as _q
+
+        got = False
+        while True:
+            try:
+                msg = self.outbox.get(block=block, timeout=timeout)
+            except _q.Empty:
+                return got
+            got = True
+            block = False
+            if msg[0] == "error":
+                self.owner._error = msg[1]
+                self.owner._stop = True
+            else:
+                self.counters = msg[1]
+                if msg[0] == "done":
+                    return got
+
+
+def _to_ipc(tables: dict[str, Any]) -> dict[str, bytes]:
+    import pyarrow as pa
+
+    out = {}
+    for name, t in tables.items():
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, t.schema) as w:
+            w.write_table(t)
+        out[name] = sink.getvalue().to_pybytes()
+    return out
+
+
+def _child_writer(study_path: str, name: str, platform: str, options: dict[str, Any], extra: dict[str, Any],
+                  inbox: Any, outbox: Any) -> None:  # pragma: no cover - runs in the child process (covered by tests)
+    import pyarrow as pa
+
+    from ..study import open_study
+
+    store = CollectStore(open_study(study_path), name, platform=platform, **options)
+
+    def counters() -> dict[str, Any]:
+        return {"commits": store.commits, "loaded": store.loaded, "duplicates": store.duplicates,
+                "rows": dict(store.rows), "cursor": store.cursor}
+
+    failed = False
+    while True:
+        item = inbox.get()
+        if item is None:
+            break
+        if failed:
+            continue
+        kind, blobs, cursor, first, final = item
+        tables = {k: pa.ipc.open_stream(v).read_all() for k, v in blobs.items()}
+        try:
+            if kind == "batch":
+                store.commit(tables, cursor, first_cursor=first, force_accounts=final, extra=extra)
+            else:
+                store.commit_side(tables)
+            outbox.put(("ok", counters()))
+        except BaseException as exc:  # reported to the parent, which stops collecting
+            failed = True
+            outbox.put(("error", exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))
+    outbox.put(("done", counters()))
+
+
+def _picklable(exc: BaseException) -> bool:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return True
+    except Exception:
+        return False
 
 
 __all__ = ["BlueskyCollector", "subscribe_url", "backoff_delay", "DEFAULT_ENDPOINT"]

@@ -128,9 +128,9 @@ def collect_bluesky(
                                           "public API")] = False,
     api: Annotated[str, typer.Option(help="Bluesky public API (XRPC) for handles and profiles")] =
         "https://public.api.bsky.app/xrpc",
-    batch_events: Annotated[int, typer.Option(help="commit after this many events")] = 10_000,
+    batch_events: Annotated[int, typer.Option(help="commit after this many events")] = 25_000,
     batch_seconds: Annotated[float, typer.Option(help="commit at least this often (seconds); a crash replays "
-                                                  "at most this much")] = 2.0,
+                                                  "at most this much")] = 5.0,
     idle_timeout: Annotated[float, typer.Option(help="seconds without any frame before reconnecting")] = 30.0,
     max_retries: Annotated[Optional[int], typer.Option(
         help="give up after this many failed connection attempts in a row (default: keep trying)")] = None,

@@ -248,8 +248,13 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
         lam = np.maximum(lam_raw, 0.5 / max(params.reps, 1))
         p = poisson_sf(wts, lam)
         z = (wts - lam) / np.sqrt(lam)
-        sig = benjamini_hochberg(p, params.alpha)
-        stats["expected_false_edges"] = float(p[sig].sum())
+        # Per-pair p-values ignore that only pairs seen together are tested; the null networks count how many
+        # pairs reach each weight by chance. Judge edges at the smallest weight t whose empirical FDR
+        # (null edges >= t) / (observed edges >= t) is at most alpha, and with a BH-significant p-value.
+        t_star, expected = weight_threshold(wts, null_stats["null_edges_by_weight"], params.alpha)
+        sig = benjamini_hochberg(p, params.alpha) & (wts >= t_star)
+        stats["weight_threshold"] = t_star
+        stats["expected_false_edges"] = expected
         null_mean = lam_raw
     else:
         p = np.full(n, np.nan)
@@ -307,11 +312,29 @@ def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nulllam AS SELECT n.a, n.b, sum(n.w)::DOUBLE / {reps} AS lam
         FROM _ca_nw n SEMI JOIN _ca_edges e ON e.a = n.a AND e.b = n.b GROUP BY n.a, n.b""")
     per_rep = _scalar(con, f"SELECT count(*) FROM _ca_nw WHERE w >= {int(params.min_weight)}")
+    # null edges per weight level, for the empirical false-discovery threshold (see echoscope_edges)
+    by_w = dict(con.execute(f"SELECT w, count(*) FROM _ca_nw WHERE w >= {int(params.min_weight)} GROUP BY w").fetchall())
     out = {"model": params.null, "reps": reps, "seed": seed,
+           "null_edges_by_weight": {str(int(k)): float(v) / reps for k, v in sorted(by_w.items())},
            "null_edges_at_min_weight": float(per_rep) / reps,
            "null_pairs_per_rep": float(_scalar(con, "SELECT coalesce(sum(w), 0) FROM _ca_nw")) / reps}
     _q(con, "DROP TABLE IF EXISTS _ca_nact")
     return out
+
+
+def weight_threshold(weights: np.ndarray, null_by_weight: dict[str, float], alpha: float) -> tuple[float, float]:
+    """Smallest weight ``t`` with (mean null edges of weight >= t) <= alpha * (observed edges >= t).
+
+    Returns ``t`` and the expected number of false edges at it (the mean null edge count); ``inf`` and 0 when
+    no level qualifies.
+    """
+    levels = sorted({int(x) for x in weights})
+    for t in levels:
+        n_obs = float((weights >= t).sum())
+        n_null = float(sum(v for k, v in null_by_weight.items() if int(k) >= t))
+        if n_obs > 0 and n_null <= alpha * n_obs:
+            return float(t), n_null
+    return math.inf, 0.0
 
 
 def poisson_sf(k: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from ..cli_util import byte_progress, emit_json, handle_errors, out
@@ -42,7 +43,9 @@ def _print_summary(m: Any, written: dict[str, int]) -> None:
                   "-" if r["gini"] is None else f"{r['gini']:.3f}", _pct(r["share_within_60s"]),
                   _pct(r["share_rapid_fire"]), _pct(r["share_coordinated"]), _pct(r["share_high_risk"]),
                   f"{r['labelled_targets']}/{r['targets']}")
-    out.print(t, width=max(out.width, 160))
+    # a terminal keeps its width; in a pipe (or a narrow terminal) the table may run wider than 80 columns
+    wide = out if out.is_terminal and out.width >= 150 else Console(highlight=False, width=160)
+    wide.print(t)
     first, last = meta["status_checked_first"], meta["status_checked_last"]
     out.print(f"account status checks used: {first[:10] if first else '-'} .. {last[:10] if last else '-'} "
               "(suspended = suspended or deleted at the latest check; never-checked accounts are 'unchecked')")

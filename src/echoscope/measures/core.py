@@ -230,7 +230,7 @@ def _expand(a: ir.Table, cols: tuple[str, ...], how: str) -> ir.Table:
     return ibis.union(*pieces, distinct=False)
 
 
-def per_scope_actor(e: ir.Table, seq: ir.Table, con: Any, p: Params) -> ir.Table:
+def per_scope_actor(e: ir.Table, seq: ir.Table, con: Any, p: Params, cache: bool = False) -> ir.Table:
     """One row per (scope key, amplifier) with counts, amplifier attributes and the amplifier's rank."""
     a = _actor_week(e, seq, p)
     st = latest_status(con)
@@ -248,6 +248,8 @@ def per_scope_actor(e: ir.Table, seq: ir.Table, con: Any, p: Params) -> ir.Table
     else:
         a = a.mutate(high_risk=_null("boolean"))
     a = a.select("target", "group", "week", "actor_id", *_ATTRS, *_SUMS)
+    if cache:
+        a = a.cache()
     x = _expand(a, _SUMS, "sum")
     part = [x.scope, x.target, x.group, x.week]
     x = x.mutate(
@@ -273,7 +275,9 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
     if cache:
         e = e.cache()
     seq = rapid_sequences(e, p)
-    x = per_scope_actor(e, seq, con, p)
+    if cache:
+        seq = seq.cache()
+    x = per_scope_actor(e, seq, con, p, cache=cache)
     if cache:
         x = x.cache()
 
@@ -304,6 +308,8 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
     }
     agg = x.group_by(["scope", "target", "group", "week"]).aggregate(**aggs)
     agg = agg.mutate(k_agg=_key(agg))
+    if cache:
+        agg = agg.cache()
 
     # latency quantiles: the one measure that needs engagement rows per scope
     lat = e.filter(e.lat_known).select("target", "group", "week", lat_one=ibis.literal(1).cast("int64"),
@@ -313,6 +319,8 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
         **{f"latency_p{int(round(q * 100)):02d}": lq.latency_s.quantile(q).round(6) for q in LATENCY_QUANTILES},
         latency_mean=lq.latency_s.mean().round(6))
     lq = lq.mutate(k_lat=_key(lq)).drop("scope", "target", "group", "week")
+    if cache:
+        lq = lq.cache()
 
     # posts made by the targets
     po = con.table("posts")
@@ -324,6 +332,8 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
         posts=po.count(), posts_original=_int(po.kind == "original").sum())
     po = _expand(po, ("posts", "posts_original"), "sum")
     po = po.mutate(k_posts=_key(po))
+    if cache:
+        po = po.cache()
 
     # label coverage (static: the same on every week of a scope)
     lb = tg.select(target=tg.account_id, group=tg.group, week=_null("date"), targets=ibis.literal(1).cast("int64"),

@@ -10,5 +10,14 @@ from .exports import EXPORTERS, export_study
 from .html import build_document, findings, render_report
 from .pseudonymise import Pseudonymiser, resolve_key
 
-__all__ = ["render_report", "build_document", "findings", "gather", "ReportOptions", "export_study", "EXPORTERS",
-           "Pseudonymiser", "resolve_key"]
+__all__ = [
+           "EXPORTERS",
+           "Pseudonymiser",
+           "ReportOptions",
+           "build_document",
+           "export_study",
+           "findings",
+           "gather",
+           "render_report",
+           "resolve_key",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,7 +13,7 @@ PseudoOpt = Annotated[bool, typer.Option(
     "--pseudonymise", help="replace handles, account and post ids and display names with stable keyed pseudonyms "
     "(HMAC-SHA256) for sharing outside a newsroom; the same account gets the same pseudonym in the report and "
     "every export made with the same key")]
-KeyEnvOpt = Annotated[Optional[str], typer.Option(
+KeyEnvOpt = Annotated[str | None, typer.Option(
     "--key-env", metavar="VAR", help="environment variable holding the pseudonymisation key (at least 16 "
     "characters); default: a random key created once and kept in the study as pseudonym.key (never share it)")]
 

@@ -143,13 +143,13 @@ def _iso(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, dt.datetime):
-        return v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         if math.isnan(float(v)):
             return None
-        return dt.datetime.fromtimestamp(float(v), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        return dt.datetime.fromtimestamp(float(v), dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return str(v)
 
 
@@ -171,6 +171,8 @@ def _clean(v: Any) -> Any:
         return _clean(v.as_py())
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
     if v is not None and not isinstance(v, (str, int, float, bool)):
         return str(v)
     return v
@@ -199,7 +201,7 @@ def gather(study: Study, options: ReportOptions | None = None, progress: Progres
         manifest = study.manifest()
         results = manifest.get("results", {})
         doc["study"] = {"title": info.get("name"), "path": str(study.path), "platforms": info.get("platforms", []),
-                        "generated_at": _iso(dt.datetime.now(dt.timezone.utc)),
+                        "generated_at": _iso(dt.datetime.now(dt.UTC)),
                         "generation": info.get("generation")}
         doc["coverage"] = _coverage(info)
         doc["stages"] = _stages(results)
@@ -313,16 +315,19 @@ def _prepare(con: Any, avail: set[str], opt: ReportOptions, notes: list[str]) ->
     con.execute("""CREATE TEMP TABLE _r_status AS
         SELECT account_id, arg_max(status, coalesce(checked_at, TIMESTAMPTZ '1970-01-01 00:00:00+00')) AS status,
                max(checked_at) AS checked_at FROM account_status GROUP BY account_id""")
+    # the engagements with targets, read once (the view joins posts to posts; every later query uses this)
+    con.execute("""CREATE TEMP TABLE _r_te AS
+        SELECT t.account_id AS target, t.grp, e.actor_id AS actor, e.kind, e.created_at, e.latency_s
+        FROM engagements e JOIN _r_tg t ON e.subject_account_id = t.account_id""")
     # one row per (target, amplifier): the base of every per-target number
-    con.execute(f"""CREATE TEMP TABLE _r_ta AS
-        SELECT t.account_id AS target, e.actor_id AS actor, count(*) AS n,
+    con.execute("""CREATE TEMP TABLE _r_ta AS
+        SELECT e.target, e.actor, count(*) AS n,
                count(*) FILTER (WHERE e.kind = 'repost') AS n_reposts,
                count(e.latency_s) FILTER (WHERE e.latency_s >= 0) AS n_lat,
                count(*) FILTER (WHERE e.latency_s >= 0 AND e.latency_s <= 10) AS n_10s,
                count(*) FILTER (WHERE e.latency_s >= 0 AND e.latency_s <= 60) AS n_60s,
                min(e.created_at) AS first_at, max(e.created_at) AS last_at
-        FROM engagements e JOIN _r_tg t ON e.subject_account_id = t.account_id
-        GROUP BY t.account_id, e.actor_id""")
+        FROM _r_te e GROUP BY e.target, e.actor""")
     con.execute(f"""CREATE TEMP TABLE _r_cls AS
         SELECT a.actor, s.status, s.checked_at, f.why AS flagged_by,
                CASE WHEN s.status IN ({susp}) THEN 'later suspended'
@@ -369,7 +374,7 @@ def _finish(r: dict[str, Any]) -> dict[str, Any]:
     amp = int(r.get("amplifiers") or 0)
     reps = int(r.get("reposts") or 0)
     lat = int(r.get("latency_known") or 0)
-    share = lambda a, b: (float(a or 0) / b) if b else None  # noqa: E731
+    share = lambda a, b: (float(a or 0) / b) if b else None
     gini = None
     if n and amp:
         gini = 2.0 * float(r.get("sum_ix") or 0) / (amp * n) - (amp + 1.0) / amp
@@ -394,9 +399,8 @@ def _finish(r: dict[str, Any]) -> dict[str, Any]:
 def _target_stats(con: Any, opt: ReportOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     per = {r["k"]: _finish(r) for r in _scope_stats(con, "ta.target")}
     med = {r["target"]: r for r in _rows(con, """
-        SELECT t.account_id AS target, quantile_cont(e.latency_s, 0.5) AS latency_median
-        FROM engagements e JOIN _r_tg t ON e.subject_account_id = t.account_id
-        WHERE e.latency_s >= 0 GROUP BY 1""")}
+        SELECT target, quantile_cont(latency_s, 0.5) AS latency_median FROM _r_te
+        WHERE latency_s >= 0 GROUP BY 1""")}
     posts = {r["account_id"]: r["posts"] for r in _rows(con, """
         SELECT p.account_id, count(*) AS posts FROM posts p JOIN _r_tg t ON t.account_id = p.account_id
         WHERE p.kind = 'original' GROUP BY 1""")}
@@ -435,19 +439,19 @@ def _chart_targets(targets: list[dict[str, Any]], opt: ReportOptions) -> list[di
 def _weekly(con: Any, targets: list[dict[str, Any]], opt: ReportOptions) -> dict[str, Any]:
     """Weekly engagements by amplifier class, for all targets together, each group, and the top targets."""
     base = """SELECT {key} AS k, CAST(date_trunc('week', e.created_at) AS DATE) AS week, c.cls, count(*) AS n
-        FROM engagements e JOIN _r_tg t ON e.subject_account_id = t.account_id
-        JOIN _r_cls c ON c.actor = e.actor_id WHERE e.created_at IS NOT NULL {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+        FROM _r_te e JOIN _r_cls c ON c.actor = e.actor WHERE e.created_at IS NOT NULL {where}
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
     out: dict[str, Any] = {"all": [], "groups": [], "targets": []}
     out["all"] = [{"week": _iso(r["week"]), "class": r["cls"], "n": int(r["n"])}
                   for r in _rows(con, base.format(key="'all'", where=""))]
     out["groups"] = [{"group": r["k"], "week": _iso(r["week"]), "class": r["cls"], "n": int(r["n"])}
-                     for r in _rows(con, base.format(key="coalesce(t.grp, '(no group)')", where=""))]
+                     for r in _rows(con, base.format(key="coalesce(e.grp, '(no group)')", where=""))]
     top = [t["account_id"] for t in _chart_targets(targets, opt)]
     if top:
         con.execute("CREATE OR REPLACE TEMP TABLE _r_top AS SELECT unnest(?) AS account_id", [top])
         out["targets"] = [{"account_id": r["k"], "week": _iso(r["week"]), "class": r["cls"], "n": int(r["n"])}
                           for r in _rows(con, base.format(
-                              key="t.account_id", where="AND t.account_id IN (SELECT account_id FROM _r_top)"))]
+                              key="e.target", where="AND e.target IN (SELECT account_id FROM _r_top)"))]
     return out
 
 
@@ -497,17 +501,16 @@ def _latency(con: Any, targets: list[dict[str, Any]], opt: ReportOptions) -> dic
     edges = list(LATENCY_EDGES)
     case = " ".join(f"WHEN e.latency_s < {edges[i + 1]} THEN {i}" for i in range(len(edges) - 1))
     binx = f"CASE {case} ELSE {len(edges) - 1} END"
-    sql = """SELECT {key} AS k, {binx} AS bin, c.cls, count(*) AS n FROM engagements e
-        JOIN _r_tg t ON e.subject_account_id = t.account_id JOIN _r_cls c ON c.actor = e.actor_id
-        WHERE e.latency_s >= 0 {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+    sql = """SELECT {key} AS k, {binx} AS bin, c.cls, count(*) AS n FROM _r_te e
+        JOIN _r_cls c ON c.actor = e.actor WHERE e.latency_s >= 0 {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
     out: dict[str, Any] = {"bins": [_bin_label(i) for i in range(len(edges))], "all": [], "targets": []}
     out["all"] = [{"bin": _bin_label(int(r["bin"])), "order": int(r["bin"]), "class": r["cls"], "n": int(r["n"])}
                   for r in _rows(con, sql.format(key="'all'", binx=binx, where=""))]
     if _chart_targets(targets, opt):
         out["targets"] = [{"account_id": r["k"], "bin": _bin_label(int(r["bin"])), "order": int(r["bin"]),
                            "class": r["cls"], "n": int(r["n"])}
-                          for r in _rows(con, sql.format(key="t.account_id", binx=binx,
-                                                         where="AND t.account_id IN (SELECT account_id FROM _r_top)"))]
+                          for r in _rows(con, sql.format(key="e.target", binx=binx,
+                                                         where="AND e.target IN (SELECT account_id FROM _r_top)"))]
     return out
 
 
@@ -568,7 +571,7 @@ def _coordination(con: Any, avail: set[str], results: dict[str, Any], opt: Repor
         tgt AS (SELECT m.cluster_id, ta.target, sum(ta.n) AS n, min(ta.first_at) AS first_at, max(ta.last_at) AS last_at
                 FROM m JOIN _r_ta ta ON ta.actor = m.account_id GROUP BY 1, 2),
         tg2 AS (SELECT g.cluster_id, sum(g.n) AS target_engagements, min(g.first_at) AS first_at, max(g.last_at) AS last_at,
-                       list(struct_pack(account_id := g.target, handle := t.handle, n := g.n) ORDER BY g.n DESC, g.target)[1:3]
+                       list(struct_pack(account_id := g.target, handle := t.handle, n := CAST(g.n AS BIGINT)) ORDER BY g.n DESC, g.target)[1:3]
                          AS top_targets
                 FROM tgt g JOIN _r_tg t ON t.account_id = g.target GROUP BY 1)
         SELECT per.*, tg2.target_engagements, tg2.first_at, tg2.last_at, tg2.top_targets {(', ' + sel_extra) if sel_extra else ''}
@@ -576,7 +579,7 @@ def _coordination(con: Any, avail: set[str], results: dict[str, Any], opt: Repor
         {join.replace('m.cluster_id', 'per.cluster_id').replace('k.cluster_id', 'CAST(k.cluster_id AS VARCHAR)')}
         ORDER BY {('k.' + _q(cflag) + ' DESC NULLS LAST, ') if (cflag and join) else ''}per.size DESC, per.cluster_id
         LIMIT {int(opt.clusters)}""")
-    total = _rows(con, f"""SELECT count(DISTINCT cluster_id) AS clusters, count(DISTINCT account_id) AS accounts
+    total = _rows(con, """SELECT count(DISTINCT cluster_id) AS clusters, count(DISTINCT account_id) AS accounts
         FROM coord_members""")[0]
     if cflag and join:
         total.update(_rows(con, f"""SELECT count(*) AS coordinated_clusters FROM coord_clusters WHERE {_q(cflag)}""")[0])
@@ -609,7 +612,7 @@ def _evidence(con: Any, avail: set[str], ids: list[str], opt: ReportOptions, not
     if not {"account_a", "account_b"} <= ec:
         notes.append("coord_evidence lacks account_a/account_b; evidence not shown")
         return {}
-    col = lambda c, alt="NULL": f"e.{_q(c)}" if c in ec else alt  # noqa: E731
+    col = lambda c, alt="NULL": f"e.{_q(c)}" if c in ec else alt
     gap = col("gap_s", "abs(" + col("ts_b") + " - " + col("ts_a") + ")" if {"ts_a", "ts_b"} <= ec else "NULL")
     con.execute("CREATE OR REPLACE TEMP TABLE _r_evc AS SELECT unnest(?) AS cluster_id", [ids])
     rows = _rows(con, f"""

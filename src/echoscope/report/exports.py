@@ -94,7 +94,7 @@ def _result_tables(study: Study) -> list[str]:
 
 
 def _report_targets(ctx: ExportContext) -> pa.Table:
-    from .data import as_arrow_targets, gather, ReportOptions
+    from .data import ReportOptions, as_arrow_targets, gather
 
     doc = gather(ctx.study, ReportOptions(result_preview_rows=0, max_table_rows=10**9))
     return as_arrow_targets(doc)
@@ -158,9 +158,9 @@ def _date(v: Any) -> str | None:
     if isinstance(v, (int, float)):
         if isinstance(v, float) and math.isnan(v):
             return None
-        return dt.datetime.fromtimestamp(float(v), dt.timezone.utc).date().isoformat()
+        return dt.datetime.fromtimestamp(float(v), dt.UTC).date().isoformat()
     if isinstance(v, dt.datetime):
-        return v.astimezone(dt.timezone.utc).date().isoformat()
+        return v.astimezone(dt.UTC).date().isoformat()
     if isinstance(v, dt.date):
         return v.isoformat()
     return str(v)[:10]
@@ -339,4 +339,4 @@ def is_numeric_column(table: pa.Table, name: str) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
-__all__ = ["EXPORTERS", "export_study", "neutralise", "write_csv", "network", "FORMULA_PREFIXES"]
+__all__ = ["EXPORTERS", "FORMULA_PREFIXES", "export_study", "network", "neutralise", "write_csv"]

@@ -292,14 +292,15 @@ def build_document(study: Study, *, pseudonymise: bool = False, key_env: str | N
                    options: ReportOptions | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     """The gathered document, pseudonymised when asked, with its ``findings`` sentences (the JSON summary)."""
     opt = options or ReportOptions()
+    key = resolve_key(study.path, key_env) if pseudonymise else None  # fail before the work on a bad key
     doc = gather(study, opt, progress)
     doc["pseudonymised"] = bool(pseudonymise)
-    if pseudonymise:
-        p = Pseudonymiser(resolve_key(study.path, key_env), known_ids=known_account_ids(study))
+    if key is not None:
+        p = Pseudonymiser(key, known_ids=known_account_ids(study))
         doc = pseudonymise_doc(doc, p)
         doc["pseudonymised"] = True
         doc["study"]["path"] = "(withheld)"
     doc["findings"] = findings(doc, opt)
     doc["generated_by"] = "echoscope report"
-    doc["generated_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc["generated_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return doc

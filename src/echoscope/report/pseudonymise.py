@@ -166,7 +166,7 @@ class Pseudonymiser:
         k = (ns, value)
         hit = self._cache.get(k)
         if hit is None:
-            hit = hmac.new(self.key, f"{ns}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()[: self.length]
+            hit = hmac.new(self.key, f"{ns}\x00{value}".encode(), hashlib.sha256).hexdigest()[: self.length]
             if len(self._cache) < 1_000_000:
                 self._cache[k] = hit
         return hit

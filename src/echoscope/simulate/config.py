@@ -23,7 +23,7 @@ class SuperSpreaders:
 
     enabled: bool = True
     #: share of all engagements the network makes (sets, with the other campaigns, the ~1 in 10 figure)
-    engagement_share: float = 0.06
+    engagement_share: float = 0.065
     #: accounts per 1,000 platform accounts (Twitter removed ~150,000 amplifiers of a 2020 PRC network)
     accounts_per_1000: float = 6.0
     min_accounts: int = 40
@@ -43,9 +43,9 @@ class SuperSpreaders:
     #: followers are Poisson(mean) with a small tail ("rarely more than ten followers")
     followers_mean: float = 3.0
     #: share of the network's activity aimed at the focus target (the ambassador to the UK)
-    focus_share: float = 0.25
+    focus_share: float = 0.15
     #: probability of being suspended (in waves) by the final check; Twitter removed most of such networks
-    suspended_share: float = 0.72
+    suspended_share: float = 0.8
     #: follows a diurnal schedule like a person (harder) instead of posting around the clock
     diurnal: bool = False
     #: share of the network's engagements spent on popular organic posts to look normal (camouflage)
@@ -59,7 +59,7 @@ class Impersonation:
     """Personas claiming to be UK citizens, run in UTC+8 office hours (DemTech working papers 2021.1/2021.2)."""
 
     enabled: bool = True
-    engagement_share: float = 0.015
+    engagement_share: float = 0.03
     #: the UK network had 62 coordinated accounts
     accounts: int = 62
     #: operators' UTC offset (hours) and office hours (local), weekdays only
@@ -141,7 +141,7 @@ class SimConfig:
     #: posts per engagement: originals are made so that posts get ~4 engagements on average (heavy tailed)
     engagements_per_original: float = 4.0
     #: Pareto exponent of organic activity (smaller = heavier tail); power users do much of the sharing
-    activity_alpha: float = 1.05
+    activity_alpha: float = 0.9
     #: Pareto exponent of post popularity; smaller makes bigger viral moments
     popularity_alpha: float = 1.0
     #: organic retweet delay: lognormal median (s) and log-sd: minutes to days, long tailed

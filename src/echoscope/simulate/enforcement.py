@@ -39,7 +39,13 @@ def plan_enforcement(cfg: SimConfig, pop: Population, rng: np.random.Generator) 
         if not camp.enabled or hi <= lo:
             continue
         k = hi - lo
-        hit = rng.random(k) < camp.suspended_share
+        # platforms catch the loudest accounts first: the most active fifth is suspended with probability
+        # 0.95, the rest so that the campaign's overall share is ``suspended_share``
+        share = camp.suspended_share
+        loud = pop.weight[lo:hi] >= np.quantile(pop.weight[lo:hi], 0.8)
+        p_loud = max(share, 0.95) if share > 0 else 0.0
+        p_rest = max(0.0, (share * k - p_loud * loud.sum()) / max(1, k - loud.sum()))
+        hit = rng.random(k) < np.where(loud, p_loud, p_rest)
         if ROLE_OF_CAMPAIGN[name] == HIJACKED:  # taken over accounts are caught at the final check
             when = np.full(k, waves[-1])
         else:

@@ -291,7 +291,8 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     group[tlo:thi] = np.where(is_dip, 0, 1)
     # only 14% of targets carry an affiliation label
     labelled = np.zeros(n, bool)
-    labelled[tlo:thi] = rng.random(thi - tlo) < cfg.label_share
+    n_lab = int(round(cfg.label_share * (thi - tlo)))
+    labelled[tlo + rng.permutation(thi - tlo)[:n_lab]] = True
     label = pick(LABELS, np.maximum(group, 0), mask=~labelled)
 
     # --- descriptions and locations: one pick from a combined pool each

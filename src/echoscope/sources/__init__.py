@@ -1,8 +1,8 @@
 """Readers, one module per input format, registered by name.
 
 ``SOURCES`` maps a format name to ``"module:function"``; modules are imported on first use so that a format's
-optional dependencies cost nothing until it is read. Each module also exposes ``sniff(head: bytes, name: str)
--> float``: how sure it is (0..1) that a file whose first decompressed bytes are ``head`` is its format.
+optional dependencies cost nothing until it is read. Each module also exposes ``sniff_<format>`` (or, when it
+reads one format, ``sniff``) with the signature ``(head: bytes, name: str) -> float``: how sure it is (0..1) that a file whose first decompressed bytes are ``head`` is its format.
 :func:`detect` asks every sniffer and takes the surest.
 """
 
@@ -49,7 +49,7 @@ def get_reader(name: str) -> Reader:
 def _sniffer(name: str) -> Any:
     mod = SOURCES[name].split(":")[0]
     module = importlib.import_module(f"{__name__}.{mod}")
-    return getattr(module, "sniff", None)
+    return getattr(module, f"sniff_{name.replace('-', '_')}", None) or getattr(module, "sniff", None)
 
 
 def detect(src: SourceFile) -> str:

@@ -132,7 +132,7 @@ def tweets_plan(header: list[str], platform: str, file: str) -> Plan:
         typ = S.ACCOUNTS.field(field).type
         plan.raw[name] = V.blank_to_null(col[column]) if field not in ("description", "display_name") else col[column]
         if field == "handle":
-            snap[field] = f"NULLIF(ltrim({V.ident(name)}, '@'), '')"
+            snap[field] = V.handle_sql(V.ident(name))
         elif str(typ).startswith("timestamp"):
             plan.parsed["io_p_" + field] = V.date_sql(V.ident(name))
             snap[field] = "io_p_" + field
@@ -156,7 +156,13 @@ def users_plan(header: list[str], platform: str, file: str) -> Plan:
     cm = _where(header, USER_FIELDS)
     where = resolve_columns(header, cm, file)
     where = {f: i for f, i in where.items() if f in cm.renames.values()}
-    return build_plan(header, "accounts", where, cm, platform, file)
+    plan = build_plan(header, "accounts", where, cm, platform, file)
+    # the archive always has ids: a row without one is quarantined, never keyed by its screen name
+    plan.fields["account_id"] = "p_account_id"
+    plan.checks = [c for c in plan.checks if c.field != "account_id"]
+    plan.checks.insert(0, Check("userid", "p_account_id IS NULL",
+                                V.lit("userid is empty; every row of the users file needs it")))
+    return plan
 
 
 def read_io_archive(src: SourceFile, sink: IngestSink) -> None:
@@ -190,5 +196,13 @@ def read_io_archive(src: SourceFile, sink: IngestSink) -> None:
     run_plan(src, sink, plan, kind="csv", delim=delim, encoding=encoding)
 
 
-__all__ = ["read_io_archive", "sniff", "tweets_plan", "users_plan", "TWEET_COLUMNS", "USER_COLUMNS",
-           "TWEET_FIELDS", "USER_FIELDS"]
+__all__ = [
+    "TWEET_COLUMNS",
+    "TWEET_FIELDS",
+    "USER_COLUMNS",
+    "USER_FIELDS",
+    "read_io_archive",
+    "sniff",
+    "tweets_plan",
+    "users_plan",
+]

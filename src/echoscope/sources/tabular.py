@@ -27,6 +27,7 @@ Mapping syntax (the CLI's repeated ``--map`` flags arrive as ``sink.options["map
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -38,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,8 +47,8 @@ import pyarrow.parquet as pq
 
 from .. import schema as S
 from ..errors import ConfigError, SchemaError, SourceError
-from .base import MAX_RAW, IngestSink, SourceFile
 from . import values as V
+from .base import MAX_RAW, IngestSink, SourceFile
 
 #: rows per Arrow batch handed to the sink (one staged Parquet file each)
 BATCH_ROWS = 250_000
@@ -149,9 +151,10 @@ class Plan:
                      if fatal else "NULL::VARCHAR")
         err_reason = ("CASE " + " ".join(f"WHEN {c.condition} THEN {c.reason}" for c in fatal) + " END"
                       if fatal else "NULL::VARCHAR")
-        note = ("NULLIF(concat_ws(', ', " + ", ".join(
-            f"CASE WHEN {c.condition} THEN {V.lit(c.field)} END" for c in notes) + "), '')"
-            if notes else "NULL::VARCHAR")
+        # built only for rows that need it: a string per row would cost more than all the checks
+        note = ("CASE WHEN " + " OR ".join(f"({c.condition})" for c in notes) + " THEN concat_ws(', ', "
+                + ", ".join(f"CASE WHEN {c.condition} THEN {V.lit(c.field)} END" for c in notes) + ") END"
+                if notes else "NULL::VARCHAR")
         l3 = [f"{sql} AS {V.ident('o_' + n)}" for n, sql in self.fields.items()]
         for i, ex in enumerate(self.extras):
             l3 += [f"{sql} AS {V.ident(f'x{i}_' + n)}" for n, sql in ex.fields.items()]
@@ -300,7 +303,7 @@ def _typed(field: str, table: str, raw: str) -> str:
     if pa.types.is_list(typ):
         return V.list_sql(raw, {"hashtags": "#", "mentions": "@"}.get(field, ""))
     if field == "handle":
-        return f"NULLIF(ltrim({raw}, '@'), '')"
+        return V.handle_sql(raw)
     return raw
 
 
@@ -516,10 +519,9 @@ def _shared_sniffer() -> bool:
     """True while the registry asks this module's ``sniff`` for both csv and parquet."""
     try:
         from . import _sniffer  # type: ignore[attr-defined]
-
-        return _sniffer("parquet") is _sniffer("csv")
-    except Exception:  # pragma: no cover - registry shape changed
+    except ImportError:  # pragma: no cover - registry shape changed
         return False
+    return bool(_sniffer("parquet") is _sniffer("csv"))
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -688,22 +690,61 @@ def _snapshot(batch: pa.RecordBatch, ex: Extra, prefix: str) -> pa.Table:
     return t.take(pa.array(np.sort(order[first])))
 
 
-@dataclasses.dataclass
-class ScanResult:
-    rows: int = 0
-    loaded: int = 0
-    bad: int = 0
-    rejected: int = 0
-    notes: int = 0
+@contextlib.contextmanager
+def _file_order(con: Any) -> Iterator[None]:
+    """Make DuckDB return rows in file order (good rows are counted to find their lines), then restore."""
+    old = str(con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]).lower()
+    con.execute("SET preserve_insertion_order=true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order={'true' if old == 'true' else 'false'}")
+
+
+def _scratch_dir(con: Any) -> str:
+    """A temporary directory next to DuckDB's spill directory (the study's staging area) when it has one."""
+    parent = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] or None
+    return tempfile.mkdtemp(prefix="echoscope-bad-", dir=parent if parent and os.path.isdir(parent) else None)
+
+
+def _split_batch(batch: pa.RecordBatch, ords: pa.Array, primary: bool, bad: _BadRows) -> pa.RecordBatch:
+    """Move the batch's failed rows (and notes on loaded rows) to ``bad``; return the rows to load."""
+    n = batch.num_rows
+    err = batch.column("_err_field")
+    note = batch.column("_note")
+    good = batch
+    ok_mask = None
+    if err.null_count != n:
+        ok_mask = pc.is_null(err)
+        good = batch.filter(ok_mask)
+        failed = pc.invert(ok_mask)
+        k = n - good.num_rows
+        bad.add(pa.table({"ord": ords.filter(failed), "field": err.filter(failed),
+                          "reason": batch.column("_err_reason").filter(failed),
+                          "raw": batch.column("_raw").filter(failed),
+                          "primary": pa.array([primary] * k, pa.bool_())}))
+    if note.null_count != n:
+        noted = pc.is_valid(note) if ok_mask is None else pc.and_(pc.is_valid(note), ok_mask)
+        fields = note.filter(noted)
+        if len(fields):
+            reasons = pc.binary_join_element_wise(
+                "value of ", fields, " could not be read and was stored as null (the row was loaded)", "")
+            bad.add(pa.table({"ord": ords.filter(noted), "field": fields, "reason": reasons,
+                              "raw": batch.column("_raw").filter(noted),
+                              "primary": pa.array([False] * len(fields), pa.bool_())}))
+    return good
 
 
 def run_plan(src: SourceFile, sink: IngestSink, plan: Plan, *, kind: str = "csv", delim: str = ",",
-             encoding: str | None = None) -> ScanResult:
-    """Read ``src`` with DuckDB, convert it by ``plan`` and hand good rows and bad rows to ``sink``."""
+             encoding: str | None = None) -> int:
+    """Read ``src`` with DuckDB, convert it by ``plan``, hand good rows and bad rows to ``sink``.
+
+    ``kind`` is ``csv`` or ``parquet``. Returns the number of records DuckDB returned (rejected CSV records
+    not included).
+    """
     con = sink.duckdb()
     con.execute("SET TimeZone='UTC'")
     path, compression = _local_path(src)
-    res = ScanResult()
     tag = "echoscope_rj_" + uuid.uuid4().hex[:12]
     if kind == "csv":
         source = csv_source_sql(path, len(plan.columns), delim=delim, compression=compression,
@@ -714,104 +755,51 @@ def run_plan(src: SourceFile, sink: IngestSink, plan: Plan, *, kind: str = "csv"
         source = f"(SELECT {cols}, file_row_number FROM read_parquet({V.lit(path)}, file_row_number=true))"
         row_expr = "file_row_number + 1"
     sql = plan.sql(source, row_expr)
-    try:
-        old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    except Exception:  # pragma: no cover - setting always exists in supported versions
-        old_order = False
-    tmp_parent = None
-    try:
-        tmp_parent = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] or None
-    except Exception:  # pragma: no cover
-        tmp_parent = None
-    if tmp_parent and not os.path.isdir(tmp_parent):
-        tmp_parent = None
-    tmpdir = tempfile.mkdtemp(prefix="echoscope-bad-", dir=tmp_parent)
-    bad = _BadRows(tmpdir)
-    total_bytes = _progress_total(src, path, compression)
+    out_cols = list(plan.fields)
+    total_bytes = _progress_total(src, path)
     est_rows = max(1.0, _estimate_rows(src, total_bytes))
     reported = 0
+    rows = 0
+    tmpdir = _scratch_dir(con)
+    bad = _BadRows(tmpdir)
     try:
-        con.execute("SET preserve_insertion_order=true")  # good rows must come in file order (line numbers)
-        try:
-            reader = con.execute(sql).to_arrow_reader(BATCH_ROWS)
-        except Exception as exc:
-            raise _duck_error(exc, src) from exc
-        out_cols = [f for f in plan.fields]
-        ordinal = 0
-        while True:
+        with _file_order(con):
             try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except Exception as exc:
+                for batch in con.execute(sql).to_arrow_reader(BATCH_ROWS):
+                    n = batch.num_rows
+                    if n == 0:
+                        continue
+                    ords = (pa.array(np.arange(rows + 1, rows + n + 1, dtype=np.int64)) if kind == "csv"
+                            else batch.column("_row").cast(pa.int64()))
+                    rows += n
+                    good = _split_batch(batch, ords, plan.primary, bad)
+                    if good.num_rows:
+                        sink.add(plan.table, pa.table({f: good.column("o_" + f) for f in out_cols}),
+                                 primary=plan.primary)
+                        for i, ex in enumerate(plan.extras):
+                            snap = _snapshot(good, ex, f"x{i}_")
+                            if snap.num_rows:
+                                sink.add(ex.table, snap, primary=False)
+                    target = int(total_bytes * min(0.99, rows / est_rows))
+                    if target > reported:
+                        sink.progress(target - reported)
+                        reported = target
+            except duckdb.Error as exc:
                 raise _duck_error(exc, src) from exc
-            n = batch.num_rows
-            if n == 0:
-                continue
-            res.rows += n
-            err = batch.column("_err_field")
-            note = batch.column("_note")
-            ords = pa.array(np.arange(ordinal + 1, ordinal + n + 1, dtype=np.int64)) if kind == "csv" \
-                else batch.column("_row").cast(pa.int64())
-            ordinal += n
-            if err.null_count == n:
-                good = batch
-                ok_mask = None
-            else:
-                ok_mask = pc.is_null(err)
-                good = batch.filter(ok_mask)
-                badmask = pc.invert(ok_mask)
-                b = pa.table({"ord": ords.filter(badmask), "field": err.filter(badmask),
-                              "reason": batch.column("_err_reason").filter(badmask),
-                              "raw": batch.column("_raw").filter(badmask)})
-                b = b.append_column("primary", pa.array([plan.primary] * b.num_rows, pa.bool_()))
-                bad.add(b)
-                res.bad += b.num_rows
-            if note.null_count != n:
-                nmask = pc.is_valid(note) if ok_mask is None else pc.and_(pc.is_valid(note), ok_mask)
-                nb = pa.table({"ord": ords.filter(nmask), "field": note.filter(nmask),
-                               "raw": batch.column("_raw").filter(nmask)})
-                if nb.num_rows:
-                    reasons = pc.binary_join_element_wise(
-                        "value of ", nb.column("field"),
-                        " could not be read and was stored as null (the row was loaded)", "")
-                    nb = pa.table({"ord": nb.column("ord"), "field": nb.column("field"), "reason": reasons,
-                                   "raw": nb.column("raw"),
-                                   "primary": pa.array([False] * nb.num_rows, pa.bool_())})
-                    bad.add(nb)
-                    res.notes += nb.num_rows
-            if good.num_rows:
-                t = pa.table({f: good.column("o_" + f) for f in out_cols})
-                sink.add(plan.table, t, primary=plan.primary)
-                res.loaded += good.num_rows
-                for i, ex in enumerate(plan.extras):
-                    snap = _snapshot(good, ex, f"x{i}_")
-                    if snap.num_rows:
-                        sink.add(ex.table, snap, primary=False)
-            target = int(total_bytes * min(0.99, res.rows / est_rows))
-            if target > reported:
-                sink.progress(target - reported)
-                reported = target
-        con.execute(f"SET preserve_insertion_order={'true' if str(old_order).lower() == 'true' else 'false'}")
         rejects = _fetch_rejects(con, tag) if kind == "csv" else None
-        res.rejected = 0 if rejects is None else rejects.num_rows
-        if bad.n or res.rejected:
+        if bad.n or (rejects is not None and rejects.num_rows):
             _flush_bad(src, sink, bad, rejects, kind, plan.primary, plan.columns)
     finally:
-        con.execute(f"SET preserve_insertion_order={'true' if str(old_order).lower() == 'true' else 'false'}")
         if kind == "csv":
-            for suffix in ("_e", "_s"):
-                try:
-                    con.execute(f"DROP TABLE IF EXISTS {tag}{suffix}")
-                except Exception:  # pragma: no cover - cleanup only
-                    pass
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {tag}_e; DROP TABLE IF EXISTS {tag}_s")
         shutil.rmtree(tmpdir, ignore_errors=True)
     if total_bytes > reported:
         sink.progress(total_bytes - reported)
-    return res
+    return rows
 
 
-def _progress_total(src: SourceFile, path: str, compression: str) -> int:
+def _progress_total(src: SourceFile, path: str) -> int:
     try:
         if src.local_path is not None:
             return os.path.getsize(src.local_path)
@@ -822,10 +810,7 @@ def _progress_total(src: SourceFile, path: str, compression: str) -> int:
 
 def _estimate_rows(src: SourceFile, total_bytes: int) -> float:
     """A rough row count for the progress bar (bytes per row of the first 64 KiB; gzip size from its trailer)."""
-    try:
-        head = src.head(1 << 16)
-    except Exception:  # pragma: no cover
-        return 1.0
+    head = src.head(1 << 16)
     per_row = len(head) / max(1, head.count(b"\n"))
     size = float(total_bytes)
     if src.compression == "gzip" and src.local_path:
@@ -849,8 +834,8 @@ def _fetch_rejects(con: Any, tag: str) -> pa.Table | None:
     try:
         return con.execute(
             f"SELECT line::BIGINT AS line, error_type::VARCHAR AS error_type, column_name, error_message, "
-            f"left(csv_line, {MAX_RAW}) AS raw FROM {tag}_e ORDER BY line").to_arrow_table()
-    except Exception:  # no rejects table: nothing was rejected
+            f"left(trim(csv_line, chr(10) || chr(13)), {MAX_RAW}) AS raw FROM {tag}_e ORDER BY line").to_arrow_table()
+    except duckdb.CatalogException:  # no rejects table: nothing was rejected
         return None
 
 
@@ -943,7 +928,7 @@ def read_csv(src: SourceFile, sink: IngestSink) -> None:
 def parquet_columns(con: Any, path: str, file: str) -> list[str]:
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({V.lit(path)})").fetchall()
-    except Exception as exc:
+    except duckdb.Error as exc:
         raise SourceError(f"not a readable Parquet file ({str(exc).splitlines()[0]}); check the file and its "
                           "--format", file=file) from exc
     return [r[0] for r in rows]
@@ -967,6 +952,21 @@ def read_parquet(src: SourceFile, sink: IngestSink) -> None:
     run_plan(src, sink, plan, kind="parquet")
 
 
-__all__ = ["read_csv", "read_parquet", "sniff", "sniff_csv", "sniff_parquet", "Plan", "Check", "Extra", "run_plan",
-           "parse_column_map", "resolve_columns", "infer_table", "build_plan", "read_header", "TABLE_FIELDS",
-           "REQUIRED"]
+__all__ = [
+    "REQUIRED",
+    "TABLE_FIELDS",
+    "Check",
+    "Extra",
+    "Plan",
+    "build_plan",
+    "infer_table",
+    "parse_column_map",
+    "read_csv",
+    "read_header",
+    "read_parquet",
+    "resolve_columns",
+    "run_plan",
+    "sniff",
+    "sniff_csv",
+    "sniff_parquet",
+]

@@ -32,7 +32,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 import orjson
@@ -51,7 +51,7 @@ MAX_LINE_BYTES = 256 << 20
 #: below this many decompressed bytes (judged from the first chunk) no worker pool is started
 PARALLEL_MIN_BYTES = 16 << 20
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
 STR = pa.string()
 I64 = pa.int64()
@@ -75,9 +75,6 @@ ACCOUNT_SPEC: tuple[tuple[str, pa.DataType], ...] = (
 
 #: account_status columns, in the order of the row tuples built by the status reader
 STATUS_SPEC: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("status", STR), ("checked_at", TS))
-
-#: v2 referenced_tweets type -> post kind, in order of precedence when a tweet carries several
-REF_KINDS: tuple[tuple[str, str], ...] = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 
 #: what a non-tweet twarc2 file is, recognised from its first record, and what reads it instead
 NOT_TWEETS: dict[str, str] = {
@@ -129,14 +126,14 @@ def sniff(head: bytes, name: str) -> float:
     """
     kind = classify_head(head)
     return {"twarc2": 0.95, "twarc2-flat": 0.9, "counts": 0.2, "lists": 0.2, "compliance": 0.2,
-            "twarc2-users": 0.1}.get(kind, 0.0)
+            "twarc2-users": 0.1}.get(kind or "", 0.0)
 
 
 # ============================================================================================ typed decoding
 # Only the fields echoscope maps are declared; msgspec skips the rest (context annotations, media, ...)
 # without building Python objects for them, which is most of a twarc2 page. Ids are declared str | int
 # because some tools write numeric ids; they are normalised to str below.
-Id = Union[str, int, None]
+Id = str | int | None
 
 
 class _Url(Struct):
@@ -246,7 +243,7 @@ def parse_twarc2_chunk(lines: list[tuple[int, bytes]], last_lineno: int | None) 
         except msgspec.ValidationError:
             _fallback(ln, lineno, out)
             continue
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, ValueError, RecursionError):  # ValueError: invalid UTF-8
             load_line(ln, lineno, last_lineno, out)  # quarantines with the reason (UTF-8, truncated, ...)
             continue
         out.seen_json = True
@@ -338,7 +335,7 @@ def _observed(obj: _Line) -> str | None:
     return iso_or_none(tw.retrieved_at) if tw is not None else None
 
 
-def _page(obj: _Line, data: Iterable[_Tweet], lineno: int, out: ChunkResult) -> None:
+def _page(obj: _Line, data: Iterable[Any], lineno: int, out: ChunkResult) -> None:
     observed = _observed(obj)
     inc = obj.includes
     itweets: list[_Tweet] = []
@@ -347,10 +344,11 @@ def _page(obj: _Line, data: Iterable[_Tweet], lineno: int, out: ChunkResult) -> 
         itweets = inc.tweets or []
         users = inc.users or []
     authors = {t.id: t.author_id for t in itweets}
+    handles = {u.username: u.id for u in users}
     out.seen(lineno)
     posts = out.posts
     for t in data:
-        row = tweet_row(t, authors, lineno, out, True)
+        row = tweet_row(t, authors, lineno, out, True, handles)
         if row is not None:
             posts.append(row)
     refs = out.refs
@@ -397,8 +395,12 @@ def _flat(t: _Line, lineno: int, out: ChunkResult) -> None:
 
 
 def tweet_row(t: _Tweet, authors: dict[Any, Any], lineno: int, out: ChunkResult,
-              primary: bool) -> tuple[Any, ...] | None:
-    """One v2 tweet as a posts row tuple (``POST_SPEC`` order), or None when it was quarantined."""
+              primary: bool, handles: dict[Any, Any] | None = None) -> tuple[Any, ...] | None:
+    """One v2 tweet as a posts row tuple (``POST_SPEC`` order), or None when it was quarantined.
+
+    ``authors`` maps referenced tweet ids to their authors; ``handles`` maps the page's usernames to ids
+    (used when a retweeted tweet is missing from the page and only "RT @handle:" names its author).
+    """
     tid = t.id
     aid = t.author_id
     created = t.created_at
@@ -451,6 +453,8 @@ def tweet_row(t: _Tweet, authors: dict[Any, Any], lineno: int, out: ChunkResult,
             if ref_acc is None and kind == "repost" and ms[0].start == 3 and (t.text or "").startswith("RT @"):
                 # the retweeted tweet was deleted or withheld: "RT @x:" names its author as the first mention
                 ref_acc = ms[0].id
+                if ref_acc is None and handles:
+                    ref_acc = handles.get(ms[0].username)
     if ref_acc is None and kind == "reply":
         ref_acc = t.in_reply_to_user_id
     if ref_acc is not None and type(ref_acc) is not str:
@@ -555,7 +559,7 @@ class ChunkResult:
     dicts so that the many repeats of one referenced tweet or one author within a chunk are staged once.
     """
 
-    __slots__ = ("posts", "refs", "accounts", "status", "quarantine", "first_ok", "other", "seen_json", "tables")
+    __slots__ = ("accounts", "first_ok", "other", "posts", "quarantine", "refs", "seen_json", "status", "tables")
 
     def __init__(self) -> None:
         self.posts: list[tuple[Any, ...]] = []
@@ -706,8 +710,6 @@ def parse_block(parser: ChunkParser, first_lineno: int, block: bytes, is_last: b
         if ln.strip():
             lines.append((n, ln))
         n += 1
-    if block.endswith(b"\n"):
-        n -= 1
     last = (lines[-1][0] if lines else None) if is_last else None
     was = gc.isenabled()
     gc.disable()
@@ -807,9 +809,10 @@ class _Workers:
             p = subprocess.Popen([sys.executable, "-c", _WORKER_MAIN], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE)
             self.procs.append(p)
+            assert p.stdin is not None
             pickle.dump(list(sys.path), p.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(self.parser, p.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            p.stdin.flush()  # type: ignore[union-attr]
+            p.stdin.flush()
         return self
 
     def map(self, blocks: Iterable[tuple[int, bytes, bool]]) -> Iterator[ChunkResult]:
@@ -832,9 +835,10 @@ class _Workers:
             yield res
 
     def _send(self, p: subprocess.Popen[bytes], blk: tuple[int, bytes, bool]) -> None:
+        assert p.stdin is not None
         try:
             pickle.dump(blk, p.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            p.stdin.flush()  # type: ignore[union-attr]
+            p.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise self._died(p) from exc
 
@@ -850,7 +854,12 @@ class _Workers:
         return SourceError(f"a reader worker process stopped (exit code {code}); set ECHOSCOPE_READER_WORKERS=1 "
                            "to read in one process and see the underlying error")
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            # results may be left unread (a worker blocked writing one would never exit): stop them now
+            for p in self.procs:
+                with contextlib.suppress(OSError):
+                    p.kill()
         for p in self.procs:
             with contextlib.suppress(OSError):
                 p.stdin.close()  # type: ignore[union-attr]
@@ -1000,7 +1009,7 @@ def first_object(head: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | N
     # partial: collect top-level keys and cut out data[0]
     keys: dict[str, Any] = {}
     depth = 0
-    data_start: int | None = None
+    data_start = -1
     item: dict[str, Any] | None = None
     item_start: int | None = None
     last_key = None
@@ -1017,11 +1026,11 @@ def first_object(head: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | N
             continue
         if c in (b"{", b"["):
             depth += 1
-            if depth == 2 and last_key == "data" and data_start is None:
+            if depth == 2 and last_key == "data" and data_start < 0:
                 data_start = m.start()
                 if c == b"{":  # data is a single tweet object
                     item_start = m.start()
-            elif depth == 3 and data_start is not None and item_start is None and c == b"{":
+            elif depth == 3 and data_start >= 0 and item_start is None and c == b"{":
                 item_start = m.start()
         else:
             depth -= 1

@@ -185,7 +185,8 @@ def status_row(st: dict[str, Any], lineno: int, out: ChunkResult, primary: bool,
         out.bad(lineno, "created_at", f"status {tid}: created_at {st['created_at']!r} is not a Twitter date "
                 "(expected e.g. 'Wed Jan 07 04:38:02 +0000 2009')", st, primary=primary)
         return None
-    _account(user, observed, out)
+    if type(user) is dict:
+        _account(user, observed, out)
     kind = "original"
     ref_id = ref_acc = None
     rs = st.get("retweeted_status")

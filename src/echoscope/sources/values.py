@@ -157,6 +157,11 @@ def id_sql(expr: str) -> str:
     return blank_to_null(expr)
 
 
+def handle_sql(expr: str) -> str:
+    """SQL for a handle: without the leading ``@`` (the string is rebuilt only when there is one)."""
+    return f"CASE WHEN starts_with({expr}, '@') THEN NULLIF(ltrim({expr}, '@'), '') ELSE NULLIF({expr}, '') END"
+
+
 def synonym_sql(expr: str, synonyms: Mapping[str, str]) -> str:
     """SQL mapping VARCHAR ``expr`` (any case, trimmed) through ``synonyms``; NULL when not listed."""
     return _word_case(expr, synonyms, "VARCHAR", lit)
@@ -199,6 +204,24 @@ def describe_statuses() -> str:
     return "; ".join(f"{v}: {', '.join(ks)}" for v, ks in by.items())
 
 
-__all__ = ["KIND_SYNONYMS", "STATUS_SYNONYMS", "TIMESTAMP_FORMATS", "lit", "ident", "blank_to_null",
-           "timestamp_sql", "date_sql", "list_sql", "bool_sql", "int_sql", "id_sql", "kind_sql", "status_sql",
-           "translate_sql", "synonym_sql", "describe_kinds", "describe_statuses"]
+__all__ = [
+    "KIND_SYNONYMS",
+    "STATUS_SYNONYMS",
+    "TIMESTAMP_FORMATS",
+    "blank_to_null",
+    "bool_sql",
+    "date_sql",
+    "describe_kinds",
+    "describe_statuses",
+    "handle_sql",
+    "id_sql",
+    "ident",
+    "int_sql",
+    "kind_sql",
+    "list_sql",
+    "lit",
+    "status_sql",
+    "synonym_sql",
+    "timestamp_sql",
+    "translate_sql",
+]
