@@ -161,7 +161,7 @@ def gilani() -> dict[str, Any]:
     for name, X in (("echoscope signals (4 mapped)", mapped), ("all 15 Gilani features", full)):
         prob = np.zeros(len(y))
         for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
-            m = SupervisedScorer(random_state=0).fit(X.iloc[tr], y[tr])
+            m = SupervisedScorer(random_state=0, importance_rows=0).fit(X.iloc[tr], y[tr])
             prob[te] = m.predict_proba(X.iloc[te])[:, 1]
         pred = (prob >= 0.5).astype(int)
         per_band = {b: round(float(roc_auc_score(y[band == b], prob[band == b])), 3) for b in sorted(set(band))}
@@ -188,7 +188,8 @@ def ira() -> dict[str, Any]:
         return dt.datetime.strptime(v, "%a %b %d %H:%M:%S %z %Y").astimezone(dt.timezone.utc) if v else None
 
     acc = pa.table({
-        "account_id": [r["id"] for r in rows], "handle": [r["screen_name"] for r in rows],
+        # 61 rows have no id, only a screen name (and mostly nothing else): keyed by the screen name
+        "account_id": [r["id"] or f"sn:{r['screen_name']}" for r in rows], "handle": [r["screen_name"] for r in rows],
         "display_name": [r["name"] for r in rows], "description": [r["description"] or None for r in rows],
         "location": [r["location"] or None for r in rows],
         "created_at": pa.array([when(r["created_at"]) for r in rows], S.TS),
@@ -210,9 +211,11 @@ def ira() -> dict[str, Any]:
     for r in flagged:
         k = r["reasons"][0]["signal"]
         top_reason[k] = top_reason.get(k, 0) + 1
-    return {"accounts": len(sc), "flag_threshold": FLAG_THRESHOLD, "flagged": len(flagged),
+    with_profile = sum(1 for r in rows if r["created_at"] or r["followers_count"])
+    return {"accounts": len(sc), "with_profile_data": with_profile, "flag_threshold": FLAG_THRESHOLD, "flagged": len(flagged),
             "recall": round(len(flagged) / len(sc), 3),
             "recall_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / len(sc), 3),
+            "any_signal": sum(r["n_signals"] > 0 for r in sc),
             "median_score": round(float(np.median([r["score"] for r in sc])), 3),
             "signals_fired": {r["signal"]: r["n"] for r in fired},
             "top_reason_of_flagged": top_reason,
@@ -240,9 +243,9 @@ def faces() -> dict[str, Any]:
 
     def summ(ds: list[float | None]) -> dict[str, Any]:
         m = [d for d in ds if d is not None]
-        return {"images": len(ds), "measured": len(m), "flagged": sum(d <= GAN_EYE_THRESHOLD for d in m),
-                "flag_rate": round(sum(d <= GAN_EYE_THRESHOLD for d in m) / len(ds), 3),
-                "flagged_at_0.03": sum(d <= 0.03 for d in m),
+        return {"images": len(ds), "measured": len(m), "flagged": int(sum(d <= GAN_EYE_THRESHOLD for d in m)),
+                "flag_rate": round(float(sum(d <= GAN_EYE_THRESHOLD for d in m)) / len(ds), 3),
+                "flagged_at_0.03": int(sum(d <= 0.03 for d in m)),
                 "median_distance": round(float(np.median(m)), 4) if m else None}
 
     return {"backend": "opencv Haar cascades (frontalface_default + eye), opencv-python-headless " + _cv2v(),

@@ -32,12 +32,15 @@ stages = {}
 last = [time.perf_counter()]
 def cb(e):
     now = time.perf_counter(); stages[e["message"]] = now; last[0] = now
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 t0 = time.perf_counter()
 p = simulate(make_config(accounts=accounts, engagements=engagements, seed=seed), cb)
 t1 = time.perf_counter()
 names = list(stages)
 durations = {n: round((stages[names[i + 1]] if i + 1 < len(names) else t1) - stages[n], 2) for i, n in enumerate(names)}
-rss_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu_gen = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+rss_gen = r1.ru_maxrss / 1024
 t2 = time.perf_counter()
 rows = 0
 for name in p.TABLES:
@@ -45,7 +48,7 @@ for name in p.TABLES:
         rows += b.num_rows
 t3 = time.perf_counter()
 out = {"accounts": accounts, "engagements": p.stats["engagements"], "posts": p.stats["posts"],
-       "generate_s": round(t1 - t0, 2), "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
+       "generate_s": round(t1 - t0, 2), "generate_cpu_s": round(cpu_gen, 2), "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
        "canonical_s": round(t3 - t2, 2)}
 if load:
     d = tempfile.mkdtemp()
@@ -98,6 +101,8 @@ def main() -> None:
     for e in (int(x) for x in args.sizes.split(",")):
         res = run(int(e * args.accounts_per_engagement), e, args.seed, args.load)
         res["engagements_per_s"] = round(res["engagements"] / res["generate_s"])
+        res["engagements_per_cpu_s"] = round(res["engagements"] / res["generate_cpu_s"])
+        res["load_average"] = round(os.getloadavg()[0], 1)
         results.append(res)
         print(json.dumps(res), file=sys.stderr)
     m = machine()
@@ -106,12 +111,13 @@ def main() -> None:
         return
     print(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram']} RAM, Python {m['python']}; "
           f"{time.strftime('%Y-%m-%d')}; `python benchmarks/bench_simulate.py{' --load' if args.load else ''}`\n")
-    print("| engagements | accounts | posts | generate (s) | engagements/s | peak RSS (MiB) | to canonical (s) |"
-          + (" study load (s) |" if args.load else ""))
-    print("|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if args.load else ""))
+    print("| engagements | accounts | posts | generate wall (s) | generate CPU (s) | engagements/s (wall) | "
+          "engagements/CPU-s | peak RSS (MiB) | to canonical (s) | load avg |" + (" study load (s) |" if args.load else ""))
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if args.load else ""))
     for r in results:
         print(f"| {r['engagements']:,} | {r['accounts']:,} | {r['posts']:,} | {r['generate_s']} | "
-              f"{r['engagements_per_s']:,} | {r['peak_rss_mib']:,} | {r['canonical_s']} |"
+              f"{r['generate_cpu_s']} | {r['engagements_per_s']:,} | {r['engagements_per_cpu_s']:,} | "
+              f"{r['peak_rss_mib']:,} | {r['canonical_s']} | {r['load_average']} |"
               + (f" {r.get('study_load_s')} |" if args.load else ""))
     print()
     for r in results:

@@ -426,3 +426,28 @@ def test_real_coortweet_parquet_as_reposts(study):
     # survive the de-duplication (same raw-file check); for those the engagement latency is known
     e = study.sql("SELECT count(*) AS n FROM engagements WHERE latency_s IS NOT NULL").column("n")[0].as_py()
     assert e == 3_620
+
+
+def test_damaged_gzip_is_one_clear_error(study, tmp_path):
+    gz = tmp_path / "cut.csv.gz"
+    whole = gzip.compress((DATA / "csv_duplicate_ids.csv").read_bytes() * 50)
+    gz.write_bytes(whole[: len(whole) // 2])  # a download cut in half
+    with pytest.raises(SourceError, match=r"cut.csv.gz: cannot read the file"):
+        study.ingest([str(gz)], format="csv")
+    assert study.info()["files"] == []
+
+
+def test_bad_rows_spilled_to_disk_keep_their_lines(study, monkeypatch):
+    # with a spill threshold of 1 row every bad row goes through a temporary Parquet file
+    monkeypatch.setattr(T, "SPILL_ROWS", 1)
+    (rep,) = study.ingest([str(DATA / "csv_bad_dates.csv")], format="csv")
+    assert counts(rep) == (5, 1, 4, 0)
+    assert [x["line"] for x in quarantine(study)] == [2, 3, 4, 6]
+
+
+def test_progress_adds_up_to_the_file_size(study):
+    events: list[dict] = []
+    path = DATA / "csv_quoted_newlines.csv"
+    study.ingest([str(path)], format="csv", progress=events.append)
+    advanced = sum(e["bytes"] for e in events if e.get("event") == "advance")
+    assert advanced == path.stat().st_size

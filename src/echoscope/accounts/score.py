@@ -148,7 +148,7 @@ class SupervisedScorer(ClassifierMixin, BaseEstimator):
     cv
         Folds of the calibration.
     importance_rows
-        Rows sampled to measure permutation importances for ranking reasons.
+        Rows sampled to measure permutation importances for ranking reasons (0: skip, rank by rule weights).
     random_state
         Seed.
     """
@@ -194,9 +194,12 @@ class SupervisedScorer(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array(list(X.columns), dtype=object)
         self.model_ = CalibratedClassifierCV(base, method=method, cv=folds).fit(X, y)
         self.classes_ = self.model_.classes_
+        if self.importance_rows <= 0:  # skipped (e.g. inside a cross-validation): reasons rank by rule weight
+            self.signal_importances_ = {c.split("__", 1)[0]: 0.0 for c in X.columns}
+            return self
         rng = np.random.default_rng(self.random_state)
         idx = rng.choice(len(y), size=min(len(y), self.importance_rows), replace=False)
-        imp = permutation_importance(self.model_, X.iloc[idx], y[idx], scoring="roc_auc", n_repeats=3,
+        imp = permutation_importance(self.model_, X.iloc[idx], y[idx], scoring="roc_auc", n_repeats=2,
                                      random_state=self.random_state)
         per_col = dict(zip(X.columns, np.clip(imp.importances_mean, 0.0, None)))
         sig: dict[str, float] = {}

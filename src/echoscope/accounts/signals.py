@@ -109,7 +109,7 @@ PLACE_OFFSETS: dict[str, float] = {
     "buenos aires": -3, "argentina": -3,
 }
 
-_CTX_TABLES = ("ids", "acc", "now", "posts", "groups", "places", "clients", "images")
+_CTX_TABLES = ("ids", "acc", "now", "posts", "eng", "groups", "places", "images")
 
 
 class SignalContext:
@@ -158,15 +158,18 @@ class SignalContext:
         c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('posts')} AS
             SELECT account_id, created_at, epoch(created_at) AS ts, kind, lang, client, hashtags
             FROM posts WHERE created_at IS NOT NULL""")
+        # the engagements view joins posts with posts; several signals read it, so it is materialised once
+        c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('eng')} AS
+            SELECT actor_id, kind, subject_account_id, latency_s FROM engagements""")
         self.has_targets = c.execute("SELECT count(*) FROM targets WHERE account_id IS NOT NULL").fetchone()[0] > 0
         # groups of amplifiers: one row per (account, group); a creation burst is judged inside each group
         if self.has_targets:
-            groups = """SELECT DISTINCT e.actor_id AS account_id, 'target' AS grp_kind, t.account_id AS grp_id,
+            groups = f"""SELECT DISTINCT e.actor_id AS account_id, 'target' AS grp_kind, t.account_id AS grp_id,
                                'amplifiers of @' || COALESCE(t.handle, t.account_id) AS grp_label
-                        FROM engagements e JOIN targets t ON e.subject_account_id = t.account_id
+                        FROM {t('eng')} e JOIN targets t ON e.subject_account_id = t.account_id
                         WHERE e.actor_id <> t.account_id"""
         else:
-            groups = f"""WITH pairs AS (SELECT DISTINCT actor_id, subject_account_id FROM engagements
+            groups = f"""WITH pairs AS (SELECT DISTINCT actor_id, subject_account_id FROM {t('eng')}
                                         WHERE subject_account_id IS NOT NULL AND actor_id <> subject_account_id),
                          big AS (SELECT subject_account_id FROM pairs GROUP BY ALL HAVING count(*) >= {p.min_group})
                          SELECT pairs.actor_id AS account_id, 'target' AS grp_kind, pairs.subject_account_id AS grp_id,
@@ -274,7 +277,8 @@ def followers(ctx: SignalContext) -> pa.Table:
            CASE WHEN followers_count <= {lo} THEN 1.0
                 ELSE greatest(0.0, 1 - ln(followers_count / {lo}.0) / ln(10.0)) END AS strength,
            CASE WHEN followers_count < {10 * lo} THEN {_fmt_int('followers_count')} ||
-                ' followers (fake amplifiers rarely have more than {lo})' END AS text
+                CASE WHEN followers_count = 1 THEN ' follower' ELSE ' followers' END ||
+                ' (fake amplifiers rarely have more than {lo})' END AS text
     FROM {ctx.t('acc')} WHERE followers_count IS NOT NULL""")
 
 
@@ -594,7 +598,7 @@ def repost_latency(ctx: SignalContext) -> pa.Table:
     return ctx.run(f"""
     WITH s AS (SELECT actor_id AS account_id, count(*) AS n, median(latency_s) AS med,
                       count(*) FILTER (WHERE latency_s <= {f}) AS fast
-               FROM engagements WHERE kind = 'repost' AND latency_s IS NOT NULL AND latency_s >= 0
+               FROM {ctx.t('eng')} WHERE kind = 'repost' AND latency_s IS NOT NULL AND latency_s >= 0
                GROUP BY actor_id HAVING count(*) >= 5)
     SELECT account_id, med AS value, {_ramp('med', 5 * f, 0)} AS strength,
            CASE WHEN med <= {5 * f} THEN 'median repost latency ' || {_fmt_int('med')} || ' s over '
@@ -617,7 +621,7 @@ def amplification_role(ctx: SignalContext) -> pa.Table:
     return ctx.run(f"""
     WITH act AS (SELECT account_id, count(*) AS n FROM (SELECT account_id FROM posts UNION ALL
                    SELECT account_id FROM likes) GROUP BY account_id),
-    am AS (SELECT actor_id AS account_id, count(*) AS k FROM engagements e WHERE {amp} GROUP BY actor_id),
+    am AS (SELECT actor_id AS account_id, count(*) AS k FROM {t('eng')} e WHERE {amp} GROUP BY actor_id),
     s AS (SELECT act.account_id, act.n, COALESCE(am.k, 0) AS k, COALESCE(am.k, 0) / act.n::DOUBLE AS share
           FROM act LEFT JOIN am USING (account_id))
     SELECT account_id, share AS value,

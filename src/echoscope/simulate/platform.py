@@ -102,7 +102,10 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
     n_planted_targets = sum(int((b.ref < orig.n_target).sum()) for b in planted)
     n_target = max(0, int(cfg.target_share * cfg.engagements) - n_planted_targets)
     n_other = max(0, cfg.engagements - n_planted - n_target)
-    organic = organic_engagements(cfg, pop, orig, rng, n_target, n_other)
+    # draw a little more organic activity than needed: repeated reposts of a post by one account are dropped
+    # below, and a random surplus is trimmed afterwards (cheaper than topping up in several rounds)
+    over = 1.18
+    organic = organic_engagements(cfg, pop, orig, rng, int(n_target * over), int(n_other * over))
     rows = Rows.concat([orig.rows, organic, *planted])
     del organic, planted
     emit({"event": "stage", "message": "enforcement"})

@@ -124,9 +124,12 @@ def tweets_plan(header: list[str], platform: str, file: str) -> Plan:
     plan.fields["ref_account_id"] = (f"CASE WHEN {repost} THEN {rt_user} WHEN {quote} THEN NULL "
                                      f"WHEN {reply} THEN {reply_user} END")
     # the author snapshot each tweet row carries; observed at tweet time so the newest one wins the merge
-    snap: dict[str, str] = {"account_id": "p_account_id", "observed_at": "p_created_at"}
+    # account_id and observed_at are the post's account_id and created_at: taken from those columns, not
+    # exported twice
+    snap: dict[str, str] = {}
+    reuse = {"account_id": "account_id", "observed_at": "created_at"}
     for column, field in USER_FIELDS.items():
-        if column not in col or field == "account_id" or field in snap:
+        if column not in col or field in reuse or field in snap:
             continue
         name = "io_u_" + field
         typ = S.ACCOUNTS.field(field).type
@@ -146,7 +149,7 @@ def tweets_plan(header: list[str], platform: str, file: str) -> Plan:
         else:
             snap[field] = V.ident(name)
     plan.extras.append(Extra(table="accounts", fields=snap, key="account_id", order="observed_at",
-                             required="account_id"))
+                             required="account_id", reuse=reuse))
     plan.checks.sort(key=lambda c: not c.fatal)
     return plan
 

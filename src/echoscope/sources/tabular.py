@@ -118,6 +118,7 @@ class Extra:
     key: str
     order: str
     required: str  # rows where this field is null are dropped (not counted: these rows are not primary)
+    reuse: dict[str, str] = dataclasses.field(default_factory=dict)  # field -> output field of the plan
 
 
 @dataclasses.dataclass
@@ -349,17 +350,19 @@ def build_plan(header: list[str], table: str, where: dict[str, int], cm: ColumnM
         keep_blank = f in ("text", "description", "display_name")
         raw["r_" + f] = src if keep_blank else V.blank_to_null(src)
     have = {n[2:] for n in raw}
-    missing_msg = (f"(line 1 holds: {', '.join(header)}); map the column that holds it with "
-                   "--map SOURCE_COLUMN={f} or give every row a value with --set {f}=VALUE, "
-                   "see docs/sources-tabular.md")
+    def missing_msg(f: str) -> str:
+        return (f"(line 1 holds: {', '.join(header)}); map the column that holds it with "
+                f"--map SOURCE_COLUMN={f} or give every row a value with --set {f}=VALUE, "
+                "see docs/sources-tabular.md")
+
     if table == "accounts" and not have & {"account_id", "handle"}:
-        raise SchemaError(f"an accounts file needs a column account_id or handle {missing_msg.format(f='account_id')}",
+        raise SchemaError(f"an accounts file needs a column account_id or handle {missing_msg('account_id')}",
                           file=file, line=1)
     for f in REQUIRED[table]:
         if f in have or (table == "posts" and f == "post_id") or table == "accounts":
             continue
         raise SchemaError(f"column '{f}' missing; table {table} needs {', '.join(REQUIRED[table])} "
-                          f"{missing_msg.format(f=f)}", file=file, field=f, line=1)
+                          f"{missing_msg(f)}", file=file, field=f, line=1)
     if table == "posts" and "r_ref_post_id" in raw and "r_kind" not in raw:
         raise SchemaError(
             "the file gives ref_post_id but no kind, so reposts cannot be told from replies and quotes; "
@@ -674,7 +677,9 @@ def _reject_reason(error_type: str, message: str) -> str:
 
 def _snapshot(batch: pa.RecordBatch, ex: Extra, prefix: str) -> pa.Table:
     """The newest row per ``ex.key`` among the batch's rows (integer sort keys: no string sorting)."""
-    t = pa.table({f: batch.column(prefix + f) for f in ex.fields})
+    cols = {f: batch.column(prefix + f) for f in ex.fields}
+    cols.update({f: batch.column("o_" + src) for f, src in ex.reuse.items()})
+    t = pa.table(cols)
     t = t.filter(pc.is_valid(t.column(ex.required)))
     if t.num_rows <= 1:
         return t
@@ -744,6 +749,7 @@ def run_plan(src: SourceFile, sink: IngestSink, plan: Plan, *, kind: str = "csv"
     """
     con = sink.duckdb()
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar=false")  # library code never prints; progress goes to the sink
     path, compression = _local_path(src)
     tag = "echoscope_rj_" + uuid.uuid4().hex[:12]
     if kind == "csv":
