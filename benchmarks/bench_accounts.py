@@ -281,7 +281,7 @@ def sim(n_acc: int = 20_000, n_eng: int = 200_000) -> dict[str, Any]:
         con.register("_sc", res.scores.select(["account_id", "score"]))
         rows = con.execute("""SELECT t.account_id, CAST(t.truth AS VARCHAR) AS truth,
                                      CAST(t.campaign AS VARCHAR) AS campaign, COALESCE(sc.score, 0) AS score
-                              FROM truth_accounts t LEFT JOIN _sc sc USING (account_id)""").fetch_arrow_table()
+                              FROM truth_accounts t LEFT JOIN _sc sc USING (account_id)""").to_arrow_table()
         truth = np.array(rows["truth"].to_pylist())
         camp = np.array([c or "" for c in rows["campaign"].to_pylist()])
         score = np.array(rows["score"].to_pylist())

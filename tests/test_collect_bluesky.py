@@ -68,7 +68,7 @@ def test_faults_no_loss_no_duplicates(tmp_path):
                      malformed_at={500: "this is not json", 4_000: '{"did": 1, "time_us": "x"}'},
                      refuse_first=1)
     study = echoscope.init_study(tmp_path / "live")
-    srv = ReplayServer(events, faults=plan, max_seconds=90)
+    srv = ReplayServer(events, faults=plan, max_seconds=90, pace=3_000)  # paced: the restart lands mid-stream
     srv.start()
     port = srv.port
     col = BlueskyCollector(study, targets=TARGETS, endpoint=srv.url, cursor=0, until_us=events[-1]["time_us"],

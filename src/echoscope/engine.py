@@ -87,6 +87,7 @@ def configure_duckdb(raw: Any, *, memory_limit: str = "1GB", temp_directory: str
     if threads:
         raw.execute(f"SET threads={int(threads)}")
     raw.execute("SET preserve_insertion_order=false")
+    raw.execute("SET enable_progress_bar=false")
 
 
 def connect_study(study: Study) -> Any:

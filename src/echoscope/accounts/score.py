@@ -270,7 +270,7 @@ def feature_frame(con: Any, ids_table: str, tables: Mapping[str, str]) -> pd.Dat
         cols.append(f'CAST(s{k}.value AS FLOAT) AS "{name}"')
         cols.append(f'CAST(COALESCE(s{k}.strength, 0) AS FLOAT) AS "{name}__strength"')
     q = f"SELECT {', '.join(cols)} FROM {ids_table} i {' '.join(joins)} ORDER BY i.account_id"
-    df = con.execute(q).fetch_arrow_table().to_pandas()
+    df = con.execute(q).to_arrow_table().to_pandas()
     return df.set_index("account_id")
 
 
@@ -400,7 +400,7 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
                      AS reasons_text
             FROM {pre}sc sc LEFT JOIN r USING (account_id)
             LEFT JOIN (SELECT account_id, any_value(handle) AS handle FROM accounts GROUP BY ALL) a USING (account_id)
-            ORDER BY rank""").fetch_arrow_table().cast(SCORES_SCHEMA)
+            ORDER BY rank""").to_arrow_table().cast(SCORES_SCHEMA)
     finally:
         for r in registered:
             con.unregister(r)
@@ -441,7 +441,7 @@ def write_scores_csv(scores: pa.Table, path: str | os.PathLike[str] | None, *, c
     try:
         safe = c.execute(f"""SELECT {neutralise_sql('account_id')} AS account_id, {neutralise_sql('handle')} AS handle,
                  round(score, 6) AS score, rank, mode, n_signals, {neutralise_sql('reasons_text')} AS reasons
-                 FROM {name} ORDER BY rank""").fetch_arrow_table()
+                 FROM {name} ORDER BY rank""").to_arrow_table()
     finally:
         c.unregister(name)
     if path is None:

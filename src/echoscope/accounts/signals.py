@@ -200,7 +200,7 @@ class SignalContext:
         # columns are taken by position: account_id, value, strength, text; strengths are rounded so that
         # 0.9999999999999998 from floating-point ramps reads as 1
         tab = self.con.execute(f"SELECT c0, c1, least(1.0, greatest(0.0, round(c2, 9))), c3 "
-                               f"FROM ({sql}) AS q(c0, c1, c2, c3)").fetch_arrow_table()
+                               f"FROM ({sql}) AS q(c0, c1, c2, c3)").to_arrow_table()
         return tab.rename_columns(SIGNAL_SCHEMA.names).cast(SIGNAL_SCHEMA)
 
     def close(self) -> None:

@@ -35,10 +35,10 @@ HOUR_PROFILE = np.array([0.25, 0.12, 0.06, 0.04, 0.04, 0.08, 0.25, 0.6, 0.9, 1.0
 class Rows:
     """A block of posts as columns."""
 
-    author: np.ndarray   # int64 account index
+    author: np.ndarray   # int32 account index
     t: np.ndarray        # int64 us
     kind: np.ndarray     # int8
-    ref: np.ndarray      # int64 post index or -1
+    ref: np.ndarray      # int32 post index or -1
     purpose: np.ndarray  # int8
     text: np.ndarray     # int8 text code
     tmpl: np.ndarray     # int16 template / link / sequence id (campaign texts), -1 otherwise
@@ -51,7 +51,7 @@ class Rows:
         def col(v: np.ndarray | int, dtype: type) -> np.ndarray:
             return np.full(n, v, dtype) if np.isscalar(v) else np.asarray(v, dtype)
 
-        return Rows(np.asarray(author, np.int64), np.asarray(t, np.int64), col(kind, np.int8), col(ref, np.int64),
+        return Rows(np.asarray(author, np.int32), np.asarray(t, np.int64), col(kind, np.int8), col(ref, np.int32),
                     np.full(n, purpose, np.int8), col(text, np.int8), col(tmpl, np.int16))
 
     def __len__(self) -> int:

@@ -133,11 +133,17 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
         keep[rng.choice(cand, surplus, replace=False)] = False
     rows.t = rows.t // S * S  # whole seconds, as the platforms' APIs report them
     emit({"event": "stage", "message": "tables"})
-    posts, truth_eng, ref_author = _posts_table(cfg, pop, rows, keep, rng)
-    accounts = _accounts_table(cfg, pop, rows)
+    made = np.bincount(rows.author[keep], minlength=pop.n)
+    hijack_t = orig.hijack_t
+    del orig  # free the originals' helper arrays before the tables are built
+    holder = [rows]
+    del rows
+    posts, truth_eng = _posts_table(cfg, pop, holder, keep, rng)
+    del keep
+    accounts = _accounts_table(cfg, pop, made)
     status = status_table(cfg, pop, enf)
     logins = logins_table(cfg, pop, rng)
-    truth_acc = _truth_accounts(cfg, pop, enf, orig.hijack_t)
+    truth_acc = _truth_accounts(cfg, pop, enf, hijack_t)
     tlo, thi = pop.block[TARGET]
     labels = pop.label.to_pylist()[tlo:thi] if thi > tlo else []
     handles = pop.handle.slice(tlo, thi - tlo).to_pylist()
@@ -147,7 +153,6 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
              "engagements": truth_eng.num_rows, "planted": int(truth_eng.column("planted").to_numpy().sum()),
              "targets": len(targets), "campaign_accounts": int((pop.role >= SPREADER).sum()),
              "config": config_dict(cfg)}
-    del ref_author
     return Platform(cfg, posts, accounts, status, logins, targets, truth_acc, truth_eng, stats)
 
 
@@ -171,45 +176,57 @@ CHUNK = 500_000
 THREADS = 2
 
 
-def _posts_table(cfg: SimConfig, pop: Population, rows: Rows, keep: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[pa.Table, pa.Table, np.ndarray]:
+def _dict(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int8)), values)
+
+
+def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[pa.Table, pa.Table]:
+    """Build ``posts`` and ``truth_engagements``. Takes the rows out of ``holder`` so that each intermediate
+    array can be freed as soon as it has been reordered (this step sets the simulator's peak memory)."""
+    rows = holder.pop()
     n = len(rows)
     pid = snowflake(rows.t, np.arange(n))
-    is_eng = rows.kind != ORIGINAL
     ref = np.maximum(rows.ref, 0)
     ref_author = rows.author[ref]
     ref_pid = pid[ref]
     # counts on originals (likes: about five per retweet, as 7M likes vs 1.3M retweets of the diplomats)
-    counts = [np.bincount(rows.ref[keep & (rows.kind == k)], minlength=n)[:n] for k in (1, 2, 3)]
-    likes = (counts[0] * rng.lognormal(1.5, 0.6, n)).astype(np.int64)
-    likes[is_eng] = 0
+    counts = [np.bincount(rows.ref[keep & (rows.kind == k)], minlength=n)[:n].astype(np.int32) for k in (1, 2, 3)]
+    likes = (counts[0] * rng.lognormal(1.5, 0.6, n)).astype(np.int32)
+    likes[rows.kind != ORIGINAL] = 0
     # language: the account's; reposts take the original's; hijacked activity switches language
-    lang = pop.lang[rows.author].astype(np.int32)
+    lang = pop.lang[rows.author].astype(np.int8)
     zh = LANGS.index(cfg.hijacked.new_lang) if cfg.hijacked.new_lang in LANGS else 1
-    lang = np.where(rows.text == T_ZH, zh, lang)
+    lang[rows.text == T_ZH] = zh
     lang = np.where(rows.kind == REPOST, lang[ref], lang)
-    # from here on the row order is free (references are resolved to ids): group rows by text code so that
-    # texts are built segment by segment without scattering strings
+    del ref
+    # from here on the row order is free (references are resolved to ids): keep the rows kept, grouped by
+    # text code so that texts are built segment by segment without scattering strings
     sel = np.flatnonzero(keep)
     order = sel[np.argsort(rows.text[sel], kind="stable")]
-    rows = rows.take(order)
-    n = len(rows)
+    del sel
+    for f in dataclasses.fields(Rows):  # one column at a time: the old one is freed at once
+        setattr(rows, f.name, getattr(rows, f.name)[order])
     pid, ref_pid, ref_author, lang, likes = pid[order], ref_pid[order], ref_author[order], lang[order], likes[order]
     counts = [c[order] for c in counts]
-    is_eng = is_eng[order]
+    del order
+    n = len(rows)
+    is_eng = rows.kind != ORIGINAL
     clients = N.CLIENTS + ((cfg.hijacked.new_client,) if cfg.hijacked.new_client not in N.CLIENTS else ())
-    client = pop.client[rows.author].astype(np.int32)
+    client = pop.client[rows.author].astype(np.int8)
     hij = (pop.role[rows.author] == HIJACKED) & (rows.purpose == P_AMPLIFY)
-    client = np.where(hij, clients.index(cfg.hijacked.new_client), client)
+    client[hij] = clients.index(cfg.hijacked.new_client)
+    del hij
     comm = pop.community[rows.author]
-    topic = np.where(comm >= 0, comm % len(N.TOPICS), -1)
+    topic = np.where(comm >= 0, comm % len(N.TOPICS), -1).astype(np.int16)
+    del comm
     kind_dict, lang_dict, client_dict = pa.array(KIND_NAMES), pa.array(LANGS), pa.array(clients)
 
     def chunk(c: int) -> pa.Table:
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
         crng = np.random.default_rng([cfg.seed, 7_000 + c])
         sl = slice(lo, hi)
-        part = rows.take(slice(lo, hi))
+        part = rows.take(sl)
         tags = hashtags(part, topic[sl], crng)
         text = texts(part, tags, pop.handle, ref_author[sl], crng, cfg.copypaste.mutate_share)
         eng = is_eng[sl]
@@ -217,19 +234,19 @@ def _posts_table(cfg: SimConfig, pop: Population, rows: Rows, keep: np.ndarray, 
             "post_id": pa.array(pid[sl]),
             "account_id": pa.array(pop.ids[part.author]),
             "created_at": ts_array(part.t),
-            "kind": pa.DictionaryArray.from_arrays(pa.array(part.kind.astype(np.int32)), kind_dict),
+            "kind": _dict(part.kind, kind_dict),
             "ref_post_id": pa.array(ref_pid[sl], mask=~eng),
             "ref_account_id": pa.array(pop.ids[ref_author[sl]], mask=~eng),
             "text": text,
-            "lang": pa.DictionaryArray.from_arrays(pa.array(lang[sl]), lang_dict),
-            "client": pa.DictionaryArray.from_arrays(pa.array(client[sl]), client_dict),
+            "lang": _dict(lang[sl], lang_dict),
+            "client": _dict(client[sl], client_dict),
             "urls": urls(part, crng),
             "hashtags": tags,
             "mentions": mentions(part, pop.handle, ref_author[sl]),
             "like_count": pa.array(likes[sl]),
-            "repost_count": pa.array(counts[0][sl].astype(np.int64)),
-            "reply_count": pa.array(counts[1][sl].astype(np.int64)),
-            "quote_count": pa.array(counts[2][sl].astype(np.int64)),
+            "repost_count": pa.array(counts[0][sl]),
+            "reply_count": pa.array(counts[1][sl]),
+            "quote_count": pa.array(counts[2][sl]),
         })
 
     n_chunks = max(1, -(-n // CHUNK))
@@ -241,7 +258,7 @@ def _posts_table(cfg: SimConfig, pop: Population, rows: Rows, keep: np.ndarray, 
         with ThreadPoolExecutor(THREADS) as pool:
             parts = list(pool.map(chunk, range(n_chunks)))
     posts = pa.concat_tables(parts)
-    del parts
+    del parts, likes, counts, lang, client, topic
     e = np.flatnonzero(is_eng)
     author_e = rows.author[e]
     role = pop.role[author_e]
@@ -252,18 +269,17 @@ def _posts_table(cfg: SimConfig, pop: Population, rows: Rows, keep: np.ndarray, 
         "actor_id": pa.array(pop.ids[author_e]),
         "subject_post_id": pa.array(ref_pid[e]),
         "subject_account_id": pa.array(pop.ids[ref_author[e]]),
-        "kind": pa.DictionaryArray.from_arrays(pa.array(rows.kind[e].astype(np.int32)), kind_dict),
+        "kind": _dict(rows.kind[e], kind_dict),
         "planted": pa.array(planted),
-        "campaign": camp_names.take(pa.array(role.astype(np.int64), mask=~planted)),
-        "purpose": pa.DictionaryArray.from_arrays(pa.array(rows.purpose[e].astype(np.int32)), pa.array(PURPOSES)),
+        "campaign": pa.DictionaryArray.from_arrays(pa.array(role.astype(np.int8), mask=~planted), camp_names),
+        "purpose": _dict(rows.purpose[e], pa.array(PURPOSES)),
         "subject_is_target": pa.array(pop.role[ref_author[e]] == TARGET),
     })
-    return posts, truth, ref_author
+    return posts, truth
 
 
-def _accounts_table(cfg: SimConfig, pop: Population, rows: Rows) -> pa.Table:
+def _accounts_table(cfg: SimConfig, pop: Population, made: np.ndarray) -> pa.Table:
     n = pop.n
-    made = np.bincount(rows.author, minlength=n)
     age_days = np.maximum(1, (us(cfg.final_check) - pop.created) // DAY)
     earlier = np.where(pop.role == ORGANIC, (age_days * pop.weight * 0.05).astype(np.int64), 0)
     return pa.table({

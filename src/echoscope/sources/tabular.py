@@ -32,9 +32,11 @@ import csv
 import dataclasses
 import io
 import os
+import queue
 import shutil
 import struct
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -740,6 +742,55 @@ def _split_batch(batch: pa.RecordBatch, ords: pa.Array, primary: bool, bad: _Bad
     return good
 
 
+def _prefetched(con: Any, sql: str, depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Batches of ``sql``, fetched by a second thread so that DuckDB parses the next batch while this thread
+    stages the last one (both release the GIL); at most ``depth`` batches wait in memory.
+
+    DuckDB errors are raised here, in the caller's thread. Leaving the loop early interrupts the query.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for b in con.execute(sql).to_arrow_reader(BATCH_ROWS):
+                if not put(b):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, raised there  # noqa: BLE001
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="echoscope-tabular-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if worker.is_alive():
+            stop.set()
+            with contextlib.suppress(Exception):
+                con.interrupt()
+            while worker.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    q.get(timeout=0.1)
+        worker.join()
+
+
 def run_plan(src: SourceFile, sink: IngestSink, plan: Plan, *, kind: str = "csv", delim: str = ",",
              encoding: str | None = None) -> int:
     """Read ``src`` with DuckDB, convert it by ``plan``, hand good rows and bad rows to ``sink``.
@@ -771,7 +822,7 @@ def run_plan(src: SourceFile, sink: IngestSink, plan: Plan, *, kind: str = "csv"
     try:
         with _file_order(con):
             try:
-                for batch in con.execute(sql).to_arrow_reader(BATCH_ROWS):
+                for batch in _prefetched(con, sql):
                     n = batch.num_rows
                     if n == 0:
                         continue
