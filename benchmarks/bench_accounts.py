@@ -28,7 +28,6 @@ import glob
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -146,7 +145,7 @@ def load_gilani() -> tuple[Any, np.ndarray, np.ndarray]:
 
 def gilani() -> dict[str, Any]:
     import pandas as pd
-    from sklearn.metrics import precision_score, recall_score, roc_auc_score, f1_score
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     from echoscope.accounts.score import SupervisedScorer
@@ -157,7 +156,7 @@ def gilani() -> dict[str, Any]:
     mapped = pd.DataFrame({sig: df[col].astype(float) for col, sig in GILANI_MAPPED.items()})
     mapped["repost_share"] = (df["user_retweeted"] / acts.where(acts > 0)).astype(float)
     full = df[num].astype(float).copy()
-    out: dict[str, Any] = {"accounts": int(len(df)), "bots": int(y.sum()), "humans": int((1 - y).sum())}
+    out: dict[str, Any] = {"accounts": len(df), "bots": int(y.sum()), "humans": int((1 - y).sum())}
     for name, X in (("echoscope signals (4 mapped)", mapped), ("all 15 Gilani features", full)):
         prob = np.zeros(len(y))
         for tr, te in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
@@ -185,7 +184,7 @@ def ira() -> dict[str, Any]:
         return int(v) if v and v.strip().lstrip("-").isdigit() else None
 
     def when(v: str) -> dt.datetime | None:
-        return dt.datetime.strptime(v, "%a %b %d %H:%M:%S %z %Y").astimezone(dt.timezone.utc) if v else None
+        return dt.datetime.strptime(v, "%a %b %d %H:%M:%S %z %Y").astimezone(dt.UTC) if v else None
 
     acc = pa.table({
         # 61 rows have no id, only a screen name (and mostly nothing else): keyed by the screen name
@@ -198,7 +197,7 @@ def ira() -> dict[str, Any]:
         "posts_count": pa.array([num(r["statuses_count"]) for r in rows], pa.int64()),
         "language": [r["lang"] or None for r in rows],
         # the profiles were captured around the November 2017 suspensions; posts per day are measured to then
-        "observed_at": pa.array([dt.datetime(2017, 11, 1, tzinfo=dt.timezone.utc)] * len(rows), S.TS),
+        "observed_at": pa.array([dt.datetime(2017, 11, 1, tzinfo=dt.UTC)] * len(rows), S.TS),
     })
     with tempfile.TemporaryDirectory() as tmp:
         s = echoscope.init_study(Path(tmp) / "ira")
@@ -212,7 +211,8 @@ def ira() -> dict[str, Any]:
         k = r["reasons"][0]["signal"]
         top_reason[k] = top_reason.get(k, 0) + 1
     with_profile = sum(1 for r in rows if r["created_at"] or r["followers_count"])
-    return {"accounts": len(sc), "with_profile_data": with_profile, "flag_threshold": FLAG_THRESHOLD, "flagged": len(flagged),
+    return {"accounts": len(sc), "with_profile_data": with_profile, "flag_threshold": FLAG_THRESHOLD,
+            "flagged": len(flagged),
             "recall": round(len(flagged) / len(sc), 3),
             "recall_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / len(sc), 3),
             "any_signal": sum(r["n_signals"] > 0 for r in sc),
@@ -260,20 +260,20 @@ def _cv2v() -> str:
 
 
 # ------------------------------------------------------------------------------------------------ simulator
-def sim(n_acc: int = 20_000, n_eng: int = 200_000) -> dict[str, Any]:
+def sim(n_acc: int = 20_000, n_eng: int = 200_000, seed: int = 7) -> dict[str, Any]:
     try:
         from echoscope.simulate import make_config, simulate
         from echoscope.simulate import write as sim_write
     except ImportError as exc:
         return {"status": f"simulator not available ({exc})"}
-    import echoscope
     from sklearn.metrics import roc_auc_score
 
+    import echoscope
     from echoscope.accounts.score import score_study
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plat = simulate(make_config(accounts=n_acc, engagements=n_eng, seed=7))
+        plat = simulate(make_config(accounts=n_acc, engagements=n_eng, seed=seed))
         sim_write(plat, Path(tmp) / "sim", "study")
         s = echoscope.open_study(Path(tmp) / "sim")
         res = score_study(s)
@@ -289,12 +289,15 @@ def sim(n_acc: int = 20_000, n_eng: int = 200_000) -> dict[str, Any]:
         for c in sorted(set(camp[truth == "campaign"])):
             m = org | ((truth == "campaign") & (camp == c))
             y = (truth[m] == "campaign").astype(int)
-            out[c] = {"accounts": int(y.sum()), "roc_auc": round(float(roc_auc_score(y, score[m])), 3)}
+            out[c] = {"accounts": int(y.sum()), "roc_auc": round(float(roc_auc_score(y, score[m])), 3),
+                      "recall_at_0.5": round(float((score[m][y == 1] >= 0.5).mean()), 3)}
         m = org | (truth == "campaign")
         out["all campaigns"] = {"accounts": int((truth == "campaign").sum()),
                                 "roc_auc": round(float(roc_auc_score((truth[m] == "campaign").astype(int),
                                                                      score[m])), 3)}
         out["organic accounts"] = int(org.sum())
+        out["organic flagged at 0.5"] = round(float((score[org] >= 0.5).mean()), 4)
+        out["scale"] = {"accounts": n_acc, "engagements": n_eng, "seed": seed}
     return out
 
 
@@ -303,12 +306,13 @@ def main() -> None:
     ap.add_argument("--parts", default="gilani,ira,faces,sim,speed")
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--engagements", type=int, default=10_000_000)
+    ap.add_argument("--sim-seed", type=int, default=7, help="simulator seed")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "accounts.json"))
     a = ap.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
                               "date": dt.date.today().isoformat(), "python": platform.python_version()}
-    parts = {"gilani": gilani, "ira": ira, "faces": faces, "sim": sim,
+    parts = {"gilani": gilani, "ira": ira, "faces": faces, "sim": lambda: sim(seed=a.sim_seed),
              "speed": lambda: speed(a.accounts, a.engagements)}
     for p in a.parts.split(","):
         t0 = time.perf_counter()

@@ -15,10 +15,8 @@ import argparse
 import json
 import os
 import platform as pyplatform
-import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 CHILD = r"""

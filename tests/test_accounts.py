@@ -12,10 +12,10 @@ import pytest
 
 from echoscope import schema as S
 from echoscope.accounts import SIGNALS, SignalParams, compute_signals
-from echoscope.accounts.score import (RULE_WEIGHTS, RulesScorer, read_labels, score_study, write_scores_csv)
+from echoscope.accounts.score import RULE_WEIGHTS, RulesScorer, read_labels, score_study, write_scores_csv
 from echoscope.errors import ConfigError, SourceError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2020, 6, 1, 12, 0, tzinfo=UTC)  # the target's first post
 CAMPAIGN = [f"c{k}" for k in range(6)]
 ORGANIC = [f"o{k}" for k in range(10)]
@@ -248,12 +248,14 @@ def test_timezone_and_dormancy(scenario):
     assert tz["tz1"]["text"] == ("claims 'London, UK' (UTC+0) but its quietest hours centre on 17:00 UTC, like a "
                                  "sleeper at UTC+10 (10 h apart; 24 posts)")
     assert "c0" in tz and tz["c0"]["strength"] == 0  # no location claimed
-    # dorm1: silent from 2019-01-05 15:00 to 2020-06-01 12:00 = 512.875 days, then 25 posts in 9.4 days,
-    # with language, client and hashtags switched -> 0.5 + 3 * 0.25 -> 1
+    # dorm1: silent from 2019-01-05 15:00 to 2020-06-01 12:00 = 512.875 days, then 25 posts in 9 days.
+    # Rates over at least 30 days: before 5/30 = 0.167 a day, after 25/30 = 0.833 -> 5.0x >= 2x, 25 >= 10 posts;
+    # language, client and hashtags switched -> 0.5 + 3 * 0.25 -> 1
     assert dm["dorm1"]["value"] == pytest.approx(512.875)
     assert dm["dorm1"]["strength"] == 1.0
-    assert dm["dorm1"]["text"] == ("silent 513 days, then 25 posts in 30 days; language en -> ru; client Twitter "
-                                   "for iPhone -> Twitter Web App; hashtags #cats -> #ukraine")
+    assert dm["dorm1"]["text"] == ("silent 513 days, then 25 posts in 9 days (5.0x its earlier rate); language "
+                                   "en -> ru; client Twitter for iPhone -> Twitter Web App; hashtags #cats -> "
+                                   "#ukraine")
     assert "c0" not in dm  # never silent for 180 days
 
 
@@ -365,3 +367,17 @@ def test_cli_score_errors(scenario, cli, tmp_path):
 def test_empty_study_scores_nothing(study):
     res = score_study(study)
     assert res.scores.num_rows == 0 and res.signals.num_rows == 0
+
+
+def test_common_bios_are_not_personas(study):
+    # 60 accounts share a cliche bio, 4 share a rarer one. The cap is max(50, 0.1% of 64) = 50 accounts: 60 sharing
+    # -> ramp from 1 at 50 to 0 at 500 -> (500 - 60) / 450 = 0.978, times min(1, 59/3) -> 0.978;
+    # with 600 sharing it would be 0. The 4 sharing the rarer bio: 3 others -> 1.
+    rows = [dict(account_id=f"a{k}", handle=f"a{k}", description="News junkie and tea drinker") for k in range(60)]
+    rows += [dict(account_id=f"b{k}", handle=f"b{k}", description="UK taxpayer. Let's hear both sides.")
+             for k in range(4)]
+    study.load_arrow({"accounts": _acc(rows)})
+    pd_ = _by_id(compute_signals(study, names=["persona_duplicate"])["persona_duplicate"])
+    assert pd_["a0"]["value"] == 59 and pd_["a0"]["strength"] == pytest.approx(440 / 450)
+    assert pd_["b0"]["value"] == 3 and pd_["b0"]["strength"] == 1.0
+    assert pd_["b0"]["text"] == "same bio as 3 other accounts (e.g. @b1, @b2, @b3)"

@@ -77,7 +77,7 @@ def _study_with_images(study, tmp_path):
     """Four accounts: a1, a2 use the same generated face (a2's a resized copy), a3 another generated face,
     a4 a real portrait. Images named by account id (a1, a3) and by handle (a2 as @second, a4 as @fourth)."""
     accounts = pa.table({"account_id": ["a1", "a2", "a3", "a4"], "handle": ["first", "second", "third", "fourth"],
-                         "created_at": pa.array([dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)] * 4, S.TS)})
+                         "created_at": pa.array([dt.datetime(2020, 1, 1, tzinfo=dt.UTC)] * 4, S.TS)})
     study.load_arrow({"accounts": accounts})
     d = tmp_path / "imgs"
     d.mkdir()

@@ -62,6 +62,7 @@ def assert_same(collected: echoscope.Study, ref: echoscope.Study, upto: int | No
     assert n == k
 
 
+@pytest.mark.slow
 def test_faults_no_loss_no_duplicates(tmp_path):
     events = simulate_events(6_000, seed=7, step_us=300)
     plan = FaultPlan(drop_at={1_000}, stall_at={3_500}, stall_s=1.5,
@@ -109,6 +110,7 @@ class CrashingStore(CollectStore):
         super()._save_state(cursor, extra)
 
 
+@pytest.mark.slow
 def test_crash_between_commit_and_cursor_save_resumes_without_gap_or_duplicate(tmp_path):
     events = simulate_events(4_000, seed=11)
     study = echoscope.init_study(tmp_path / "live")
@@ -129,13 +131,19 @@ def test_crash_between_commit_and_cursor_save_resumes_without_gap_or_duplicate(t
     assert_same(study, reference(tmp_path, events, None))
 
 
+#: the collect commands alone (the full CLI imports every capability; this test is about collection only)
+APP = ("import typer; from echoscope.collect.cli import register; app = typer.Typer(); register(app); "
+       "app.command('noop')(lambda: None); app()")
+
+
+@pytest.mark.slow
 def test_ctrl_c_commits_and_saves_cursor(tmp_path):
-    events = simulate_events(50_000, seed=3)
+    events = simulate_events(15_000, seed=3)
     study = echoscope.init_study(tmp_path / "live")
     with ReplayServer(events, max_seconds=60, pace=3_000) as srv:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from echoscope.cli import main; main()", "collect", "bluesky",
+            [sys.executable, "-c", APP, "collect", "bluesky",
              str(study.path), "--all", "--offline", "--endpoint", srv.url, "--cursor", "0",
              "--batch-seconds", "0.5", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

@@ -15,7 +15,7 @@ from echoscope.errors import ConfigError
 from echoscope.simulate import make_config, simulate
 from echoscope.simulate.writers import stringify
 
-SIZE = dict(accounts=20_000, engagements=200_000)
+SIZE = {"accounts": 20_000, "engagements": 200_000}
 
 
 def _con(p) -> duckdb.DuckDBPyConnection:
@@ -245,9 +245,9 @@ def test_campaigns_switch_and_difficulty():
 
 
 @pytest.mark.parametrize("kw,match", [
-    (dict(accounts=100), "too small"),
-    (dict(campaigns=["bogus"]), "unknown campaign"),
-    (dict(difficulty="extreme"), "unknown difficulty"),
+    ({"accounts": 100}, "too small"),
+    ({"campaigns": ["bogus"]}, "unknown campaign"),
+    ({"difficulty": "extreme"}, "unknown difficulty"),
 ])
 def test_bad_parameters(kw, match):
     with pytest.raises(ConfigError, match=match):

@@ -91,17 +91,47 @@ def test_cli_simulate_errors(cli, tmp_path):
 @pytest.mark.slow
 def test_cli_demo(cli, tmp_path):
     out = tmp_path / "demo-study"
+    echoscope.init_study(out)  # an existing study is replaced by the demo's
     r = cli("demo", "--out", out, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["figures"]["overall"]["retweets"] > 10_000
+    assert doc["figures"]["per_target"][0]["target"] == "AmbassadorUK"
     assert doc["figures"]["per_target"][0]["share_suspended"] > 0.5
     assert any("later-suspended" in s for s in doc["sentences"])
-    # a second run replaces the demo study; a directory that is not a study is refused
-    r = cli("demo", "--out", out)
-    assert r.exit_code == 0 and "AmbassadorUK" in r.stdout
+    assert doc["timings"]["total"] < 120  # < 1 min on an idle machine; the suite shares two cores
+    assert echoscope.open_study(out).rows("truth_accounts") == 10_000
+
+
+def test_demo_refuses_a_directory_that_is_not_a_study(cli, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("x")
     r = cli("demo", "--out", other)
     assert r.exit_code == 2 and "not an echoscope study" in r.stderr
+    assert (other / "notes.txt").read_text() == "x"
+
+
+def test_demo_sentences_and_hook(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from echoscope.simulate import demo
+
+    # a later analysis joins the demo by defining demo_findings(study); a failing hook is reported, not fatal
+    ok = types.ModuleType("fake_ok")
+    ok.demo_findings = lambda study: [f"study at {study.path.name}"]
+    bad = types.ModuleType("fake_bad")
+
+    def boom(study):
+        raise RuntimeError("not ready")
+
+    bad.demo_findings = boom
+    monkeypatch.setitem(sys.modules, "fake_ok", ok)
+    monkeypatch.setitem(sys.modules, "fake_bad", bad)
+    monkeypatch.setattr(demo, "ANALYSIS_MODULES", ("fake_ok", "fake_bad", "no_such_module_here"))
+    s = echoscope.init_study(tmp_path / "s")
+    res = demo.run_analyses(s, tmp_path)
+    assert res[0]["findings"] == ["study at s"] and res[0]["status"] == "ok"
+    assert res[1]["status"] == "skipped" and "not ready" in res[1]["reason"]
+    assert len(res) == 2  # the missing module is skipped silently

@@ -195,6 +195,7 @@ def test_line_numbers_count_quoted_newlines_and_blank_lines(study):
         assert texts["q2"] == f"three{nl}{nl}lines"
 
 
+@pytest.mark.slow
 def test_line_numbers_in_a_large_file_with_many_bad_rows(study, tmp_path):
     # 300,000 rows (several DuckDB batches and threads); every 7,919th row has a bad date, every 10,007th a
     # missing field, and every 50th text holds a newline, so physical lines drift from row numbers
@@ -347,7 +348,12 @@ def test_sniff_scores():
 
 def test_detection_without_format(study):
     (rep,) = study.ingest([str(DATA / "csv_duplicate_ids.csv")])
-    assert counts(rep) == (5, 3, 0, 2)
+    assert rep["format"] == "csv" and counts(rep) == (5, 3, 0, 2)
+
+
+def test_csv_given_as_parquet_is_one_clear_error(study):
+    with pytest.raises(SourceError, match="not a Parquet file"):
+        study.ingest([str(DATA / "csv_duplicate_ids.csv")], format="parquet")
 
 
 def test_value_helpers_sql():
@@ -451,3 +457,71 @@ def test_progress_adds_up_to_the_file_size(study):
     study.ingest([str(path)], format="csv", progress=events.append)
     advanced = sum(e["bytes"] for e in events if e.get("event") == "advance")
     assert advanced == path.stat().st_size
+
+
+class _FailingSink:
+    """A sink that fails on its second batch, to check that an aborted read leaves DuckDB usable."""
+
+    platform = "twitter"
+
+    def __init__(self, con) -> None:
+        self.options = {"mapping": {}, "table": None}
+        self.con = con
+        self.batches = 0
+
+    def add(self, table, batch, *, primary):
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("disk full")
+
+    def quarantine_batch(self, batch, *, primary=True):
+        pass
+
+    def duckdb(self):
+        return self.con
+
+    def progress(self, advance_bytes):
+        pass
+
+
+def test_aborted_read_stops_the_fetch_thread(tmp_path, monkeypatch):
+    import duckdb
+
+    from echoscope.sources.base import SourceFile
+
+    monkeypatch.setattr(T, "BATCH_ROWS", 1000)
+    path = tmp_path / "many.csv"
+    path.write_text("post_id,account_id,created_at\n" + "".join(
+        f"p{i},a,2020-01-01 00:00\n" for i in range(20_000)))
+    con = duckdb.connect()
+    src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))
+    with pytest.raises(RuntimeError, match="disk full"):
+        T.read_csv(src, _FailingSink(con))
+    import threading
+
+    assert not any(t.name == "echoscope-tabular-fetch" for t in threading.enumerate())
+    assert con.execute("SELECT 41 + 1").fetchall() == [(42,)]
+
+
+def test_cli_status_csv_and_ingest_with_map_and_set(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from echoscope.cli import app
+
+    runner = CliRunner()
+    study = tmp_path / "cli"
+    assert runner.invoke(app, ["init", str(study)]).exit_code == 0
+    r = runner.invoke(app, ["status", str(study), str(DATA / "status_accounts.csv"), "--format", "csv", "--json"])
+    assert r.exit_code == 0, r.output
+    (f,) = json.loads(r.stdout)["files"]
+    assert (f["table"], f["read"], f["loaded"], f["quarantined"]) == ("account_status", 8, 6, 2)
+    r = runner.invoke(app, ["ingest", str(study), str(DATA / "parquet_coortweet_like.parquet"), "--json",
+                            "--map", "content_id=post_id", "--map", "object_id=ref_post_id",
+                            "--map", "timestamp_share=created_at", "--set", "kind=repost"])
+    assert r.exit_code == 0, r.output
+    (f,) = json.loads(r.stdout)["files"]
+    assert (f["format"], f["table"], f["loaded"]) == ("parquet", "posts", 4)
+    r = runner.invoke(app, ["ingest", str(study), str(DATA / "csv_json_given_as_csv.csv"), "--format", "csv"])
+    assert r.exit_code != 0 and "holds JSON, not CSV" in r.output

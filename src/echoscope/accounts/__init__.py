@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from .signals import SIGNALS, SignalContext, SignalParams, compute_signals, signals_long
 
-__all__ = ["SIGNALS", "SignalContext", "SignalParams", "compute_signals", "signals_long", "score_study",
-           "RulesScorer", "SupervisedScorer", "RULE_WEIGHTS"]
+__all__ = [
+    "RULE_WEIGHTS",
+    "SIGNALS",
+    "RulesScorer",
+    "SignalContext",
+    "SignalParams",
+    "SupervisedScorer",
+    "compute_signals",
+    "score_study",
+    "signals_long",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,12 +22,12 @@ def score(
     mode: Annotated[str, typer.Option(
         "--mode", help="rules: transparent weighted signals (default, no training); supervised: a calibrated "
         "classifier trained on --labels (only as good as the labels)")] = "rules",
-    labels: Annotated[Optional[Path], typer.Option(
+    labels: Annotated[Path | None, typer.Option(
         "--labels", help="CSV with account_id,label (1/0, bot/human, campaign/organic) for --mode supervised")] = None,
-    images: Annotated[Optional[Path], typer.Option(
+    images: Annotated[Path | None, typer.Option(
         "--images", help="folder of profile images you downloaded, named <account_id>.jpg or <handle>.jpg; "
         "enables the duplicate-image and GAN-face checks (needs the faces extra). Nothing is fetched")] = None,
-    output: Annotated[Optional[str], typer.Option(
+    output: Annotated[str | None, typer.Option(
         "-o", "--output", help="write a spreadsheet-safe CSV of every account's score and reasons (- for "
         "stdout)")] = None,
     top: Annotated[int, typer.Option("--top", help="accounts shown / printed with --json")] = 20,

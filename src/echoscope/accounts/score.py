@@ -373,7 +373,7 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
             if len(common) == 0:
                 raise ConfigError("none of the labelled account_ids occur in the study; check the labels file")
             scorer = SupervisedScorer().fit(X.loc[common], lab.loc[common].to_numpy())
-            meta["labelled"] = int(len(common))
+            meta["labelled"] = len(common)
             meta["labels_missing_from_study"] = int(len(lab) - len(common))
         score = scorer.predict_proba(X)[:, 1].astype(np.float64)
         meta["flagged"] = int((score >= FLAG_THRESHOLD).sum())

@@ -55,9 +55,10 @@ class SignalParams:
         Followers at or below this count give full strength (fake amplifiers rarely have more than ten).
     min_posts_behaviour
         Posting-behaviour signals (timezone, intervals, repost share) need at least this many posts.
-    silence_days, reactivation_posts, reactivation_days
-        Dormancy: a gap of at least ``silence_days`` followed by ``reactivation_posts`` posts within
-        ``reactivation_days``.
+    silence_days, reactivation_posts, reactivation_rate_ratio, rate_min_days
+        Dormancy: a gap of at least ``silence_days`` followed by at least ``reactivation_posts`` posts at
+        ``reactivation_rate_ratio`` times the account's earlier rate (rates measured over at least
+        ``rate_min_days`` days).
     tz_tolerance_h
         A claimed location more than this many hours from the inferred UTC offset is a mismatch.
     fast_repost_s
@@ -72,8 +73,9 @@ class SignalParams:
     low_followers: int = 10
     min_posts_behaviour: int = 20
     silence_days: float = 180.0
-    reactivation_posts: int = 20
-    reactivation_days: float = 30.0
+    reactivation_posts: int = 10
+    reactivation_rate_ratio: float = 2.0
+    rate_min_days: float = 30.0
     tz_tolerance_h: float = 3.0
     fast_repost_s: float = 60.0
 
@@ -341,7 +343,8 @@ def templated_handle(ctx: SignalContext) -> pa.Table:
     SELECT account_id, digits::DOUBLE AS value, strength,
            CASE WHEN strength > 0 THEN CASE WHEN digits >= 5
                 THEN 'templated handle @' || handle || ' (name + ' || digits || '-digit suffix)'
-                ELSE 'random-looking handle @' || handle || ' (' || all_digits || ' of ' || len || ' characters are digits)'
+                ELSE 'random-looking handle @' || handle || ' (' || all_digits || ' of ' || len
+                     || ' characters are digits)'
                 END END AS text
     FROM s""")
 
@@ -375,26 +378,29 @@ def persona_duplicate(ctx: SignalContext) -> pa.Table:
 
     Normalisation keeps letters only (case, digits, spaces, punctuation and emoji dropped), so "Proud Brit,
     mum of 2!" and "proud brit mum of 3" match. ``value`` is the number of other accounts with the same bio;
-    strength 1 at 3 others. Display names shared by 3 or more other accounts add 0.3 (common names alone say
-    little).
+    strength 1 at 3 others. A display name shared by 3 or more other accounts adds 0.3 when the bio is shared
+    too (common names alone say nothing). A bio used by many accounts is a common phrase, not a persona:
+    strength is full while at most ``max(50, 0.1% of the accounts)`` share it and falls to 0 at ten times that.
     """
     return ctx.run(f"""
     WITH k AS (SELECT account_id, handle, regexp_replace(lower(description), '[^\\p{{L}}]', '', 'g') AS kb,
                       regexp_replace(lower(display_name), '[^\\p{{L}}]', '', 'g') AS kn FROM {ctx.t('acc')}),
+    cap AS (SELECT greatest(50, 0.001 * count(*)) AS cap FROM k),
     b AS (SELECT kb, count(*) - 1 AS n_bio, list(account_id ORDER BY account_id)[1:4] AS ex4,
                  list(handle ORDER BY account_id)[1:4] AS hx4
           FROM k WHERE length(kb) >= 15 GROUP BY kb HAVING count(*) > 1),
     nm AS (SELECT kn, count(*) - 1 AS n_name FROM k WHERE length(kn) >= 6 GROUP BY kn HAVING count(*) > 1),
     s AS (SELECT k.account_id, COALESCE(b.n_bio, 0) AS n_bio, COALESCE(nm.n_name, 0) AS n_name,
                  list_filter(list_zip(b.ex4, b.hx4), x -> x[1] <> k.account_id)[1:3] AS ex,
-                 least(1.0, COALESCE(b.n_bio, 0) / 3.0 + CASE WHEN COALESCE(nm.n_name, 0) >= 3 THEN 0.3 ELSE 0 END)
-                 AS strength
-          FROM k LEFT JOIN b USING (kb) LEFT JOIN nm USING (kn))
+                 least(1.0, COALESCE(b.n_bio, 0) / 3.0
+                            + CASE WHEN COALESCE(nm.n_name, 0) >= 3 AND b.n_bio > 0 THEN 0.3 ELSE 0 END)
+                   * {_ramp('COALESCE(b.n_bio, 0) + 1', '10 * cap.cap', 'cap.cap')} AS strength
+          FROM k LEFT JOIN b USING (kb) LEFT JOIN nm USING (kn), cap)
     SELECT account_id, n_bio::DOUBLE AS value, strength,
-           CASE WHEN n_bio > 0 THEN 'same bio as ' || {_fmt_int('n_bio')} || ' other account'
+           CASE WHEN strength > 0 AND n_bio > 0 THEN 'same bio as ' || {_fmt_int('n_bio')} || ' other account'
                     || CASE WHEN n_bio > 1 THEN 's' ELSE '' END || ' (e.g. '
                     || array_to_string(list_transform(ex, x -> '@' || COALESCE(x[2], x[1])), ', ') || ')'
-                WHEN strength > 0 THEN 'same display name as ' || {_fmt_int('n_name')} || ' other accounts' END
+           END
     FROM s""")
 
 
@@ -463,40 +469,47 @@ def gan_face(ctx: SignalContext) -> pa.Table:
 def dormancy_hijack(ctx: SignalContext) -> pa.Table:
     """A long silence, then a burst of posts, with a switch of language, client or topic.
 
-    ``value`` is the longest silence in days. Strength 0.5 for silence + burst, plus 0.25 for each switch
-    (dominant language, dominant client, no hashtag shared before and after), capped at 1.
+    The longest gap between two posts must reach ``silence_days``; after it the account must post at least
+    ``reactivation_posts`` times, at ``reactivation_rate_ratio`` times its own earlier rate or more (rates per
+    day, each measured over at least ``rate_min_days``). ``value`` is the silence in days. Strength 0.5 for
+    silence + burst, plus 0.25 for each switch (dominant language, dominant client, no hashtag shared before and
+    after), capped at 1.
     """
     p, t = ctx.params, ctx.t
-    sil, win = p.silence_days * 86400.0, p.reactivation_days * 86400.0
+    sil, md = p.silence_days * 86400.0, p.rate_min_days * 86400.0
     return ctx.run(f"""
     WITH g AS (SELECT account_id, ts, ts - lag(ts) OVER (PARTITION BY account_id ORDER BY ts) AS gap
                FROM {t('posts')}),
     r AS (SELECT account_id, max(gap) AS gap, arg_max(ts, gap) AS t_r FROM g GROUP BY account_id
           HAVING max(gap) >= {sil}),
-    pp AS (SELECT p.*, r.t_r, r.gap, p.ts < r.t_r AS before,
-                  p.ts >= r.t_r AND p.ts < r.t_r + {win} AS after
-           FROM {t('posts')} p JOIN r USING (account_id)),
+    pp AS (SELECT p.*, r.t_r, r.gap, p.ts < r.t_r AS before FROM {t('posts')} p JOIN r USING (account_id)),
     a AS (SELECT account_id, any_value(gap) AS gap,
-                 count(*) FILTER (WHERE after) AS n_after,
-                 mode(lang) FILTER (WHERE before) AS lang0, mode(lang) FILTER (WHERE after) AS lang1,
-                 mode(client) FILTER (WHERE before) AS client0, mode(client) FILTER (WHERE after) AS client1,
+                 count(*) FILTER (WHERE before) AS n0, count(*) FILTER (WHERE NOT before) AS n1,
+                 greatest(max(ts) FILTER (WHERE before) - min(ts), {md}) / 86400.0 AS d0,
+                 greatest(max(ts) - any_value(t_r), {md}) / 86400.0 AS d1,
+                 (max(ts) - any_value(t_r)) / 86400.0 AS span1,
+                 mode(lang) FILTER (WHERE before) AS lang0, mode(lang) FILTER (WHERE NOT before) AS lang1,
+                 mode(client) FILTER (WHERE before) AS client0, mode(client) FILTER (WHERE NOT before) AS client1,
                  list_distinct(flatten(list(hashtags) FILTER (WHERE before AND hashtags IS NOT NULL))) AS tags0,
-                 list_distinct(flatten(list(hashtags) FILTER (WHERE after AND hashtags IS NOT NULL))) AS tags1
+                 list_distinct(flatten(list(hashtags) FILTER (WHERE NOT before AND hashtags IS NOT NULL))) AS tags1
           FROM pp GROUP BY account_id),
-    s AS (SELECT *, lang0 IS DISTINCT FROM lang1 AND lang0 IS NOT NULL AND lang1 IS NOT NULL AS sw_lang,
+    s AS (SELECT *, (n1 / d1) / (n0 / d0) AS ratio,
+                 n1 >= {p.reactivation_posts} AND (n1 / d1) >= {p.reactivation_rate_ratio} * (n0 / d0) AS burst,
+                 lang0 IS DISTINCT FROM lang1 AND lang0 IS NOT NULL AND lang1 IS NOT NULL AS sw_lang,
                  client0 IS DISTINCT FROM client1 AND client0 IS NOT NULL AND client1 IS NOT NULL AS sw_client,
-                 len(tags0) > 0 AND len(tags1) > 0 AND len(list_intersect(tags0, tags1)) = 0 AS sw_topic
+                 COALESCE(len(tags0) > 0 AND len(tags1) > 0 AND len(list_intersect(tags0, tags1)) = 0, false)
+                   AS sw_topic
           FROM a)
     SELECT account_id, gap / 86400.0 AS value,
-           CASE WHEN n_after >= {p.reactivation_posts}
-                THEN least(1.0, 0.5 + 0.25 * (sw_lang::INT + sw_client::INT + COALESCE(sw_topic, false)::INT))
+           CASE WHEN burst THEN least(1.0, 0.5 + 0.25 * (sw_lang::INT + sw_client::INT + sw_topic::INT))
                 ELSE 0.0 END AS strength,
-           CASE WHEN n_after >= {p.reactivation_posts} THEN 'silent ' || printf('%.0f', gap / 86400.0)
-                || ' days, then ' || {_fmt_int('n_after')} || ' posts in {p.reactivation_days:g} days'
+           CASE WHEN burst THEN 'silent ' || printf('%.0f', gap / 86400.0) || ' days, then '
+                || {_fmt_int('n1')} || ' posts in ' || printf('%.0f', span1) || ' days ('
+                || printf('%.1f', ratio) || 'x its earlier rate)'
                 || CASE WHEN sw_lang THEN '; language ' || lang0 || ' -> ' || lang1 ELSE '' END
                 || CASE WHEN sw_client THEN '; client ' || client0 || ' -> ' || client1 ELSE '' END
-                || CASE WHEN COALESCE(sw_topic, false) THEN '; hashtags #' || tags0[1] || ' -> #' || tags1[1]
-                        ELSE '' END END AS text
+                || CASE WHEN sw_topic THEN '; hashtags #' || tags0[1] || ' -> #' || tags1[1] ELSE '' END
+           END AS text
     FROM s""")
 
 

@@ -14,7 +14,8 @@ so a boost has the same key (``reblog:<account>:<status>``) whichever channel sa
 nothing. Each poll round is committed with :class:`~echoscope.collect.store.CollectStore` (no stream cursor:
 polling is idempotent; the state file records the last round). Ctrl-C commits what was received and stops.
 Limits: an instance only knows the boosts and replies that reached it; ``reblogged_by`` and
-``favourited_by`` list at most the accounts the instance knows.
+``favourited_by`` list at most the accounts the instance knows, and Mastodon.py fetches only their first page
+(40 accounts by default): for heavily boosted statuses the stream is the complete channel.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ class MastodonCollector:
                 if s.get("reblog"):
                     continue  # the target's own boost: engagements belong to the boosted status
                 sid = str(s["id"])
-                boosters = self.api.fetch_remaining(self.api.status_reblogged_by(sid, limit=80))
-                fans = self.api.fetch_remaining(self.api.status_favourited_by(sid, limit=80))
+                # Mastodon.py does not paginate these two: the instance's first page (40 accounts by default)
+                boosters = list(self.api.status_reblogged_by(sid))
+                fans = list(self.api.status_favourited_by(sid))
                 ctx = self.api.status_context(sid)
                 with self.lock:
                     for a in boosters:

@@ -117,8 +117,8 @@ def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None) 
         SELECT a.actor_id AS a, b.actor_id AS b, count(DISTINCT a.subject_post_id) AS posts,
                min(abs(epoch(a.created_at) - epoch(b.created_at))) AS min_gap_s
         FROM w a JOIN w b ON a.subject_post_id = b.subject_post_id AND a.actor_id < b.actor_id
-             AND b.created_at BETWEEN a.created_at - INTERVAL {float(params.cluster_window_s)} SECOND
-                                  AND a.created_at + INTERVAL {float(params.cluster_window_s)} SECOND
+             AND b.created_at BETWEEN a.created_at - to_microseconds({int(params.cluster_window_s * 1e6)})
+                                  AND a.created_at + to_microseconds({int(params.cluster_window_s * 1e6)})
         GROUP BY 1, 2 HAVING count(DISTINCT a.subject_post_id) >= {int(params.min_cluster_weight)}""")
     clustered = {r[0]: int(r[1]) for r in con.execute("""
         WITH c AS (SELECT a AS actor FROM _pairs UNION SELECT b FROM _pairs)
@@ -221,6 +221,8 @@ class Watcher:
                     self.above.add(key)
                 elif not hot:
                     self.above.discard(key)
+        present = {row["target"] for row in ev["targets"]}
+        self.above = {k for k in self.above if k[0] in present}  # no engagements in the window: below
         for a in alerts:
             for sink in self.sinks:
                 try:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, StudyError
-from .network import BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, poisson_sf
+from .network import BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, benjamini_hochberg, poisson_sf
 
 RESULT_TABLES = ("coord_edges", "coord_clusters", "coord_members", "coord_evidence")
 
@@ -93,7 +93,14 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
         edges = pa.concat_tables([edges, fuse(edges, len(params.behaviours))]).cast(EDGE_SCHEMA)
     network = "fused" if params.semantics == "echoscope" and len(params.behaviours) > 1 else params.behaviours[0]
     progress({"event": "stage", "message": "clustering (Leiden)"})
-    clusters, members = cluster(con, edges, evidence, params, network)
+    halves = [r.halves for r in per if r.halves is not None]
+    validated: set[str] | None = None
+    if params.semantics == "echoscope" and params.null == "object" and halves:
+        progress({"event": "stage", "message": "validating accounts on held-out objects"})
+        validated, vstats = validate_accounts(con, pa.concat_tables(halves), list(params.behaviours), params)
+    else:
+        vstats = None
+    clusters, members = cluster(con, edges, evidence, params, network, validated)
     summary = {
         "semantics": params.semantics,
         "parameters": {k: v for k, v in asdict(params).items() if k != "extra"},
@@ -107,6 +114,7 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
         "clusters": int(clusters.num_rows),
         "coordinated_clusters": int(pc.sum(clusters["coordinated"]).as_py() or 0) if clusters.num_rows else 0,
         "flagged_accounts": 0,
+        "validation": vstats,
         "seconds": 0.0,
     }
     res = CoordinationResult(edges, clusters, members, evidence, summary)
@@ -155,13 +163,128 @@ MEMBER_SCHEMA = pa.schema([("cluster_id", pa.int64()), ("account_id", pa.string(
                            ("degree", pa.int64()), ("strength", pa.float64())])
 
 
+def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
+                      params: CoordParams) -> tuple[set[str], dict[str, Any]]:
+    """Accounts whose co-actions with their group exceed the null on objects not used to find the group.
+
+    Pairs that each share only a few objects cannot pass a per-pair test, yet a group of such pairs is
+    strong evidence; testing a group found on the same data is biased (its edges were picked for being
+    high). So the objects are split in two halves by a fixed hash, and for each half ``s`` (selection) with
+    the other half ``t`` (test):
+
+    1. Leiden groups the accounts joined by pairs with weight ``>= min_weight`` and ``p <= cluster_p`` on
+       half ``s`` alone;
+    2. on half ``t``, an account ``m``'s weight to group ``G`` is the number of (member, object) co-actions
+       within the window, and its null mean is ``sum_o q_o * (members of G that acted on o)`` over the objects
+       ``m`` acted on (the object-timeline null of :mod:`.network`, exact in expectation, no pair left out);
+    3. a group is coordinated when its internal weight on ``t`` has ``p * groups <= alpha / 2``; an account
+       (any node of the selection graph) is kept when its smallest p-value against a coordinated group,
+       times the number of such groups, passes Benjamini-Hochberg at ``alpha / 2``.
+
+    The union of the two folds is returned (false-discovery rate at most ``alpha`` overall).
+    """
+    import igraph as ig
+    import leidenalg
+
+    tabs = [b.replace("-", "_") for b in behaviours]
+    tabs = [t for t in tabs if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_cv_ao_{t}'").fetchone()[0]]
+    if not tabs:
+        return set(), {"folds": [], "accounts": 0}
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_abo AS " + " UNION ALL ".join(
+        f"SELECT x, y, beh, oid, half FROM _cv_abo_{t} UNION ALL SELECT y, x, beh, oid, half FROM _cv_abo_{t}"
+        for t in tabs))
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_ao AS " + " UNION ALL ".join(f"SELECT * FROM _cv_ao_{t}" for t in tabs))
+    con.register("_cv_h_in", halves)
+    h = con.execute(f"""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
+        FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
+    con.unregister("_cv_h_in")
+    a = np.asarray(h["account_a"].to_pylist(), dtype=object)
+    b = np.asarray(h["account_b"].to_pylist(), dtype=object)
+    col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
+    keep: set[str] = set()
+    folds = []
+    for s_, t_ in ((0, 1), (1, 0)):
+        ws, ls = col[f"w{s_}"], np.maximum(col[f"l{s_}"], 1e-9)
+        sel = (poisson_sf(ws, ls) <= params.cluster_p) & (ws >= params.min_weight)
+        names = sorted(set(a[sel]) | set(b[sel]))
+        fold: dict[str, Any] = {"selection_half": s_, "graph_edges": int(sel.sum()), "groups": 0,
+                                "coordinated_groups": 0, "accounts_tested": len(names), "accounts_kept": 0}
+        folds.append(fold)
+        if not names:
+            continue
+        idx = {n: i for i, n in enumerate(names)}
+        g = ig.Graph(n=len(names), edges=[(idx[x], idx[y]) for x, y in zip(a[sel], b[sel])], directed=False)
+        g.es["weight"] = np.maximum(ws[sel] - ls[sel], 1e-6).tolist()
+        part = leidenalg.find_partition(g, leidenalg.ModularityVertexPartition, weights="weight", seed=params.seed)
+        memb = np.asarray(part.membership)
+        sizes = np.bincount(memb)
+        big = sizes[memb] >= 2
+        fold["groups"] = int((sizes >= 2).sum())
+        con.register("_cv_g_in", pa.table({"acc": pa.array([n for n, k in zip(names, big) if k], pa.string()),
+                                           "g": pa.array(memb[big].astype(np.int64))}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _cv_g AS SELECT * FROM _cv_g_in")
+        con.unregister("_cv_g_in")
+        con.register("_cv_n_in", pa.table({"acc": pa.array(names, pa.string())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT * FROM _cv_n_in")
+        con.unregister("_cv_n_in")
+        res = con.execute(f"""
+            WITH w AS (SELECT a.x AS acc, g.g, count(*)::DOUBLE AS w FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
+                       WHERE a.half = {t_} AND a.x IN (SELECT acc FROM _cv_n) GROUP BY 1, 2),
+                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
+                       WHERE ao.half = {t_} GROUP BY 1, 2, 3),
+                 l AS (SELECT ao.acc, c.g, sum(ao.q * (c.c - CASE WHEN gm.g = c.g THEN 1 ELSE 0 END)) AS lam
+                       FROM _cv_ao ao JOIN c USING (beh, oid) LEFT JOIN _cv_g gm ON gm.acc = ao.acc
+                       WHERE ao.half = {t_} AND ao.acc IN (SELECT acc FROM _cv_n) GROUP BY 1, 2)
+            SELECT l.acc, l.g, coalesce(w.w, 0.0) AS w, l.lam, gm.g AS own
+            FROM l LEFT JOIN w USING (acc, g) LEFT JOIN _cv_g gm ON gm.acc = l.acc""").fetch_arrow_table()
+        acc = np.asarray(res["acc"].to_pylist(), dtype=object)
+        gg = res["g"].to_numpy(zero_copy_only=False).astype(np.int64)
+        ww = np.asarray(res["w"].to_numpy(zero_copy_only=False), dtype=float)
+        ll = np.maximum(np.asarray(res["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
+        own = np.asarray(res["own"].to_numpy(zero_copy_only=False), dtype=float)
+        mine = own == gg
+        n_groups = max(fold["groups"], 1)
+        gw = np.bincount(gg[mine], weights=ww[mine], minlength=len(sizes)) / 2
+        gl = np.bincount(gg[mine], weights=ll[mine], minlength=len(sizes)) / 2
+        gp = poisson_sf(gw, np.maximum(gl, 1e-9)) * n_groups
+        coord = np.nonzero((gp <= params.alpha / 2) & (sizes >= 2))[0]
+        fold["coordinated_groups"] = int(len(coord))
+        if len(coord) == 0:
+            continue
+        on = np.isin(gg, coord)
+        pm = poisson_sf(ww[on], ll[on]) * len(coord)
+        best: dict[str, float] = {}
+        for n, p_ in zip(acc[on], pm):
+            best[n] = min(best.get(n, 1.0), float(p_))
+        tested = names  # every node of the selection graph is tested (p = 1 when it meets no group)
+        pv = np.array([min(best.get(n, 1.0), 1.0) for n in tested])
+        ok = benjamini_hochberg(pv, params.alpha / 2)
+        kept = {n for n, k in zip(tested, ok) if k}
+        keep |= kept
+        fold["accounts_kept"] = len(kept)
+    for t in ("_cv_abo", "_cv_ao", "_cv_g", "_cv_n"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return keep, {"folds": folds, "accounts": len(keep)}
+
+
 def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
-            network: str) -> tuple[pa.Table, pa.Table]:
+            network: str, validated: set[str] | None = None) -> tuple[pa.Table, pa.Table]:
     """Leiden clusters of the judged edges of ``network``, with per-cluster summary and members."""
     import igraph as ig
     import leidenalg
 
-    net = edges.filter(pc.and_(pc.equal(edges["behaviour"], network), edges["significant"]))
+    net = edges.filter(pc.equal(edges["behaviour"], network))
+    if params.semantics == "echoscope" and params.null != "none" and net["p_value"].null_count < net.num_rows:
+        # the graph Leiden sees: judged edges plus edges with some evidence (p <= cluster_p); a group whose
+        # pairs each share only a few objects is judged as a whole by the cluster test below
+        loose = pc.fill_null(pc.less_equal(net["p_value"], params.cluster_p), False)
+        net = net.filter(pc.or_(net["significant"], loose))
+    else:
+        net = net.filter(net["significant"])
+    if validated is not None:
+        # only accounts validated on held-out objects (validate_accounts) enter clusters
+        va = pa.array(sorted(validated), pa.string())
+        net = net.filter(pc.and_(pc.is_in(net["account_a"], va), pc.is_in(net["account_b"], va)))
     net = net.filter(pc.not_equal(net["account_a"], net["account_b"]))
     if net.num_rows == 0:
         return CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table()

@@ -76,6 +76,7 @@ class CoordParams:
     edge_weight_quantile: float = 0.5
     evidence_per_edge: int | None = 20
     min_cluster_size: int = 2
+    cluster_p: float = 0.05
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -128,6 +129,13 @@ class BehaviourResult:
     evidence: pa.Table
     stats: dict[str, Any]
     pairs: pa.Table | None = None  # share-level pairs (coortweet semantics only)
+    #: per candidate edge, weight and null mean on each half of the objects (sample splitting, see api.py)
+    halves: pa.Table | None = None
+
+
+#: which half of the objects an object falls in (a fixed hash of its integer id): selection on one half,
+#: validation on the other (see ``api.validate_accounts``)
+HALF = "(hash(oid, 7) % 2)"
 
 
 def _q(con: Any, sql: str) -> Any:
@@ -227,7 +235,8 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
         SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
-               avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts
+               avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts,
+               count(*) FILTER (WHERE {HALF} = 0) AS w0, count(*) FILTER (WHERE {HALF} = 1) AS w1
         FROM _ca_abo JOIN _ca_idf i USING (oid) GROUP BY a, b HAVING count(*) >= {int(params.min_weight)}""")
     stats["candidate_edges"] = int(_scalar(con, "SELECT count(*) FROM _ca_edges"))
     null_stats = _null_model(con, params, timed, progress) if params.null != "none" else {}
@@ -244,16 +253,19 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     wts = np.asarray(edges["n_objects"].to_numpy(zero_copy_only=False), dtype=float)
     if null_stats:
         lam_raw = np.asarray(edges["lam"].to_numpy(zero_copy_only=False), dtype=float)
+        floor = 1e-9 if null_stats.get("analytic") else 0.5 / max(params.reps, 1)
         # a pair never seen together in R shuffles still gets a small mean, so p never collapses to 0
-        lam = np.maximum(lam_raw, 0.5 / max(params.reps, 1))
+        lam = np.maximum(lam_raw, floor)
         p = poisson_sf(wts, lam)
         z = (wts - lam) / np.sqrt(lam)
-        # Per-pair p-values ignore that only pairs seen together are tested; the null networks count how many
-        # pairs reach each weight by chance. Judge edges at the smallest weight t whose empirical FDR
-        # (null edges >= t) / (observed edges >= t) is at most alpha, and with a BH-significant p-value.
-        t_star, expected = weight_threshold(wts, null_stats["null_edges_by_weight"], params.alpha)
-        sig = benjamini_hochberg(p, params.alpha) & (wts >= t_star)
-        stats["weight_threshold"] = t_star
+        # Per-pair p-values ignore that only pairs seen together are tested. The shuffled networks give the
+        # same test to every pair that co-acts by chance: judge edges at the largest p-value cut-off c whose
+        # empirical false-discovery rate (mean shuffled edges with p <= c) / (observed edges with p <= c) is
+        # at most alpha, and with a Benjamini-Hochberg-significant p-value over the candidate edges.
+        c, expected = p_threshold(p, np.asarray(null_stats.pop("_null_p", [])), params.alpha,
+                                  max(params.reps, 1)) if "_null_p" in null_stats else (params.alpha, None)
+        sig = benjamini_hochberg(p, params.alpha) & (p <= c)
+        stats["p_threshold"] = c
         stats["expected_false_edges"] = expected
         null_mean = lam_raw
     else:
@@ -282,11 +294,91 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
         JOIN _ca_act ea ON ea.eid = x.ev.ea JOIN _ca_act eb ON eb.eid = x.ev.eb
         ORDER BY account_a, account_b, gap_s""").fetch_arrow_table().cast(EVIDENCE_SCHEMA)
     con.unregister("_ca_sig")
-    return BehaviourResult(behaviour, out, evidence, stats)
+    halves = None
+    if null_stats.get("analytic") and timed:
+        # kept for validate_accounts (api.py): within-window pairs and account-object rows with q and half
+        t = behaviour.replace("-", "_")
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_abo_{t} AS
+            SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half
+            FROM _ca_abo x JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
+            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q
+            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid""")
+        halves = con.execute("""SELECT aa.account_id AS account_a, ab.account_id AS account_b,
+                e.w0::DOUBLE AS w0, coalesce(l.l0, 0.0) AS l0, e.w1::DOUBLE AS w1, coalesce(l.l1, 0.0) AS l1
+            FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b
+            LEFT JOIN _ca_nulllam l ON l.a = e.a AND l.b = e.b""").fetch_arrow_table()
+    return BehaviourResult(behaviour, out, evidence, stats, halves=halves)
 
 
 def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
-    """All ``reps`` shuffles in one query; leaves ``_ca_nulllam(a, b, lam)`` for the candidate edges."""
+    """Null means of the candidate edges in ``_ca_nulllam(a, b, lam)``; dispatches on ``params.null``."""
+    if params.null == "object":
+        return _object_null(con, params, timed, progress)
+    return _sampled_null(con, params, timed, progress)
+
+
+def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+    """Object-timeline null, exact in expectation, calibrated by ``reps`` shuffles.
+
+    Under the null each object keeps its timestamps (its burst after publication) and each account keeps the
+    objects it acted on, but which account made which of an object's actions is random. Two accounts that
+    both acted on object ``o`` then land within the window with probability ``q_o`` = (ordered pairs of the
+    object's actions within the window) / (n_o (n_o - 1)): close to 1 on a viral post everyone shared in the
+    same minute (co-acting there is no evidence; this is the down-weighting of popular objects), small on a
+    post shared over days. A pair's null weight is a sum of such Bernoullis over the objects both acted on,
+    so ``lambda = sum q_o`` and ``p = P(Poisson(lambda) >= weight)``. ``q_o`` is computed on all actions
+    (before pruning) with one window count; lambda needs a join of each candidate edge with its shared
+    objects. For behaviours without a time window (shared-ip) every shared object counts, so the null is the
+    bipartite configuration model: ``lambda = deg_a deg_b sum_o df_o (df_o - 1) / (sum_o df_o)^2``.
+
+    The shuffles (all ``reps`` in one query) apply the same test to every pair that co-acts by chance, which
+    gives the empirical false-discovery cut-off and the expected number of false edges.
+    """
+    w = float(params.window)
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT DISTINCT aid, oid FROM _ca_act")
+    if timed:
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_q AS
+            WITH r AS (SELECT o.oid, r.ts FROM _ca_raw r JOIN _ca_obj o USING (object_id)),
+                 c AS (SELECT oid, count(*) OVER (PARTITION BY oid ORDER BY ts
+                                                  RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb FROM r)
+            SELECT oid, count(*) AS n, CASE WHEN count(*) > 1
+                   THEN least(1.0, sum(nb)::DOUBLE / (count(*)::DOUBLE * (count(*) - 1))) ELSE 1.0 END AS q
+            FROM c GROUP BY oid""")
+        lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
+                   coalesce(sum(q.q) FILTER (WHERE HALFX = 0), 0.0) AS l0,
+                   coalesce(sum(q.q) FILTER (WHERE HALFX = 1), 0.0) AS l1 FROM {src} e
+            JOIN _ca_ao x ON x.aid = e.a JOIN _ca_ao y ON y.aid = e.b AND y.oid = x.oid
+            JOIN _ca_q q ON q.oid = x.oid GROUP BY e.a, e.b""".replace("HALFX", HALF.replace("oid", "x.oid"))
+    else:
+        k = _scalar(con, """SELECT sum(df * (df - 1))::DOUBLE / greatest(1, sum(df))::DOUBLE ^ 2
+            FROM (SELECT oid, count(*) AS df FROM _ca_ao GROUP BY oid)""") or 0.0
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_deg AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
+        lam_sql = f"""SELECT e.a, e.b, da.d * db.d * {float(k)!r} AS lam, 0 AS n_shared,
+                   da.d * db.d * {float(k) / 2!r} AS l0, da.d * db.d * {float(k) / 2!r} AS l1 FROM {{src}} e
+            JOIN _ca_deg da ON da.aid = e.a JOIN _ca_deg db ON db.aid = e.b"""
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_nulllam AS " + lam_sql.format(src="_ca_edges"))
+    out: dict[str, Any] = {"model": "object", "analytic": True, "reps": int(params.reps), "seed": int(params.seed)}
+    if params.reps > 0:
+        _shuffled_networks(con, params, timed, progress)
+        mw = int(params.min_weight)
+        _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nwe AS SELECT rep, a, b, w FROM _ca_nw WHERE w >= {mw}")
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_nwl AS " + lam_sql.format(
+            src="(SELECT DISTINCT a, b FROM _ca_nwe)"))
+        nul = con.execute("""SELECT n.w, coalesce(l.lam, 0.0) AS lam FROM _ca_nwe n
+            LEFT JOIN _ca_nwl l ON l.a = n.a AND l.b = n.b""").fetch_arrow_table()
+        nw = np.asarray(nul["w"].to_numpy(zero_copy_only=False), dtype=float)
+        nl = np.maximum(np.asarray(nul["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
+        out["_null_p"] = poisson_sf(nw, nl)
+        out["null_edges_at_min_weight"] = float(len(nw)) / params.reps
+        out["null_pairs_per_rep"] = float(_scalar(con, "SELECT coalesce(sum(w), 0) FROM _ca_nw")) / params.reps
+        for t in ("_ca_nw", "_ca_nwe", "_ca_nwl"):
+            _q(con, f"DROP TABLE IF EXISTS {t}")
+    return out
+
+
+def _shuffled_networks(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> None:
+    """All ``reps`` shuffles in one query; leaves ``_ca_nw(rep, a, b, w)`` (distinct objects per null pair)."""
     reps = int(params.reps)
     seed = int(params.seed)
     w = float(params.window)
@@ -309,17 +401,48 @@ def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn
     _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nact AS SELECT *, {bucket} AS bk FROM ({shuffled})")
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS SELECT rep, a, b, count(DISTINCT oid) AS w
         FROM ({_pair_sql('_ca_nact', w, timed, True)}) GROUP BY rep, a, b""")
+    _q(con, "DROP TABLE IF EXISTS _ca_nact")
+
+
+def _sampled_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+    """Null means estimated from ``reps`` shuffles (the ``account`` model); leaves ``_ca_nulllam``."""
+    reps = max(int(params.reps), 1)
+    _shuffled_networks(con, params, timed, progress)
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nulllam AS SELECT n.a, n.b, sum(n.w)::DOUBLE / {reps} AS lam
         FROM _ca_nw n SEMI JOIN _ca_edges e ON e.a = n.a AND e.b = n.b GROUP BY n.a, n.b""")
-    per_rep = _scalar(con, f"SELECT count(*) FROM _ca_nw WHERE w >= {int(params.min_weight)}")
-    # null edges per weight level, for the empirical false-discovery threshold (see echoscope_edges)
-    by_w = dict(con.execute(f"SELECT w, count(*) FROM _ca_nw WHERE w >= {int(params.min_weight)} GROUP BY w").fetchall())
-    out = {"model": params.null, "reps": reps, "seed": seed,
+    mw = int(params.min_weight)
+    by_w = dict(con.execute(f"SELECT w, count(*) FROM _ca_nw WHERE w >= {mw} GROUP BY w").fetchall())
+    out = {"model": params.null, "reps": reps, "seed": int(params.seed),
            "null_edges_by_weight": {str(int(k)): float(v) / reps for k, v in sorted(by_w.items())},
-           "null_edges_at_min_weight": float(per_rep) / reps,
+           "null_edges_at_min_weight": float(sum(by_w.values())) / reps,
            "null_pairs_per_rep": float(_scalar(con, "SELECT coalesce(sum(w), 0) FROM _ca_nw")) / reps}
-    _q(con, "DROP TABLE IF EXISTS _ca_nact")
+    # the same per-pair test applied to the shuffled networks' own edges calibrates the cut-off
+    nul = con.execute(f"""SELECT n.w, coalesce(l.lam, 0.0) AS lam FROM _ca_nw n LEFT JOIN
+        (SELECT a, b, sum(w)::DOUBLE / {reps} AS lam FROM _ca_nw GROUP BY a, b) l ON l.a = n.a AND l.b = n.b
+        WHERE n.w >= {mw}""").fetch_arrow_table()
+    out["_null_p"] = poisson_sf(np.asarray(nul["w"].to_numpy(zero_copy_only=False), dtype=float),
+                                np.maximum(np.asarray(nul["lam"].to_numpy(zero_copy_only=False), dtype=float),
+                                           0.5 / reps))
+    _q(con, "DROP TABLE IF EXISTS _ca_nw")
     return out
+
+
+def p_threshold(p_obs: np.ndarray, p_null: np.ndarray, alpha: float, reps: int) -> tuple[float, float]:
+    """Largest cut-off ``c`` with (mean shuffled edges with p <= c) <= alpha * (observed edges with p <= c).
+
+    ``p_null`` holds the p-values of the edges of all ``reps`` shuffled networks. Returns ``c`` and the
+    expected number of false edges at it; ``(0, 0)`` when no observed p-value qualifies.
+    """
+    if len(p_obs) == 0:
+        return 0.0, 0.0
+    cand = np.unique(p_obs)
+    n_obs = np.searchsorted(np.sort(p_obs), cand, side="right").astype(float)
+    n_null = np.searchsorted(np.sort(p_null), cand, side="right").astype(float) / reps
+    ok = np.nonzero(n_null <= alpha * n_obs)[0]
+    if len(ok) == 0:
+        return 0.0, 0.0
+    i = int(ok.max())
+    return float(cand[i]), float(n_null[i])
 
 
 def weight_threshold(weights: np.ndarray, null_by_weight: dict[str, float], alpha: float) -> tuple[float, float]:

@@ -70,7 +70,9 @@ def spark_session(master: str = "local[2]") -> Any:
             .config("spark.default.parallelism", "2")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.adaptive.enabled", "true")
+            # small local data: compiling generated code per stage costs more than it saves
+            .config("spark.sql.codegen.wholeStage", "false")
+            .config("spark.sql.adaptive.enabled", "false")
             .getOrCreate())
         _SPARK_SESSIONS[master].sparkContext.setLogLevel("ERROR")
     return _SPARK_SESSIONS[master]

@@ -15,7 +15,15 @@ import dataclasses
 import numpy as np
 
 from .config import SimConfig
-from .population import COPYPASTER, HIJACKED, ORGANIC, PERSONA, SPREADER, TARGET, Population
+from .population import (
+    COPYPASTER,
+    HIJACKED,
+    ORGANIC,
+    PERSONA,
+    SPREADER,
+    TARGET,
+    Population,
+)
 from .util import DAY, HOUR, MIN, S, Sampler, draw, local_hour, lognormal_s, us
 
 # kinds and purposes (codes in the columns below)
@@ -61,7 +69,7 @@ class Rows:
     def concat(blocks: list[Rows]) -> Rows:
         return Rows(*(np.concatenate([getattr(b, f.name) for b in blocks]) for f in dataclasses.fields(Rows)))
 
-    def take(self, idx: np.ndarray) -> Rows:
+    def take(self, idx: np.ndarray | slice) -> Rows:
         return Rows(*(getattr(self, f.name)[idx] for f in dataclasses.fields(Rows)))
 
 
@@ -352,5 +360,12 @@ def office_hours(t: np.ndarray, offset_h: float, start_h: float, end_h: float, r
     return np.where(inside, local, moved) - int(offset_h * HOUR)
 
 
-__all__ = ["Rows", "Originals", "make_originals", "organic_engagements", "campaign_engagements", "KIND_NAMES",
-           "PURPOSES"]
+__all__ = [
+    "KIND_NAMES",
+    "PURPOSES",
+    "Originals",
+    "Rows",
+    "campaign_engagements",
+    "make_originals",
+    "organic_engagements",
+]

@@ -7,7 +7,7 @@ Thin: parse options, call :func:`echoscope.simulate.simulate` / :func:`echoscope
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -28,7 +28,7 @@ def simulate_cmd(
     engagements: Annotated[int, typer.Option(help="engagements (retweets, replies, quotes) to generate; at least "
                                              "10000")] = 200_000,
     seed: Annotated[int, typer.Option(help="random seed; the same seed and options give identical output")] = 7,
-    campaign: Annotated[Optional[list[str]], typer.Option(
+    campaign: Annotated[list[str] | None, typer.Option(
         "--campaign", help=f"campaign to plant (repeatable): {', '.join(CAMPAIGNS)}, or 'none' for an organic "
         "platform; default: all")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help=f"output format: {'|'.join(FORMATS)}")] = "study",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclasses.dataclass(frozen=True)

@@ -63,7 +63,9 @@ def prepare_out(out: Path) -> None:
 
 def sql_findings(study: Study) -> dict[str, Any]:
     """The figures of the AP/OII analysis, computed with SQL from the study, plus the ground-truth check."""
-    one = lambda q: study.sql(q).to_pylist()[0]  # noqa: E731
+    def one(q: str) -> dict[str, Any]:
+        return study.sql(q).to_pylist()[0]
+
     overall = one(f"""
         SELECT count(*) AS retweets, count(DISTINCT actor_id) AS amplifiers,
                avg(CASE WHEN actor_id IN {_SUSPENDED} THEN 1.0 ELSE 0.0 END) AS share_suspended,
@@ -140,7 +142,7 @@ def run_analyses(study: Study, out_dir: Path) -> list[dict[str, Any]]:
                     entry["findings"] = [str(s) for s in value or []]
                 else:
                     entry["report"] = str(value)
-            except Exception as exc:  # an analysis in progress must not break the demo
+            except Exception as exc:  # noqa: BLE001 - an analysis in progress must not break the demo
                 entry = {"module": name, "hook": hook, "status": "skipped",
                          "reason": f"{type(exc).__name__}: {exc}"}
             entry["seconds"] = round(time.perf_counter() - t0, 2)
@@ -175,4 +177,4 @@ def run_demo(out: str | Path = "demo-study", *, seed: int = 7, progress: Progres
             "figures": figures, "sentences": sentences(figures), "analyses": analyses, "timings": timings}
 
 
-__all__ = ["ANALYSIS_MODULES", "run_demo", "sql_findings", "sentences", "run_analyses", "prepare_out"]
+__all__ = ["ANALYSIS_MODULES", "prepare_out", "run_analyses", "run_demo", "sentences", "sql_findings"]

@@ -17,7 +17,15 @@ import pyarrow as pa
 
 from .activity import P_ORGANIC, Rows
 from .config import SimConfig
-from .population import COPYPASTER, HIJACKED, ORGANIC, PERSONA, ROLE_OF_CAMPAIGN, SPREADER, Population
+from .population import (
+    COPYPASTER,
+    HIJACKED,
+    ORGANIC,
+    PERSONA,
+    ROLE_OF_CAMPAIGN,
+    SPREADER,
+    Population,
+)
 from .util import DAY, HOUR, const, ts_array, us
 
 NEVER = np.iinfo(np.int64).max
@@ -151,4 +159,4 @@ def logins_table(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> p
     })
 
 
-__all__ = ["Enforcement", "plan_enforcement", "apply_enforcement", "status_table", "logins_table"]
+__all__ = ["Enforcement", "apply_enforcement", "logins_table", "plan_enforcement", "status_table"]

@@ -7,7 +7,7 @@ invented; none is meant to be a real account.
 
 from __future__ import annotations
 
-#: regions: (name, UTC offset in hours, language, locations, clients)
+#: regions: (name, UTC offset in hours, language, locations)
 REGIONS: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
     ("uk", 0.0, "en", ("London", "Manchester, England", "Leeds", "Bristol, UK", "Glasgow, Scotland",
                        "Birmingham, UK", "Cardiff", "Liverpool")),

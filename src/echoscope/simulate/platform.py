@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -20,12 +20,39 @@ import pyarrow.compute as pc
 
 from .. import schema as SCH
 from . import names as N
-from .activity import (KIND_NAMES, ORIGINAL, P_AMPLIFY, P_CAMOUFLAGE, PURPOSES, REPOST, T_ZH, Rows,
-                       campaign_engagements, make_originals, organic_engagements)
+from .activity import (
+    KIND_NAMES,
+    ORIGINAL,
+    P_AMPLIFY,
+    P_CAMOUFLAGE,
+    PURPOSES,
+    REPOST,
+    T_ZH,
+    Rows,
+    campaign_engagements,
+    make_originals,
+    organic_engagements,
+)
 from .config import SimConfig, config_dict
-from .enforcement import NEVER, apply_enforcement, logins_table, plan_enforcement, status_table
-from .population import GROUPS, HIJACKED, LANGS, ORGANIC, PERSONA, ROLES, SPREADER, TARGET, Population, \
-    make_population
+from .enforcement import (
+    NEVER,
+    apply_enforcement,
+    logins_table,
+    plan_enforcement,
+    status_table,
+)
+from .population import (
+    GROUPS,
+    HIJACKED,
+    LANGS,
+    ORGANIC,
+    PERSONA,
+    ROLES,
+    SPREADER,
+    TARGET,
+    Population,
+    make_population,
+)
 from .texts import hashtags, mentions, texts, urls
 from .util import DAY, S, const, snowflake, ts_array, us
 
@@ -47,7 +74,7 @@ class Platform:
     stats: dict[str, Any]
 
     #: canonical tables held by the platform (likes: Twitter exposes none in the archives the model follows)
-    TABLES: tuple[str, ...] = ("posts", "accounts", "account_status", "logins")
+    TABLES: ClassVar[tuple[str, ...]] = ("posts", "accounts", "account_status", "logins")
 
     def compact(self) -> dict[str, pa.Table]:
         """The tables as held (for :meth:`echoscope.Study.load_arrow`, which conforms them slice by slice)."""
@@ -221,13 +248,16 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
     topic = np.where(comm >= 0, comm % len(N.TOPICS), -1).astype(np.int16)
     del comm
     kind_dict, lang_dict, client_dict = pa.array(KIND_NAMES), pa.array(LANGS), pa.array(clients)
+    # per-row columns the chunks read; cleared once the posts table is built
+    col: dict[str, Any] = {"topic": topic, "lang": lang, "client": client, "likes": likes, "counts": counts}
+    del topic, lang, client, likes, counts
 
     def chunk(c: int) -> pa.Table:
         lo, hi = c * CHUNK, min(n, (c + 1) * CHUNK)
         crng = np.random.default_rng([cfg.seed, 7_000 + c])
         sl = slice(lo, hi)
         part = rows.take(sl)
-        tags = hashtags(part, topic[sl], crng)
+        tags = hashtags(part, col["topic"][sl], crng)
         text = texts(part, tags, pop.handle, ref_author[sl], crng, cfg.copypaste.mutate_share)
         eng = is_eng[sl]
         return pa.table({
@@ -238,15 +268,15 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
             "ref_post_id": pa.array(ref_pid[sl], mask=~eng),
             "ref_account_id": pa.array(pop.ids[ref_author[sl]], mask=~eng),
             "text": text,
-            "lang": _dict(lang[sl], lang_dict),
-            "client": _dict(client[sl], client_dict),
+            "lang": _dict(col["lang"][sl], lang_dict),
+            "client": _dict(col["client"][sl], client_dict),
             "urls": urls(part, crng),
             "hashtags": tags,
             "mentions": mentions(part, pop.handle, ref_author[sl]),
-            "like_count": pa.array(likes[sl]),
-            "repost_count": pa.array(counts[0][sl]),
-            "reply_count": pa.array(counts[1][sl]),
-            "quote_count": pa.array(counts[2][sl]),
+            "like_count": pa.array(col["likes"][sl]),
+            "repost_count": pa.array(col["counts"][0][sl]),
+            "reply_count": pa.array(col["counts"][1][sl]),
+            "quote_count": pa.array(col["counts"][2][sl]),
         })
 
     n_chunks = max(1, -(-n // CHUNK))
@@ -258,7 +288,8 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
         with ThreadPoolExecutor(THREADS) as pool:
             parts = list(pool.map(chunk, range(n_chunks)))
     posts = pa.concat_tables(parts)
-    del parts, likes, counts, lang, client, topic
+    del parts
+    col.clear()
     e = np.flatnonzero(is_eng)
     author_e = rows.author[e]
     role = pop.role[author_e]

@@ -17,7 +17,19 @@ import pyarrow.compute as pc
 
 from . import names as N
 from .config import SimConfig
-from .util import DAY, HOUR, ID_EPOCH_US, S, compose, draw, join, numstr, pick, snowflake, us
+from .util import (
+    DAY,
+    HOUR,
+    ID_EPOCH_US,
+    S,
+    compose,
+    draw,
+    join,
+    numstr,
+    pick,
+    snowflake,
+    us,
+)
 
 #: role code -> (role name, campaign name or None)
 ROLES: tuple[tuple[str, str | None], ...] = (
@@ -260,17 +272,17 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     is_dip = t_idx < n_dip
     t_handle, t_disp = _target_names(t_idx, is_dip)
 
-    def d(k: int, width: int, idx: np.ndarray) -> pa.Array:
+    def digits(k: int, width: int, idx: np.ndarray) -> pa.Array:
         return numstr(rng.integers(0, 10**k, len(idx)), width)
 
     handle = compose(hstyle, {
-        0: lambda i: join(pick(afirst, fi[i]), pick(alast, la[i]), d(2, 2, i)),
+        0: lambda i: join(pick(afirst, fi[i]), pick(alast, la[i]), digits(2, 2, i)),
         1: lambda i: join(pick(afirst, fi[i]), "_", pick(alast, la[i])),
-        2: lambda i: join(pick(N.WORDS, la[i] % len(N.WORDS)), pick(afirst, fi[i]), d(2, 2, i)),
+        2: lambda i: join(pick(N.WORDS, la[i] % len(N.WORDS)), pick(afirst, fi[i]), digits(2, 2, i)),
         3: lambda i: pc.utf8_lower(join(pick(afirst, fi[i]), pick(alast, la[i]))),
-        4: lambda i: join(pick(afirst, fi[i]).cast(pa.string()), pick(alast, la[i]), d(3, 0, i)),
+        4: lambda i: join(pick(afirst, fi[i]).cast(pa.string()), pick(alast, la[i]), digits(3, 0, i)),
         # platform-default-like handles: name + 8 digits (campaign accounts, and some organic users)
-        5: lambda i: join(pick(afirst, fi[i]), d(8, 8, i)),
+        5: lambda i: join(pick(afirst, fi[i]), digits(8, 8, i)),
         # personas: UK persona handles (JamesWilson_UK, Oliver_Smith1987)
         6: lambda i: join(pick(_ascii(N.UK_FIRST), ufi[i]), pick(_ascii(N.UK_LAST), ula[i]), "_UK"),
         7: lambda i: join(pick(_ascii(N.UK_FIRST), ufi[i]), "_", pick(_ascii(N.UK_LAST), ula[i]),
@@ -291,7 +303,7 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     group[tlo:thi] = np.where(is_dip, 0, 1)
     # only 14% of targets carry an affiliation label
     labelled = np.zeros(n, bool)
-    n_lab = int(round(cfg.label_share * (thi - tlo)))
+    n_lab = round(cfg.label_share * (thi - tlo))
     labelled[tlo + rng.permutation(thi - tlo)[:n_lab]] = True
     label = pick(LABELS, np.maximum(group, 0), mask=~labelled)
 
@@ -305,12 +317,12 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     desc = pick(bios, bi)
     loc_pool: list[str] = []
     loc_start = []
-    for r in N.REGIONS:
+    for reg in N.REGIONS:
         loc_start.append(len(loc_pool))
-        loc_pool.extend(r[3])
+        loc_pool.extend(reg[3])
     uk0 = len(loc_pool)
     loc_pool.extend(N.UK_LOCATIONS)
-    loc_len = np.array([len(r[3]) for r in N.REGIONS])
+    loc_len = np.array([len(reg[3]) for reg in N.REGIONS])
     li = np.array(loc_start)[region] + (rng.integers(0, 1 << 30, n) % loc_len[region])
     li = np.where(role == PERSONA, uk0 + rng.integers(0, len(N.UK_LOCATIONS), n), li)
     no_loc = ((rng.random(n) < 0.3) & (role != PERSONA)) | (role == SPREADER)

@@ -14,7 +14,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import names as N
-from .activity import REPLY, T_COPY, T_LINK, T_OLD, T_ORGANIC, T_PERSONA, T_QUOTE, T_REPLY, T_TARGET, T_ZH, Rows
+from .activity import (
+    REPLY,
+    T_COPY,
+    T_LINK,
+    T_OLD,
+    T_ORGANIC,
+    T_PERSONA,
+    T_QUOTE,
+    T_REPLY,
+    T_TARGET,
+    T_ZH,
+    Rows,
+)
 from .util import join, list_array, numstr, pick, words
 
 ZH_TEXTS = ("中国加油，真相在这里", "西方媒体的谎言不攻自破", "支持大使，说得好", "新疆是个好地方", "感谢分享事实")
@@ -159,4 +171,4 @@ def texts(rows: Rows, tags: pa.Array, handles: pa.Array, ref_author: np.ndarray,
     return pa.concat_arrays(parts) if parts else pa.nulls(n, pa.string())
 
 
-__all__ = ["hashtags", "urls", "mentions", "texts", "TAG_POOL"]
+__all__ = ["TAG_POOL", "hashtags", "mentions", "texts", "urls"]

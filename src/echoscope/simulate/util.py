@@ -14,7 +14,7 @@ MIN = 60 * S
 HOUR = 3600 * S
 DAY = 86400 * S
 #: epoch of the snowflake-like ids (Twitter's founding month), so every id is positive
-ID_EPOCH_US = int(dt.datetime(2006, 3, 1, tzinfo=dt.timezone.utc).timestamp() * S)
+ID_EPOCH_US = int(dt.datetime(2006, 3, 1, tzinfo=dt.UTC).timestamp() * S)
 LOW_BITS = 22
 
 
@@ -84,10 +84,6 @@ def draw(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
             return np.zeros(n, dtype=np.int64)
         return np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(weights) - 1)
     return Sampler(weights).draw(rng, n)
-
-
-def zipf_weights(n: int, s: float) -> np.ndarray:
-    return 1.0 / np.arange(1, n + 1, dtype=np.float64) ** s
 
 
 def lognormal_s(rng: np.random.Generator, median_s: float, sigma: float, n: int) -> np.ndarray:

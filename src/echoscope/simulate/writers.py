@@ -348,7 +348,9 @@ def write_twarc2(platform: Platform, out: Path, progress: ProgressFn = _noop, pa
             rows = batch.to_pylist()
             for k in range(0, len(rows), page_size):
                 page = rows[k:k + page_size]
-                data, inc_users, inc_tweets = [], {}, {}
+                data: list[dict[str, Any]] = []
+                inc_users: dict[str, Any] = {}
+                inc_tweets: dict[str, Any] = {}
                 for p in page:
                     text = p["text"] or ""
                     if p["kind"] == "repost":
@@ -435,4 +437,4 @@ def write(platform: Platform, out: str | os.PathLike[str], format: str = "study"
     return FORMATS[format](platform, Path(out), progress or _noop)
 
 
-__all__ = ["FORMATS", "IO_TWEET_COLUMNS", "IO_USER_COLUMNS", "write", "stringify"]
+__all__ = ["FORMATS", "IO_TWEET_COLUMNS", "IO_USER_COLUMNS", "stringify", "write"]

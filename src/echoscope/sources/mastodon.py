@@ -112,7 +112,7 @@ class MastodonParser:
             raise BadRecord("account.id", "status without account.id; expected a Mastodon Account object")
         aid = str(a["id"])
         avatar = a.get("avatar")
-        self.accounts[aid] = {
+        new = {
             "account_id": aid, "handle": a.get("acct") or a.get("username"), "display_name": a.get("display_name"),
             "description": strip_html(a.get("note")), "created_at": _ts(a.get("created_at")),
             "followers_count": _int(a.get("followers_count")), "following_count": _int(a.get("following_count")),
@@ -120,6 +120,10 @@ class MastodonParser:
             "default_profile_image": ("missing.png" in avatar) if isinstance(avatar, str) else None,
             "observed_at": None,
         }
+        old = self.accounts.get(aid)
+        if old is not None:  # embedded accounts are often partial: never let a null replace a value
+            new = {k: (v if v is not None else old.get(k)) for k, v in new.items()}
+        self.accounts[aid] = new
         return aid
 
     def status(self, s: Any, *, primary: bool = True) -> str:

@@ -512,21 +512,8 @@ def sniff_parquet(head: bytes, name: str) -> float:
 
 
 def sniff(head: bytes, name: str) -> float:
-    """The module-level sniffer the registry asks for both ``csv`` and ``parquet`` (one module serves both).
-
-    :func:`read_parquet` hands a file that is not Parquet to :func:`read_csv`, so a tie resolved in favour
-    of ``parquet`` still reads a CSV file correctly.
-    """
+    """Either tabular format (the registry asks :func:`sniff_csv` and :func:`sniff_parquet` per format)."""
     return max(sniff_parquet(head, name), sniff_csv(head, name))
-
-
-def _shared_sniffer() -> bool:
-    """True while the registry asks this module's ``sniff`` for both csv and parquet."""
-    try:
-        from . import _sniffer  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - registry shape changed
-        return False
-    return bool(_sniffer("parquet") is _sniffer("csv"))
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -998,9 +985,6 @@ def read_parquet(src: SourceFile, sink: IngestSink) -> None:
     become ``[a, b]`` text first, timestamps their ISO text, epoch numbers stay numbers).
     """
     if src.head(4) != b"PAR1":
-        if _shared_sniffer():  # detection cannot tell csv from parquet yet: this is a CSV file
-            read_csv(src, sink)
-            return
         raise SourceError("not a Parquet file (it does not start with 'PAR1'); give the right --format "
                           "(csv for text tables)", file=src.path)
     path, _ = _local_path(src)
