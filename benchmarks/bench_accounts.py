@@ -110,6 +110,7 @@ def speed(n_acc: int, n_eng: int) -> dict[str, Any]:
             f"s=echoscope.open_study({str(s.path)!r}); t=time.perf_counter(); r=score_study(s); "
             "el=time.perf_counter()-t; print(json.dumps({'seconds': el, 'accounts': r.scores.num_rows, "
             "'signal_rows': r.signals.num_rows, 'flagged': r.meta['flagged'], "
+            "'cpu_s': (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)), "
             "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])

@@ -298,6 +298,7 @@ def test_rules_scorer_conventions():
         RulesScorer(weights={"followers": 2.0}).fit(X)
 
 
+@pytest.mark.slow  # about 15 s on a loaded 2-core machine (calibration folds + permutation importances)
 def test_supervised_mode_learns_from_labels(scenario, tmp_path):
     lab = tmp_path / "labels.csv"
     rows = [("c0", "bot"), ("c1", "bot"), ("c2", "1"), ("c3", "campaign"), ("c4", "true"),

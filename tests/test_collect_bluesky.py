@@ -146,11 +146,11 @@ def test_ctrl_c_commits_and_saves_cursor(tmp_path):
             [sys.executable, "-c", APP, "collect", "bluesky",
              str(study.path), "--all", "--offline", "--endpoint", srv.url, "--cursor", "0",
              "--batch-seconds", "0.5", "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
         deadline = time.monotonic() + 30
         while srv.sent < 2_000 and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the writer process gets it too
         out, errs = proc.communicate(timeout=60)
     assert proc.returncode == 0, errs.decode()
     stats = orjson.loads(out)

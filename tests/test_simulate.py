@@ -67,6 +67,9 @@ def test_sizes_and_ids(platform, con):
     assert one(con, "SELECT count(*) FROM engagements WHERE latency_s IS NULL OR latency_s < 1")[0] == 0
     assert one(con, "SELECT count(*) FROM posts p LEFT JOIN accounts a USING (account_id) "
                     "WHERE a.account_id IS NULL")[0] == 0
+    # nobody acts before their account exists
+    assert one(con, "SELECT count(*) FROM posts p JOIN accounts a USING (account_id) "
+                    "WHERE p.created_at <= a.created_at")[0] == 0
     # nobody reposts the same post twice or engages with their own post
     assert one(con, "SELECT count(*) FROM (SELECT actor_id, subject_post_id FROM engagements WHERE kind='repost' "
                     "GROUP BY 1, 2 HAVING count(*) > 1)")[0] == 0

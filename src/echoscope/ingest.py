@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any, Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -154,18 +155,18 @@ class FileSink:
             batch = pa.Table.from_batches([batch])
         schema = S.TABLES[table]
         if "platform" not in batch.column_names or batch.column("platform").null_count == n:
-            batch = _set_col(batch, "platform", pa.array([self.platform] * n, pa.string()))
+            batch = _set_col(batch, "platform", pa.repeat(pa.scalar(self.platform, pa.string()), n))
         elif batch.column("platform").null_count:
             import pyarrow.compute as pc
 
             batch = _set_col(batch, "platform", pc.fill_null(batch.column("platform"), self.platform))
         if "source" in schema.names and ("source" not in batch.column_names
                                          or batch.column("source").null_count == n):
-            batch = _set_col(batch, "source", pa.array([self.src.path] * n, pa.string()))
+            batch = _set_col(batch, "source", pa.repeat(pa.scalar(self.src.path, pa.string()), n))
         data = S.conform(batch, schema)
-        data = data.append_column("_file", pa.array([self.index] * n, pa.int32()))
-        data = data.append_column("_seq", pa.array(range(self.seq, self.seq + n), pa.int64()))
-        data = data.append_column("_primary", pa.array([primary] * n, pa.bool_()))
+        data = data.append_column("_file", pa.repeat(pa.scalar(self.index, pa.int32()), n))
+        data = data.append_column("_seq", pa.array(np.arange(self.seq, self.seq + n, dtype=np.int64)))
+        data = data.append_column("_primary", pa.repeat(pa.scalar(primary, pa.bool_()), n))
         self.seq += n
         if primary:
             self.primary_tables.add(table)
@@ -365,7 +366,7 @@ def _key_cond(key: tuple[str, ...], a: str, b: str) -> str:
 
 
 def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[FileSink],
-            reports: list[dict[str, Any]]) -> None:
+            reports: list[dict[str, Any]], existing_filter: str | None = None) -> None:
     _fault("before-commit")
     con = run.duckdb()
     loaded: dict[int, int] = {}
@@ -386,7 +387,10 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         con.execute(f"""CREATE OR REPLACE TEMP VIEW ranked AS
             SELECT *, row_number() OVER (PARTITION BY {keycols} ORDER BY _primary DESC, _file, _seq) AS _rn
             FROM {staged_sql}""")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS {parquet_select(existing, schema)}")
+        existing_sql = parquet_select(existing, schema)
+        if existing_filter and table not in S.MERGED_TABLES and existing:
+            existing_sql = f"SELECT * FROM ({existing_sql}) WHERE {existing_filter}"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS {existing_sql}")
         # rows this run adds: first of their key in the run and not yet in the study
         con.execute(f"""CREATE OR REPLACE TEMP TABLE fresh AS
             SELECT * FROM ranked r WHERE r._rn = 1
@@ -470,17 +474,24 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
 
 
 def run_load_arrow(study: Study, tables: dict[str, pa.Table], *, name: str, platform: str,
-                   progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[dict[str, Any]], None] | None = None,
+                   existing_filter: str | None = None, sweep: bool = True) -> dict[str, Any]:
     """Load canonical Arrow tables (e.g. from the simulator) through the same dedup + atomic commit.
 
     Every row counts as a primary record of the pseudo-file ``name``; large tables are staged in slices so
-    memory stays bounded by the caller's tables, not multiplied.
+    memory stays bounded by the caller's tables, not multiplied. ``existing_filter`` (a SQL predicate on the
+    stored rows, e.g. ``created_at >= TIMESTAMPTZ '...'``) limits the duplicate check of appended tables to
+    the rows that can collide -- the live collector's append path, where a replay can only repeat events
+    after the saved cursor. A ``quarantine`` table (columns line, field, reason, raw) may be passed too.
     """
+    tables = dict(tables)
+    quarantine = tables.pop("quarantine", None)
     unknown = set(tables) - set(S.TABLES)
     if unknown:
         raise ConfigError(f"cannot load tables {sorted(unknown)}; loadable: {', '.join(S.TABLES)}")
     with study.lock():
-        study.sweep()
+        if sweep:
+            study.sweep()
         run = IngestRun(study, progress)
         try:
             run.staging.mkdir(parents=True, exist_ok=True)
@@ -489,11 +500,13 @@ def run_load_arrow(study: Study, tables: dict[str, pa.Table], *, name: str, plat
             for tname, t in tables.items():
                 for off in range(0, t.num_rows, 500_000):
                     sink.add(tname, t.slice(off, 500_000), primary=True)
+            if quarantine is not None:
+                sink.quarantine_batch(quarantine, primary=True)
             sink.close()
             manifest = study.manifest()
             digest = "arrow:" + uuid.uuid4().hex
             report = {"path": name, "format": "arrow", "status": "ok", "sha256": digest, "size": 0, "_sink": sink}
-            _commit(study, run, manifest, [sink], [report])
+            _commit(study, run, manifest, [sink], [report], existing_filter=existing_filter)
             report.pop("_sink")
             return report
         finally:

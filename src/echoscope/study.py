@@ -248,14 +248,18 @@ class Study:
                           platform=platform or self.platform, options=options or {}, progress=progress)
 
     def load_arrow(self, tables: dict[str, pa.Table], *, name: str = "arrow", platform: str | None = None,
-                   progress: ProgressFn | None = None) -> dict[str, Any]:
+                   progress: ProgressFn | None = None, existing_filter: str | None = None,
+                   sweep: bool = True) -> dict[str, Any]:
         """Load canonical tables given as Arrow (columns as in :mod:`echoscope.schema`; missing ones null).
 
         Goes through the same deduplication and atomic commit as :meth:`ingest`; returns the file report.
+        ``existing_filter`` narrows the duplicate check to stored rows matching a SQL predicate (the live
+        collector's append path); ``sweep=False`` leaves unreferenced files alone (for a concurrent compactor).
         """
         from .ingest import run_load_arrow
 
-        return run_load_arrow(self, tables, name=name, platform=platform or self.platform, progress=progress)
+        return run_load_arrow(self, tables, name=name, platform=platform or self.platform, progress=progress,
+                              existing_filter=existing_filter, sweep=sweep)
 
     def write_result(self, name: str, data: pa.Table, *, meta: dict[str, Any] | None = None) -> None:
         """Store a result table (replacing an earlier one of that name) atomically."""

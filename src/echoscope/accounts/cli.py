@@ -63,14 +63,16 @@ def score(
     if output == "-":
         return
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=f"account scores ({mode}; {res.meta['flagged']:,} of {res.meta['accounts']:,} at or above "
                     f"{FLAG_THRESHOLD})")
     for c in ("rank", "account", "score", "reasons"):
         t.add_column(c, justify="right" if c in ("rank", "score") else "left")
     for r in res.scores.slice(0, top).to_pylist():
-        t.add_row(str(r["rank"]), f"@{r['handle']}" if r["handle"] else r["account_id"], f"{r['score']:.2f}",
-                  r["reasons_text"] or "-")
+        # account names and reasons are data: shown as plain text, never as rich markup
+        t.add_row(str(r["rank"]), Text(f"@{r['handle']}" if r["handle"] else r["account_id"]), f"{r['score']:.2f}",
+                  Text(r["reasons_text"] or "-"))
     out.print(t)
     if output not in (None, "-"):
         err.print(f"wrote {res.scores.num_rows:,} accounts to {output}")

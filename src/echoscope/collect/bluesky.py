@@ -373,10 +373,15 @@ def _to_ipc(tables: dict[str, Any]) -> dict[str, bytes]:
 
 def _child_writer(study_path: str, name: str, platform: str, options: dict[str, Any], extra: dict[str, Any],
                   inbox: Any, outbox: Any) -> None:  # pragma: no cover - runs in the child process (covered by tests)
+    import signal
+
     import pyarrow as pa
 
     from ..study import open_study
 
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when to stop, and this process
+    # must live to commit the final batch it is sent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = CollectStore(open_study(study_path), name, platform=platform, **options)
 
     def counters() -> dict[str, Any]:

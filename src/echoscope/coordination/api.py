@@ -163,6 +163,9 @@ MEMBER_SCHEMA = pa.schema([("cluster_id", pa.int64()), ("account_id", pa.string(
                            ("degree", pa.int64()), ("strength", pa.float64())])
 
 
+_VALIDATION_DEBUG: list = []
+
+
 def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
                       params: CoordParams) -> tuple[set[str], dict[str, Any]]:
     """Accounts whose co-actions with their group exceed the null on objects not used to find the group.
@@ -224,17 +227,33 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
                                            "g": pa.array(memb[big].astype(np.int64))}))
         con.execute("CREATE OR REPLACE TEMP TABLE _cv_g AS SELECT * FROM _cv_g_in")
         con.unregister("_cv_g_in")
-        con.register("_cv_n_in", pa.table({"acc": pa.array(names, pa.string())}))
-        con.execute("CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT * FROM _cv_n_in")
-        con.unregister("_cv_n_in")
+        # accounts tested: every account with a co-action on the selection half (chosen without half t)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT DISTINCT x AS acc FROM _cv_abo WHERE half = {s_}")
+        names = [r[0] for r in con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetchall()]
+        fold["accounts_tested"] = len(names)
         res = con.execute(f"""
             WITH w AS (SELECT a.x AS acc, g.g, count(*)::DOUBLE AS w FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
                        WHERE a.half = {t_} AND a.x IN (SELECT acc FROM _cv_n) GROUP BY 1, 2),
-                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
+                 gg AS (SELECT a.beh, a.oid, g1.g, count(*) AS pp FROM _cv_abo a JOIN _cv_g g1 ON g1.acc = a.x
+                        JOIN _cv_g g2 ON g2.acc = a.y WHERE a.half = {t_} AND g1.g = g2.g AND a.x < a.y GROUP BY 1, 2, 3),
+                 mg AS (SELECT a.x AS acc, a.beh, a.oid, count(*) AS pp FROM _cv_abo a JOIN _cv_g g1 ON g1.acc = a.x
+                        JOIN _cv_g g2 ON g2.acc = a.y WHERE a.half = {t_} AND g1.g = g2.g GROUP BY 1, 2, 3),
+                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c, sum(ao.k) AS k, sum(ao.nb) AS nb,
+                              any_value(ao.n) AS n FROM _cv_ao ao JOIN _cv_g g USING (acc)
                        WHERE ao.half = {t_} GROUP BY 1, 2, 3),
-                 l AS (SELECT ao.acc, c.g, sum(ao.q * (c.c - CASE WHEN gm.g = c.g THEN 1 ELSE 0 END)) AS lam
+                 -- the group's times are fixed and m's action takes a random slot among the object's other
+                 -- (non-group) actions: expected group members within the window of m = (non-group actions
+                 -- within the window of a group action) / (non-group actions); for a member, the group
+                 -- without m
+                 l AS (SELECT ao.acc, c.g, sum(greatest(0.0, CASE WHEN gm.g = c.g
+                              THEN ao.k * (c.nb - ao.nb - 2 * (coalesce(gg.pp, 0) - coalesce(mg.pp, 0)))
+                                   / greatest(1, c.n - c.k + ao.k)
+                              ELSE ao.k * (c.nb - 2 * coalesce(gg.pp, 0)) / greatest(1, c.n - c.k) END)) AS lam
                        FROM _cv_ao ao JOIN c USING (beh, oid) LEFT JOIN _cv_g gm ON gm.acc = ao.acc
-                       WHERE ao.half = {t_} AND ao.acc IN (SELECT acc FROM _cv_n) GROUP BY 1, 2)
+                       LEFT JOIN gg ON gg.beh = c.beh AND gg.oid = c.oid AND gg.g = c.g
+                       LEFT JOIN mg ON mg.acc = ao.acc AND mg.beh = c.beh AND mg.oid = c.oid
+                       WHERE ao.half = {t_} AND ao.acc IN (SELECT acc FROM _cv_n)
+                             AND (gm.g IS DISTINCT FROM c.g OR c.c > 1) GROUP BY 1, 2)
             SELECT l.acc, l.g, coalesce(w.w, 0.0) AS w, l.lam, gm.g AS own
             FROM l LEFT JOIN w USING (acc, g) LEFT JOIN _cv_g gm ON gm.acc = l.acc""").fetch_arrow_table()
         acc = np.asarray(res["acc"].to_pylist(), dtype=object)
@@ -254,8 +273,12 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
         on = np.isin(gg, coord)
         pm = poisson_sf(ww[on], ll[on]) * len(coord)
         best: dict[str, float] = {}
-        for n, p_ in zip(acc[on], pm):
-            best[n] = min(best.get(n, 1.0), float(p_))
+        detail: dict[str, tuple[int, float, float]] = {}
+        for n, p_, g_, w_, l_ in zip(acc[on], pm, gg[on], ww[on], ll[on]):
+            if float(p_) < best.get(n, 2.0):
+                best[n] = float(p_)
+                detail[n] = (int(g_), float(w_), float(l_))
+        _VALIDATION_DEBUG.append((s_, detail, best, {int(c): (float(gw[c]), float(gl[c]), int(sizes[c])) for c in coord}))
         tested = names  # every node of the selection graph is tested (p = 1 when it meets no group)
         pv = np.array([min(best.get(n, 1.0), 1.0) for n in tested])
         ok = benjamini_hochberg(pv, params.alpha / 2)

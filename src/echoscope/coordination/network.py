@@ -302,8 +302,11 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
             SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half
             FROM _ca_abo x JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
-            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q
-            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid""")
+            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q,
+                   q.n, q.s, nr.k, nr.nb
+            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
+            JOIN (SELECT account_id, oid, count(*) AS k, sum(nb)::DOUBLE AS nb FROM _ca_nbr GROUP BY 1, 2) nr
+              ON nr.account_id = a.account_id AND nr.oid = x.oid""")
         halves = con.execute("""SELECT aa.account_id AS account_a, ab.account_id AS account_b,
                 e.w0::DOUBLE AS w0, coalesce(l.l0, 0.0) AS l0, e.w1::DOUBLE AS w1, coalesce(l.l1, 0.0) AS l1
             FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b
@@ -338,13 +341,15 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
     w = float(params.window)
     _q(con, "CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT DISTINCT aid, oid FROM _ca_act")
     if timed:
-        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_q AS
-            WITH r AS (SELECT o.oid, r.ts FROM _ca_raw r JOIN _ca_obj o USING (object_id)),
-                 c AS (SELECT oid, count(*) OVER (PARTITION BY oid ORDER BY ts
-                                                  RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb FROM r)
-            SELECT oid, count(*) AS n, CASE WHEN count(*) > 1
+        # nb = other actions on the same object within +/- window, per action (kept per account for
+        # validate_accounts, which re-estimates q_o without a group's own actions)
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nbr AS SELECT o.oid, r.account_id,
+                count(*) OVER (PARTITION BY o.oid ORDER BY r.ts RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb
+            FROM _ca_raw r JOIN _ca_obj o USING (object_id)""")
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_q AS
+            SELECT oid, count(*) AS n, sum(nb)::DOUBLE AS s, CASE WHEN count(*) > 1
                    THEN least(1.0, sum(nb)::DOUBLE / (count(*)::DOUBLE * (count(*) - 1))) ELSE 1.0 END AS q
-            FROM c GROUP BY oid""")
+            FROM _ca_nbr GROUP BY oid""")
         lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
                    coalesce(sum(q.q) FILTER (WHERE HALFX = 0), 0.0) AS l0,
                    coalesce(sum(q.q) FILTER (WHERE HALFX = 1), 0.0) AS l1 FROM {src} e

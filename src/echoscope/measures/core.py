@@ -200,34 +200,30 @@ _SUMS = ("n", *(f"n_{c}" for c in KIND_COLUMNS.values()), "n_lat", *(f"n_{b}" fo
 _ATTRS = ("status", "checked_at", "coordinated", "high_risk")
 
 
-def _expand(a: ir.Table, cols: tuple[str, ...], how: str) -> ir.Table:
-    """Roll a (target, group, week, ...) table up to the six scope keys and union them.
+def _scoped(t: ir.Table) -> ir.Table:
+    """Every row of a (target, group, week, ...) table once per scope key it belongs to.
 
-    ``cols`` are summed (how='sum') or, for tables already keyed without an actor, summed likewise; the
-    grouping keeps every column of ``a`` that is not in ``cols`` and not target/group/week.
+    A cross join with the six (scope, weekly) combinations keeps the expression small (one join instead of a
+    union of six copies), which matters for compile time on both engines and for Spark's planner.
     """
+    sc = ibis.memtable({"_scope": [s for s in SCOPES for _ in (0, 1)], "_weekly": [True, False] * len(SCOPES)})
+    x = t.cross_join(sc)
+    x = x.filter((~x._weekly | x.week.notnull()) & ((x._scope != "group") | x.group.notnull()))
+    return x.mutate(
+        scope=x._scope,
+        target=ibis.ifelse(x._scope == "target", x.target, _null("string")),
+        group=ibis.ifelse(x._scope == "study", _null("string"), x.group),
+        week=ibis.ifelse(x._weekly, x.week, _null("date")),
+    ).drop("_scope", "_weekly")
+
+
+def _expand(a: ir.Table, cols: tuple[str, ...], how: str = "sum") -> ir.Table:
+    """Roll a (target, group, week, ...) table up to the six scope keys, summing ``cols``; every other column
+    (e.g. ``actor_id`` and its attributes) is kept as a grouping key."""
     keep = [c for c in a.columns if c not in cols and c not in ("target", "group", "week")]
-    pieces = []
-    for scope in SCOPES:
-        for weekly in (True, False):
-            t = a
-            keys = list(keep)
-            if weekly:
-                t = t.filter(t.week.notnull())
-                keys.append("week")
-            if scope == "target":
-                keys += ["target", "group"]
-            elif scope == "group":
-                t = t.filter(t.group.notnull())
-                keys.append("group")
-            sums = {c: t[c].sum() for c in cols}
-            g = t.group_by(keys).aggregate(**sums) if keys else t.aggregate(**sums)
-            g = g.mutate(scope=ibis.literal(scope),
-                         target=g.target if scope == "target" else _null("string"),
-                         group=g.group if scope in ("target", "group") else _null("string"),
-                         week=g.week if weekly else _null("date"))
-            pieces.append(g.select("scope", "target", "group", "week", *keep, *cols))
-    return ibis.union(*pieces, distinct=False)
+    x = _scoped(a)
+    g = x.group_by(["scope", "target", "group", "week", *keep]).aggregate(**{c: x[c].sum() for c in cols})
+    return g.select("scope", "target", "group", "week", *keep, *cols)
 
 
 def per_scope_actor(e: ir.Table, seq: ir.Table, con: Any, p: Params, cache: bool = False) -> ir.Table:
@@ -423,20 +419,7 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
 
 def _expand_values(t: ir.Table) -> ir.Table:
     """Like :func:`_expand` but without aggregation: every row once per scope key it belongs to."""
-    pieces = []
-    for scope in SCOPES:
-        for weekly in (True, False):
-            s = t
-            if weekly:
-                s = s.filter(s.week.notnull())
-            if scope == "group":
-                s = s.filter(s.group.notnull())
-            pieces.append(s.select(
-                scope=ibis.literal(scope),
-                target=s.target if scope == "target" else _null("string"),
-                group=s.group if scope in ("target", "group") else _null("string"),
-                week=s.week if weekly else _null("date"), latency_s=s.latency_s))
-    return ibis.union(*pieces, distinct=False)
+    return _scoped(t).select("scope", "target", "group", "week", "latency_s")
 
 
 def _expand_keys(tg: ir.Table) -> ir.Table:

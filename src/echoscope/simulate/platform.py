@@ -138,7 +138,7 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
     emit({"event": "stage", "message": "enforcement"})
     enf = plan_enforcement(cfg, pop, rng)
     rows, keep = apply_enforcement(rows, pop, enf, rng)
-    keep &= _clean(rows, n_orig)
+    keep &= _clean(rows, n_orig, pop.created)
     # top up: repeated reposts and post-suspension activity were dropped; add organic activity until the
     # platform has the engagements asked for, then drop a random surplus of organic rows
     share_t = n_target / max(1, n_target + n_other)
@@ -153,7 +153,7 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
         extra, k2 = apply_enforcement(extra, pop, enf, rng)
         rows = Rows.concat([rows, extra])
         keep = np.concatenate([keep, k2])
-        keep &= _clean(rows, n_orig)
+        keep &= _clean(rows, n_orig, pop.created)
     surplus = int(keep[n_orig:].sum()) - cfg.engagements
     if surplus > 0:
         cand = np.flatnonzero(keep & (rows.purpose == 0) & (rows.kind != ORIGINAL))
@@ -183,13 +183,14 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
     return Platform(cfg, posts, accounts, status, logins, targets, truth_acc, truth_eng, stats)
 
 
-def _clean(rows: Rows, n_orig: int) -> np.ndarray:
-    """Mask dropping self-engagements and repeated reposts of one post by one account (a platform allows one)."""
+def _clean(rows: Rows, n_orig: int, created: np.ndarray) -> np.ndarray:
+    """Mask dropping self-engagements, engagements before the actor's account existed, and repeated reposts of
+    one post by one account (a platform allows one)."""
     import pandas as pd
 
     keep = np.ones(len(rows), bool)
     ref_author = rows.author[np.maximum(rows.ref, 0)]
-    keep[n_orig:] = rows.author[n_orig:] != ref_author[n_orig:]
+    keep[n_orig:] = (rows.author[n_orig:] != ref_author[n_orig:]) & (rows.t[n_orig:] > created[rows.author[n_orig:]])
     rep = np.flatnonzero((rows.kind == REPOST) & keep)
     key = rows.author[rep] * np.int64(n_orig + 1) + rows.ref[rep]
     dup = pd.Series(key).duplicated(keep="first").to_numpy()  # hash based: no sort of millions of keys

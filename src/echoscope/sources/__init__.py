@@ -22,10 +22,14 @@ SOURCES: dict[str, str] = {
     "csv": "tabular:read_csv",
     "parquet": "tabular:read_parquet",
     "twarc2-users": "status:read_twarc2_users",
+    "jetstream": "jetstream:read_jetstream",
+    "mastodon": "mastodon:read_mastodon",
+    "telegram": "telegram:read_telegram",
 }
 
 #: formats whose sniffers take part in detection, in order of preference on a tie
-DETECTABLE: tuple[str, ...] = ("twarc2", "twitter-v1", "twarc2-users", "io-archive", "parquet", "csv")
+DETECTABLE: tuple[str, ...] = ("twarc2", "twitter-v1", "twarc2-users", "jetstream", "mastodon", "telegram",
+                               "io-archive", "parquet", "csv")
 
 #: what each format is, for help texts and docs
 DESCRIPTIONS: dict[str, str] = {
@@ -35,6 +39,9 @@ DESCRIPTIONS: dict[str, str] = {
     "csv": "any CSV with canonical column names, or mapped with --map; --table says which table it fills",
     "parquet": "any Parquet file, like csv",
     "twarc2-users": "twarc2 user lookups: users become accounts + 'active', errors mark suspended/deleted",
+    "jetstream": "Bluesky Jetstream JSONL (current and 2024 spellings): posts, reposts, likes, profiles, account status",
+    "mastodon": "Mastodon statuses or notifications (API JSON/JSONL) or an account export outbox.json",
+    "telegram": "Telegram Desktop export result.json; forwards are reposts of the forwarded-from channel",
 }
 
 

@@ -1,0 +1,137 @@
+"""Benchmark: all amplification measures for all targets on N synthetic engagements (DuckDB, optionally Spark).
+
+Canonical tables are generated with numpy (power-law amplifier activity, 365 targets, 60% reposts, 25% likes,
+10% replies, 5% quotes, latencies log-normal with a fast bot share, half the accounts status-checked), loaded
+once into a study under ``--dir`` (loading is not timed), then ``measures(...).write()`` runs in a fresh
+subprocess per size so that peak RSS is that run's alone.
+
+    python benchmarks/bench_measures.py --sizes 1000000 5000000 [--engine spark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+
+def make_tables(n: int, seed: int = 1) -> dict[str, pa.Table]:
+    from echoscope import schema as S
+
+    rng = np.random.default_rng(seed)
+    n_targets, n_posts = 365, max(1000, n // 25)
+    n_acc = max(1000, n // 10)
+    t0 = int(dt.datetime(2020, 6, 1, tzinfo=dt.timezone.utc).timestamp() * 1e6)
+    span = 270 * 86400 * 10**6
+    post_author = rng.integers(0, n_targets, n_posts)
+    post_time = t0 + rng.integers(0, span, n_posts)
+    ts = pa.timestamp("us", tz="UTC")
+    originals = {
+        "platform": pa.array(["twitter"] * n_posts),
+        "post_id": pa.array([f"p{i}" for i in range(n_posts)]),
+        "account_id": pa.array([f"t{i}" for i in post_author]),
+        "created_at": pa.array(post_time, ts),
+        "kind": pa.array(["original"] * n_posts),
+    }
+    # engagements: which post (zipf-ish popularity), which actor (power-law activity), kind, latency
+    post_of = (rng.pareto(1.2, n) * n_posts / 50).astype(np.int64) % n_posts
+    actor = (rng.pareto(1.1, n) * n_acc / 100).astype(np.int64) % n_acc
+    kind = rng.choice(np.array(["repost", "like", "reply", "quote"]), n, p=[0.6, 0.25, 0.1, 0.05])
+    fast = actor < n_acc // 100  # the busiest 1% of accounts also react within seconds
+    lat = np.where(fast, rng.uniform(1, 20, n), rng.lognormal(7, 2, n)).astype(np.int64) + 1
+    when = post_time[post_of] + lat * 10**6
+    is_like = kind == "like"
+    sel = ~is_like
+    m = int(sel.sum())
+    reposts = {
+        "platform": pa.array(["twitter"] * m),
+        "post_id": pa.array([f"e{i}" for i in np.flatnonzero(sel)]),
+        "account_id": pa.array([f"a{i}" for i in actor[sel]]),
+        "created_at": pa.array(when[sel], ts),
+        "kind": pa.array(kind[sel]),
+        "ref_post_id": pa.array([f"p{i}" for i in post_of[sel]]),
+        "ref_account_id": pa.array([f"t{i}" for i in post_author[post_of[sel]]]),
+    }
+    posts = pa.concat_tables([S.conform(pa.table(originals), S.POSTS), S.conform(pa.table(reposts), S.POSTS)])
+    likes = pa.table({
+        "platform": pa.array(["twitter"] * int(is_like.sum())),
+        "account_id": pa.array([f"a{i}" for i in actor[is_like]]),
+        "post_id": pa.array([f"p{i}" for i in post_of[is_like]]),
+        "created_at": pa.array(when[is_like], ts),
+    })
+    checked = np.flatnonzero(rng.random(n_acc) < 0.5)
+    status = rng.choice(np.array(["active", "suspended", "deleted"]), len(checked), p=[0.85, 0.12, 0.03])
+    account_status = pa.table({
+        "platform": pa.array(["twitter"] * len(checked)),
+        "account_id": pa.array([f"a{i}" for i in checked]),
+        "status": pa.array(status),
+        "checked_at": pa.array(np.full(len(checked), t0 + 300 * 86400 * 10**6), ts),
+    })
+    return {"posts": posts, "likes": S.conform(likes, S.LIKES),
+            "account_status": S.conform(account_status, S.ACCOUNT_STATUS)}
+
+
+def build(path: Path, n: int) -> None:
+    import echoscope
+    from echoscope.targets import add_targets
+
+    if (path / "manifest.json").exists():
+        return
+    s = echoscope.init_study(path)
+    s.load_arrow(make_tables(n))
+    add_targets(s, [(f"t{i}", None, "diplomats" if i < 189 else "state media",
+                     "China government account" if i % 7 == 0 else None) for i in range(365)])
+
+
+def run_one(path: Path, engine: str) -> dict:
+    import echoscope
+    from echoscope.measures import measures
+
+    s = echoscope.open_study(path)
+    t = time.perf_counter()
+    m = measures(s, engine=engine)
+    written = m.write()
+    secs = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
+    if engine == "spark":  # the JVM is a child process
+        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    n_eng = s.sql("SELECT count(*) AS n FROM engagements")["n"][0].as_py()
+    return {"engagements": n_eng, "seconds": round(secs, 2), "peak_rss_mib": round(peak),
+            "rows": written}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    ap.add_argument("--engine", default="duckdb")
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/echoscope-bench-measures"))
+    ap.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(run_one(a.one, a.engine)))
+        return
+    print(f"# machine: {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    for n in a.sizes:
+        path = a.dir / f"n{n}"
+        t = time.perf_counter()
+        build(path, n)
+        load = time.perf_counter() - t
+        out = subprocess.run([sys.executable, __file__, "--one", str(path), "--engine", a.engine],
+                             capture_output=True, text=True, check=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        res.update(n=n, engine=a.engine, build_s=round(load, 1))
+        print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
