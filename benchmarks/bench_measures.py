@@ -99,7 +99,7 @@ def run_one(path: Path, engine: str) -> dict:
 
     s = echoscope.open_study(path)
     t = time.perf_counter()
-    m = measures(s, engine=engine)
+    m = measures(s, engine=engine, cache=os.environ.get("BENCH_CACHE") == "1" or None)
     written = m.write()
     secs = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)

@@ -93,6 +93,8 @@ def ingest(
         "--set", help="for csv/parquet: field=VALUE gives every row a constant (e.g. --set kind=repost)")] = None,
     platform: Annotated[Optional[str], typer.Option(
         help="platform of the data when the format does not say (default from echoscope.toml: twitter)")] = None,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="for csv/io-archive: text encoding of the file (default utf-8; e.g. latin-1, utf-16)")] = None,
     keep_going: Annotated[bool, typer.Option(
         "--keep-going", help="skip files that cannot be read at all (reported, exit code 1) instead of "
         "stopping the whole run")] = False,
@@ -102,6 +104,8 @@ def ingest(
     """Read engagement data into the study (all files of one run are committed together, atomically)."""
     s = open_study(study)
     options: dict[str, Any] = {"keep_going": keep_going, "set": parse_pairs(set_, "--set")}
+    if encoding:
+        options["encoding"] = encoding
     with byte_progress("ingest", quiet=quiet or json) as cb:
         reports = s.ingest(inputs, format=format, table=table, mapping=parse_pairs(map, "--map"),
                            platform=platform, options=options, progress=cb)
@@ -117,6 +121,7 @@ def status(
                                         "(account_id, status, checked_at)")] = "twarc2-users",
     map: Annotated[Optional[list[str]], typer.Option("--map", help="for csv: SOURCE_COLUMN=canonical_field")] = None,
     platform: Annotated[Optional[str], typer.Option(help="platform of the accounts")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="for csv: text encoding (default utf-8)")] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -127,7 +132,8 @@ def status(
     table = None if format == "twarc2-users" else "account_status"
     with byte_progress("status", quiet=quiet or json) as cb:
         reports = s.ingest(inputs, format=format, table=table, mapping=parse_pairs(map, "--map"),
-                           platform=platform, progress=cb)
+                           platform=platform, options={"encoding": encoding} if encoding else None,
+                           progress=cb)
     _print_ingest(reports, json)
 
 

@@ -174,7 +174,7 @@ class FileSink:
         self.nbatch += 1
         out = self.run.staging / table / f"f{self.index:06d}-{self.nbatch:06d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(data, out, compression="lz4")
+        pq.write_table(data, out, compression="none", use_dictionary=False, write_statistics=False)
 
     def quarantine(self, *, line: int | None, field: str | None, reason: str, raw: str | None,
                    primary: bool = True) -> None:
@@ -384,19 +384,32 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         keycols = ", ".join(f'"{k}"' for k in key)
         existing = [str(study.path / p) for p in manifest["tables"].get(table, {}).get("parts", [])]
         staged_sql = "read_parquet([" + ", ".join(_lit(p) for p in staged) + "])"
-        con.execute(f"""CREATE OR REPLACE TEMP VIEW ranked AS
-            SELECT *, row_number() OVER (PARTITION BY {keycols} ORDER BY _primary DESC, _file, _seq) AS _rn
+        # one sortable number per staged row: primary records first, then file order, then order in file
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW staged AS
+            SELECT *, ((CASE WHEN _primary THEN 0 ELSE 1 END)::BIGINT << 62)
+                      | (_file::BIGINT << 40) | _seq AS _ord
             FROM {staged_sql}""")
         existing_sql = parquet_select(existing, schema)
         if existing_filter and table not in S.MERGED_TABLES and existing:
             existing_sql = f"SELECT * FROM ({existing_sql}) WHERE {existing_filter}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW existing AS {existing_sql}")
-        # rows this run adds: first of their key in the run and not yet in the study
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE fresh AS
-            SELECT * FROM ranked r WHERE r._rn = 1
-            AND NOT EXISTS (SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 'r')})""")
-        for f, n in con.execute("SELECT _file, count(*) FROM fresh WHERE _primary GROUP BY _file").fetchall():
-            loaded[f] = loaded.get(f, 0) + n
+        # keys staged more than once, with the row that wins (a hash aggregate over the key columns only:
+        # far cheaper than ranking every staged row when, as usual, most keys are unique)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE repeated AS
+            SELECT {keycols}, min(_ord) AS _ord FROM staged GROUP BY {keycols} HAVING count(*) > 1""")
+        # rows this run drops (usually few): beaten by another row of their key, or already in the study.
+        # Found once with joins on the key columns only; everything else joins on the integer _ord.
+        dup = f"SELECT s._ord, s._file, s._primary FROM staged s JOIN repeated d ON {_key_cond(key, 'd', 's')} " \
+              "WHERE d._ord <> s._ord"
+        if existing:
+            dup += (f" UNION SELECT s._ord, s._file, s._primary FROM staged s "
+                    f"WHERE EXISTS (SELECT 1 FROM existing e WHERE {_key_cond(key, 'e', 's')})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dropped AS {dup}")
+        dropped = dict(con.execute("SELECT _file, count(*) FROM dropped WHERE _primary GROUP BY _file").fetchall())
+        for f, n in con.execute("SELECT _file, count(*) FROM staged WHERE _primary GROUP BY _file").fetchall():
+            loaded[f] = loaded.get(f, 0) + n - dropped.get(f, 0)
+        keep = "s._ord NOT IN (SELECT _ord FROM dropped)" if sum(dropped.values()) or con.execute(
+            "SELECT count(*) FROM dropped").fetchone()[0] else "true"
         part_rel = f"tables/{table}/part-{run.run_id}.parquet"
         out = study.path / part_rel
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -410,12 +423,12 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
                 f'arg_max("{f.name}", {order}) FILTER (WHERE "{f.name}" IS NOT NULL) AS "{f.name}"'
                 for f in schema)
             union = (f"SELECT {cols}, 0 AS _g, 0 AS _file, 0::BIGINT AS _seq FROM existing UNION ALL "
-                     f"SELECT {cols}, 1 AS _g, _file, _seq FROM {staged_sql}")
+                     f"SELECT {cols}, 1 AS _g, _file, _seq FROM staged")
             sql = f"SELECT {aggs} FROM ({union}) GROUP BY {keycols}"
             replaced[table] = manifest["tables"].get(table, {}).get("parts", [])
         else:
-            sql = f"SELECT {cols} FROM fresh"
-        con.execute(f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+            sql = f"SELECT {cols} FROM staged s WHERE {keep}"
+        con.execute(f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
         n = pq.ParquetFile(tmp).metadata.num_rows
         if n == 0 and table not in S.MERGED_TABLES:
             tmp.unlink()
@@ -426,7 +439,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         new_parts[table] = [part_rel]
         rows_added[table] = n
         _fault("mid-commit")
-        con.execute("DROP TABLE IF EXISTS fresh")
+        con.execute("DROP TABLE IF EXISTS repeated; DROP TABLE IF EXISTS dropped")
     # quarantine
     qdir = run.staging / "quarantine"
     qfiles = sorted(str(p) for p in qdir.glob("*.parquet")) if qdir.exists() else []

@@ -163,9 +163,6 @@ MEMBER_SCHEMA = pa.schema([("cluster_id", pa.int64()), ("account_id", pa.string(
                            ("degree", pa.int64()), ("strength", pa.float64())])
 
 
-_VALIDATION_DEBUG: list = []
-
-
 def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
                       params: CoordParams) -> tuple[set[str], dict[str, Any]]:
     """Accounts whose co-actions with their group exceed the null on objects not used to find the group.
@@ -232,57 +229,57 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
         names = [r[0] for r in con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetchall()]
         fold["accounts_tested"] = len(names)
         res = con.execute(f"""
-            WITH w AS (SELECT a.x AS acc, g.g, count(*)::DOUBLE AS w FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
-                       WHERE a.half = {t_} AND a.x IN (SELECT acc FROM _cv_n) GROUP BY 1, 2),
-                 gg AS (SELECT a.beh, a.oid, g1.g, count(*) AS pp FROM _cv_abo a JOIN _cv_g g1 ON g1.acc = a.x
-                        JOIN _cv_g g2 ON g2.acc = a.y WHERE a.half = {t_} AND g1.g = g2.g AND a.x < a.y GROUP BY 1, 2, 3),
-                 mg AS (SELECT a.x AS acc, a.beh, a.oid, count(*) AS pp FROM _cv_abo a JOIN _cv_g g1 ON g1.acc = a.x
-                        JOIN _cv_g g2 ON g2.acc = a.y WHERE a.half = {t_} AND g1.g = g2.g GROUP BY 1, 2, 3),
-                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c, sum(ao.k) AS k, sum(ao.nb) AS nb,
-                              any_value(ao.n) AS n FROM _cv_ao ao JOIN _cv_g g USING (acc)
+            WITH mo AS (SELECT DISTINCT a.x AS acc, a.beh, a.oid, g.g FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
+                        WHERE a.half = {t_} AND a.x IN (SELECT acc FROM _cv_n)),
+                 nz AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
+                        LEFT JOIN _cv_g gx ON gx.acc = a.x WHERE a.half = {t_} AND gx.g IS DISTINCT FROM g.g
+                        GROUP BY 1, 2, 3),
+                 no AS (SELECT beh, oid, count(*) AS n FROM _cv_ao WHERE half = {t_} GROUP BY 1, 2),
+                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
                        WHERE ao.half = {t_} GROUP BY 1, 2, 3),
-                 -- the group's times are fixed and m's action takes a random slot among the object's other
-                 -- (non-group) actions: expected group members within the window of m = (non-group actions
-                 -- within the window of a group action) / (non-group actions); for a member, the group
-                 -- without m
-                 l AS (SELECT ao.acc, c.g, sum(greatest(0.0, CASE WHEN gm.g = c.g
-                              THEN ao.k * (c.nb - ao.nb - 2 * (coalesce(gg.pp, 0) - coalesce(mg.pp, 0)))
-                                   / greatest(1, c.n - c.k + ao.k)
-                              ELSE ao.k * (c.nb - 2 * coalesce(gg.pp, 0)) / greatest(1, c.n - c.k) END)) AS lam
-                       FROM _cv_ao ao JOIN c USING (beh, oid) LEFT JOIN _cv_g gm ON gm.acc = ao.acc
-                       LEFT JOIN gg ON gg.beh = c.beh AND gg.oid = c.oid AND gg.g = c.g
-                       LEFT JOIN mg ON mg.acc = ao.acc AND mg.beh = c.beh AND mg.oid = c.oid
+                 -- the group's times are fixed and m takes a random slot among the object's non-group
+                 -- accounts: P(m co-acts with the group) = (non-group accounts with a group member within the
+                 -- window) / (non-group accounts); for a member, the group without m (m's own slot counted as
+                 -- a hit when it is one, and non-members whose only neighbour is m kept: both conservative)
+                 l AS (SELECT ao.acc, c.g, mo.acc IS NOT NULL AS hit,
+                              CASE WHEN gm.g = c.g
+                                   THEN (coalesce(nz.h, 0) + (mo.acc IS NOT NULL)::INT) / greatest(1, no.n - c.c + 1)
+                                   ELSE coalesce(nz.h, 0) / greatest(1, no.n - c.c) END AS e
+                       FROM _cv_ao ao JOIN c USING (beh, oid) JOIN no USING (beh, oid)
+                       LEFT JOIN _cv_g gm ON gm.acc = ao.acc
+                       LEFT JOIN nz ON nz.beh = c.beh AND nz.oid = c.oid AND nz.g = c.g
+                       LEFT JOIN mo ON mo.acc = ao.acc AND mo.beh = c.beh AND mo.oid = c.oid AND mo.g = c.g
                        WHERE ao.half = {t_} AND ao.acc IN (SELECT acc FROM _cv_n)
-                             AND (gm.g IS DISTINCT FROM c.g OR c.c > 1) GROUP BY 1, 2)
-            SELECT l.acc, l.g, coalesce(w.w, 0.0) AS w, l.lam, gm.g AS own
-            FROM l LEFT JOIN w USING (acc, g) LEFT JOIN _cv_g gm ON gm.acc = l.acc""").fetch_arrow_table()
+                             AND (gm.g IS DISTINCT FROM c.g OR c.c > 1))
+            -- weight = objects on which m co-acted with the group (one burst is one event)
+            SELECT l.acc, l.g, count(*) FILTER (WHERE l.hit)::DOUBLE AS w, sum(least(1.0, l.e)) AS lam,
+                   any_value(gm.g) AS own
+            FROM l LEFT JOIN _cv_g gm ON gm.acc = l.acc GROUP BY 1, 2""").fetch_arrow_table()
         acc = np.asarray(res["acc"].to_pylist(), dtype=object)
         gg = res["g"].to_numpy(zero_copy_only=False).astype(np.int64)
         ww = np.asarray(res["w"].to_numpy(zero_copy_only=False), dtype=float)
         ll = np.maximum(np.asarray(res["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
         own = np.asarray(res["own"].to_numpy(zero_copy_only=False), dtype=float)
-        mine = own == gg
-        n_groups = max(fold["groups"], 1)
-        gw = np.bincount(gg[mine], weights=ww[mine], minlength=len(sizes)) / 2
-        gl = np.bincount(gg[mine], weights=ll[mine], minlength=len(sizes)) / 2
-        gp = poisson_sf(gw, np.maximum(gl, 1e-9)) * n_groups
-        coord = np.nonzero((gp <= params.alpha / 2) & (sizes >= 2))[0]
-        fold["coordinated_groups"] = int(len(coord))
-        if len(coord) == 0:
-            continue
+        # every group of two or more is tested through its accounts (Bonferroni over groups per account);
+        # a group's own internal weight is no valid test (its members' co-actions share bursts)
+        coord = np.nonzero(sizes >= 2)[0]
         on = np.isin(gg, coord)
-        pm = poisson_sf(ww[on], ll[on]) * len(coord)
+        pm = poisson_sf(ww[on], ll[on]) * max(len(coord), 1)
         best: dict[str, float] = {}
         detail: dict[str, tuple[int, float, float]] = {}
         for n, p_, g_, w_, l_ in zip(acc[on], pm, gg[on], ww[on], ll[on]):
             if float(p_) < best.get(n, 2.0):
                 best[n] = float(p_)
                 detail[n] = (int(g_), float(w_), float(l_))
-        _VALIDATION_DEBUG.append((s_, detail, best, {int(c): (float(gw[c]), float(gl[c]), int(sizes[c])) for c in coord}))
         tested = names  # every node of the selection graph is tested (p = 1 when it meets no group)
         pv = np.array([min(best.get(n, 1.0), 1.0) for n in tested])
         ok = benjamini_hochberg(pv, params.alpha / 2)
         kept = {n for n, k in zip(tested, ok) if k}
+        # a group counts when at least two of its accounts pass
+        kept_g = np.array([detail[n][0] for n in kept], dtype=np.int64)
+        good = set(np.nonzero(np.bincount(kept_g, minlength=len(sizes)) >= 2)[0].tolist()) if len(kept_g) else set()
+        kept = {n for n in kept if detail[n][0] in good}
+        fold["coordinated_groups"] = len(good)
         keep |= kept
         fold["accounts_kept"] = len(kept)
     for t in ("_cv_abo", "_cv_ao", "_cv_g", "_cv_n"):
@@ -297,28 +294,31 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
     import leidenalg
 
     net = edges.filter(pc.equal(edges["behaviour"], network))
-    if params.semantics == "echoscope" and params.null != "none" and net["p_value"].null_count < net.num_rows:
-        # the graph Leiden sees: judged edges plus edges with some evidence (p <= cluster_p); a group whose
-        # pairs each share only a few objects is judged as a whole by the cluster test below
-        loose = pc.fill_null(pc.less_equal(net["p_value"], params.cluster_p), False)
-        net = net.filter(pc.or_(net["significant"], loose))
-    else:
-        net = net.filter(net["significant"])
     if validated is not None:
-        # only accounts validated on held-out objects (validate_accounts) enter clusters
+        # accounts validated on held-out objects (validate_accounts); every candidate edge among them is
+        # drawn, so a validated account joins the group it co-acts with most
         va = pa.array(sorted(validated), pa.string())
         net = net.filter(pc.and_(pc.is_in(net["account_a"], va), pc.is_in(net["account_b"], va)))
+    else:
+        net = net.filter(net["significant"])
     net = net.filter(pc.not_equal(net["account_a"], net["account_b"]))
     if net.num_rows == 0:
         return CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table()
-    a = net["account_a"].to_pylist()
-    b = net["account_b"].to_pylist()
-    names = sorted(set(a) | set(b))
-    idx = {n: i for i, n in enumerate(names)}
+    # integer vertex ids with Arrow compute (no Python loop over edges): dictionary-encode both ends at once
+    both = pc.dictionary_encode(pa.chunked_array(net["account_a"].chunks + net["account_b"].chunks))
+    uniq = both.chunk(0).dictionary if both.num_chunks else pa.array([], pa.string())
+    order = np.asarray(pc.sort_indices(uniq).to_numpy(zero_copy_only=False))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = np.concatenate([np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in both.chunks]) \
+        if both.num_chunks else np.zeros(0, np.int64)
+    codes = rank[codes]
+    ia, ib = codes[: net.num_rows], codes[net.num_rows:]
+    names = uniq.take(pa.array(order)).to_pylist()
     use_idf = params.semantics == "echoscope" and net["weight_idf"].null_count == 0
     wcol = net["weight_idf"] if use_idf else net["weight"]
     wts = np.maximum(np.asarray(wcol.to_numpy(zero_copy_only=False), dtype=float), 1e-9)
-    g = ig.Graph(n=len(names), edges=list(zip((idx[x] for x in a), (idx[y] for y in b))), directed=False)
+    g = ig.Graph(n=len(names), edges=np.column_stack([ia, ib]).tolist(), directed=False)
     g.es["weight"] = wts.tolist()
     g = g.simplify(combine_edges="sum")  # cnt semantics: both directions become one undirected edge
     part = leidenalg.find_partition(g, leidenalg.ModularityVertexPartition, weights="weight", seed=params.seed)
@@ -335,11 +335,11 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
                         "handle": pa.nulls(len(keep), pa.string()),
                         "degree": pa.array([deg[i] for i in keep], pa.int64()),
                         "strength": pa.array([float(strength[i]) for i in keep], pa.float64())})
-    return summarise(con, edges, evidence, members, params, network)
+    return summarise(con, edges, evidence, members, params, network, validated is not None)
 
 
 def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, params: CoordParams,
-              network: str) -> tuple[pa.Table, pa.Table]:
+              network: str, validated: bool = False) -> tuple[pa.Table, pa.Table]:
     """Per-cluster summary from the study's tables; significance of each cluster's internal weight."""
     # registered Arrow tables carry no statistics and join slowly: copy them into temp tables first
     for name, tab in (("_cm_in", members), ("_ce_in", edges.filter(pc.equal(edges["behaviour"], network))),
@@ -388,7 +388,9 @@ def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, 
             lam = max(float(r["null_weight"] or 0.0), 0.5 / max(params.reps, 1))
             p = float(poisson_sf(np.array([w]), np.array([lam]))[0])
             z = (w - lam) / np.sqrt(lam)
-            coord = p <= params.alpha
+            # with validation every member already passed a held-out test; the full-data p-value is shown
+            # for reference (it is biased low: the edges were found on the same data)
+            coord = True if validated else p <= params.alpha
         else:
             lam, p, z, coord = None, None, None, True  # peers: every cluster of judged edges counts
         cf, cl, medf, susp = prof.get(cid, (None, None, None, None))

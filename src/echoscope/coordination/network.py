@@ -76,7 +76,7 @@ class CoordParams:
     edge_weight_quantile: float = 0.5
     evidence_per_edge: int | None = 20
     min_cluster_size: int = 2
-    cluster_p: float = 0.05
+    cluster_p: float = 0.2
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -226,11 +226,26 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
                 "top_objects": [{"object_id": o, "actions_dropped": int(d), "max_neighbours": int(m)}
                                 for o, d, m in top]})
             _q(con, f"DELETE FROM _ca_act WHERE eid IN (SELECT eid FROM _ca_nb WHERE nb > {int(cap)})")
-    progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_after_pruning']:,} actions"})
+    # exact pruning for the pairing input only (the null model keeps every action): an action with no other
+    # action on its object within +/- window pairs with nothing; an account left with fewer than k objects
+    # that have such neighbours cannot reach the minimum weight; an object left with one account pairs
+    # nothing. Two rounds remove nearly all of it on sparse data.
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_pin AS SELECT aid, oid, eid, ts, bk FROM _ca_act")
+    if timed:
+        for _ in range(2):
+            _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_pin AS SELECT aid, oid, eid, ts, bk FROM
+                (SELECT *, count(*) OVER (PARTITION BY oid ORDER BY ts RANGE BETWEEN {w!r} PRECEDING
+                                          AND {w!r} FOLLOWING) AS c FROM _ca_pin) WHERE c > 1""")
+            _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_pin AS SELECT p.* FROM _ca_pin p SEMI JOIN
+                (SELECT aid FROM _ca_pin GROUP BY aid HAVING count(DISTINCT oid) >= {k}) USING (aid)""")
+            _q(con, """CREATE OR REPLACE TEMP TABLE _ca_pin AS SELECT p.* FROM _ca_pin p SEMI JOIN
+                (SELECT oid FROM _ca_pin GROUP BY oid HAVING count(DISTINCT aid) >= 2) USING (oid)""")
+    stats["actions_paired"] = int(_scalar(con, "SELECT count(*) FROM _ca_pin"))
+    progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_paired']:,} actions"})
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_abo AS
         SELECT a, b, oid, count(*) AS n, min(gap) AS gap, arg_min(struct_pack(ea, eb, ta, tb), gap) AS ev,
                min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1
-        FROM ({_pair_sql('_ca_act', w, timed, False)}) GROUP BY a, b, oid""")
+        FROM ({_pair_sql('_ca_pin', w, timed, False)}) GROUP BY a, b, oid""")
     stats["pairs_within_window"] = int(_scalar(con, "SELECT coalesce(sum(n), 0) FROM _ca_abo"))
     stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS

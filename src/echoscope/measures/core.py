@@ -412,8 +412,7 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
                    engagement_share=_share(lz.cum, lz.n_total))
 
     rf = seq.select(actor_id=seq.actor_id, start=seq.start, end=seq.end, posts=seq.posts,
-                    engagements=seq.engagements, targets=seq.targets, max_latency_s=seq.max_latency_s,
-                    duration_s=(seq.end.epoch_seconds() - seq.start.epoch_seconds()).cast("int64"))
+                    engagements=seq.engagements, targets=seq.targets, max_latency_s=seq.max_latency_s)
     return {"summary": out, "superspreaders": ss, "lorenz": lz, "rapidfire": rf}
 
 
