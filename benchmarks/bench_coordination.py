@@ -89,7 +89,7 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
     (path / "echoscope.toml").write_text(cfg)
     data = generate(n)
     s.load_arrow({"posts": data})
-    res: dict = {"engagements": n}
+    res: dict = {"engagements": n, "load_before": os.getloadavg()}
     with PeakRSS() as mem:
         t = time.perf_counter()
         r = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="none"), write=True)
@@ -100,6 +100,14 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
                                    "pairs_within_window", "pair_object_rows", "candidate_edges")})
     res["guard"] = st["guard"]
     res["clusters"] = r.summary["clusters"]
+    res["actions_paired"] = st.get("actions_paired")
+    res["load_after_default"] = os.getloadavg()
+    if cnt:
+        res["cnt"] = run_cnt(data, workdir / f"cnt-{n}")
+        res["cnt"]["speedup"] = round((res["cnt"]["preprocess_s"] + res["cnt"]["compute_s"]) / res["default_s"], 1)
+        res["load_after_cnt"] = os.getloadavg()
+    if reps <= 0:
+        return res
     with PeakRSS() as mem:
         t = time.perf_counter()
         r2 = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="object", reps=reps), write=False)
@@ -110,8 +118,6 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
     res["significant_edges"] = r2.summary["significant_edges"]
     res["expected_false_edges"] = r2.summary["expected_false_edges"]
     res["coordinated_clusters"] = r2.summary["coordinated_clusters"]
-    if cnt:
-        res["cnt"] = run_cnt(data, workdir / f"cnt-{n}")
     return res
 
 

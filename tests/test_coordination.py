@@ -152,8 +152,12 @@ def test_dense_window_guard_is_reported(tmp_path):
     assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in e] == [("a0", "a1", 2)]
     exact = coordinate(s, CoordParams(window=60, max_window_actions=None, null="none"), write=False)
     assert exact.summary["capped"]["co-retweet"]["actions_dropped"] == 0
-    # exact mode pairs all 40 on the viral post (780 pairs) plus a0-a1 on q0 and q1; a0-a1 now share 3 objects
-    assert exact.summary["behaviours"]["co-retweet"]["pairs_within_window"] == 40 * 39 // 2 + 2
+    # exact mode keeps the viral post; a2..a39 have no other co-action (their own posts have no neighbour
+    # within the window), so they cannot reach weight 2 and are pruned before pairing: only a0-a1 are
+    # paired, on viral, q0 and q1 (3 pairs), and they now share 3 objects
+    st = exact.summary["behaviours"]["co-retweet"]
+    assert st["actions_after_pruning"] == 44 and st["actions_paired"] == 6  # 40 viral + 4 on q0, q1
+    assert st["pairs_within_window"] == 3
     assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in exact.edges.to_pylist()] == [("a0", "a1", 3)]
 
 

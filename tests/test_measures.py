@@ -300,7 +300,7 @@ def _canon(t: pa.Table) -> list[dict]:
     return t.to_pylist()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60))
 def test_properties(tmp_path_factory: pytest.TempPathFactory, seed: int, n: int) -> None:
     tabs = _random_tables(seed, n)
@@ -324,7 +324,7 @@ def test_properties(tmp_path_factory: pytest.TempPathFactory, seed: int, n: int)
     assert sum(r["engagements"] for r in res if r["scope"] == "target" and r["week"] is None) == n
     # top-k share grows with k
     prev = -1.0
-    for k in (0.01, 0.1, 0.5, 1.0):
+    for k in (0.01, 0.5, 1.0):
         v = row(measures(s, top=k).to_arrow().to_pylist(), "study")["top_share"]
         assert v >= prev - 1e-12
         prev = v

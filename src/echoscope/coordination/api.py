@@ -305,14 +305,13 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
     if net.num_rows == 0:
         return CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table()
     # integer vertex ids with Arrow compute (no Python loop over edges): dictionary-encode both ends at once
-    both = pc.dictionary_encode(pa.chunked_array(net["account_a"].chunks + net["account_b"].chunks))
-    uniq = both.chunk(0).dictionary if both.num_chunks else pa.array([], pa.string())
+    both = pc.dictionary_encode(pa.concat_arrays([net["account_a"].combine_chunks(),
+                                                   net["account_b"].combine_chunks()]))
+    uniq = both.dictionary
     order = np.asarray(pc.sort_indices(uniq).to_numpy(zero_copy_only=False))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    codes = np.concatenate([np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in both.chunks]) \
-        if both.num_chunks else np.zeros(0, np.int64)
-    codes = rank[codes]
+    codes = rank[np.asarray(both.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
     ia, ib = codes[: net.num_rows], codes[net.num_rows:]
     names = uniq.take(pa.array(order)).to_pylist()
     use_idf = params.semantics == "echoscope" and net["weight_idf"].null_count == 0

@@ -50,7 +50,12 @@ def register(app: typer.Typer) -> None:
         max_window_actions: Annotated[int, typer.Option(
             help="dense-window guard: actions with more than this many others on the same object within "
                  "+/- window are dropped before pairing and reported (0 = no guard, exact but quadratic on "
-                 "viral posts)")] = 1000,
+                 "viral posts; a high value costs time quadratically on viral posts, a low one drops "
+                 "small bursts)")] = 200,
+        cluster_p: Annotated[float, typer.Option(
+            help="held-out validation: pairs with a p-value at most this on one half of the objects form the "
+                 "groups tested on the other half; higher admits more candidates (more time), not more "
+                 "false accounts")] = 0.2,
         near_duplicate: Annotated[float, typer.Option(
             help="co-text: Jaccard similarity (word 3-shingles, MinHash LSH) at which texts count as the same; "
                  "1 = identical normalised text only. Low values merge different messages")] = 0.8,
@@ -72,7 +77,7 @@ def register(app: typer.Typer) -> None:
             min_repeat=min_repeat, min_weight=min_weight, alpha=alpha, semantics=semantics, null=null, reps=reps,
             max_window_actions=max_window_actions or None,
             near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
-            edge_weight_quantile=edge_weight_quantile, seed=seed,
+            edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p,
             evidence_per_edge=None if semantics != "echoscope" else 20)
         s = open_study(study)
         with byte_progress("coordinate", quiet=quiet or json) as cb:

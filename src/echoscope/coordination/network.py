@@ -53,7 +53,8 @@ SEMANTICS: dict[str, str] = {
 
 NULL_MODELS: dict[str, str] = {
     "account": "timestamps shuffled among each account's own actions (keeps its activity profile)",
-    "object": "accounts shuffled among each object's actions (keeps each object's timeline)",
+    "object": "object timeline: each object keeps its timestamps, each account its objects, which account made "
+              "which action is random (exact null means; accounts validated on held-out objects)",
     "none": "no null model (no p-values; every candidate edge counts)",
 }
 
@@ -70,7 +71,7 @@ class CoordParams:
     semantics: str = "echoscope"
     null: str = "object"
     reps: int = 20
-    max_window_actions: int | None = 1000
+    max_window_actions: int | None = 200
     near_duplicate: float | None = 0.8
     rapid_seconds: float = 10.0
     edge_weight_quantile: float = 0.5
@@ -94,6 +95,8 @@ class CoordParams:
             raise ConfigError(f"--window must be a positive number of seconds, not {self.window}")
         if self.min_weight < 1 or self.min_repeat < 1:
             raise ConfigError("--min-weight and --min-repeat must be at least 1")
+        if not 0 < self.cluster_p <= 1:
+            raise ConfigError(f"--cluster-p must be a p-value in (0, 1], not {self.cluster_p}")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"--alpha must be between 0 and 1 (e.g. 0.01), not {self.alpha}")
         if self.near_duplicate is not None and not 0 < self.near_duplicate <= 1:

@@ -101,6 +101,9 @@ class Measures:
         """Run ``table`` and return it as Arrow, sorted by scope (study, group, target), group, target, week."""
         if table not in self._cache:
             t = self.to_ibis(table).to_pyarrow()
+            if "top_k" in t.column_names:  # the parameter itself, not an engine's reading of a literal
+                i = t.column_names.index("top_k")
+                t = t.set_column(i, "top_k", pa.array([self.params.top] * t.num_rows, pa.float64()))
             self._cache[table] = _sorted(_utc(t), table)
         return self._cache[table]
 

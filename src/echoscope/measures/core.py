@@ -203,11 +203,15 @@ _ATTRS = ("status", "checked_at", "coordinated", "high_risk")
 def _scoped(t: ir.Table) -> ir.Table:
     """Every row of a (target, group, week, ...) table once per scope key it belongs to.
 
-    A cross join with the six (scope, weekly) combinations keeps the expression small (one join instead of a
-    union of six copies), which matters for compile time on both engines and for Spark's planner.
+    Expanding each row into the six (scope, weekly) combinations keeps the expression small (one unnest instead
+    of a union of six copies), which matters for compile time on both engines and for Spark's planner.
     """
-    sc = ibis.memtable({"_scope": [s for s in SCOPES for _ in (0, 1)], "_weekly": [True, False] * len(SCOPES)})
-    x = t.cross_join(sc)
+    # unnest of a literal array (DuckDB unnest, Spark explode): no in-memory table, which Spark's cached views
+    # could not see
+    k = ibis.literal(list(range(2 * len(SCOPES))), type="array<int64>").unnest()
+    x = t.mutate(_k=k)
+    x = x.mutate(_scope=ibis.ifelse(x._k < 2, "study", ibis.ifelse(x._k < 4, "group", "target")),
+                 _weekly=(x._k % 2) == 0).drop("_k")
     x = x.filter((~x._weekly | x.week.notnull()) & ((x._scope != "group") | x.group.notnull()))
     return x.mutate(
         scope=x._scope,
