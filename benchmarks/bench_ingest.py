@@ -48,7 +48,7 @@ def gen_twarc2(path: Path, size: int) -> int:
         while written < size:
             suffix = b"%06d" % k
             for line in pages:
-                out = ID.sub(rb'"\1' + suffix + rb'"', line) + b"\n"
+                out = ID.sub(rb'"\g<1>' + suffix + rb'"', line) + b"\n"
                 fh.write(out)
                 written += len(out)
             tweets += per_round
@@ -57,10 +57,24 @@ def gen_twarc2(path: Path, size: int) -> int:
 
 
 def gen_io(path: Path, size: int) -> None:
+    """A tweets CSV: a 256 MB base from gen_io_archive.py, replicated with the tweet-id prefix changed per copy
+    (every id column shares the prefix, so references stay consistent and no copy duplicates another)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import gen_io_archive  # type: ignore[import-not-found]
 
-    gen_io_archive.generate(path, size)
+    base = path.with_suffix(".base.csv")
+    if not base.exists():
+        gen_io_archive.generate(base, min(size, 256 * 2**20) / 1e6)
+    data = base.read_bytes()
+    header, body = data.split(b"\n", 1)
+    written = 0
+    k = 0
+    with open(path, "wb") as fh:
+        fh.write(header + b"\n")
+        while written < size:
+            fh.write(body.replace(b"70000000000", b"7%02d00000000" % k) if k else body)
+            written += len(body)
+            k += 1
 
 
 def child(fmt: str, file: str, study: str) -> None:

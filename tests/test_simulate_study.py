@@ -90,9 +90,9 @@ def test_cli_simulate_errors(cli, tmp_path):
 
 @pytest.mark.slow
 def test_cli_demo(cli, tmp_path):
-    out = tmp_path / "demo-study"
+    out = tmp_path / "demo-study"  # the default study directory under --out
     echoscope.init_study(out)  # an existing study is replaced by the demo's
-    r = cli("demo", "--out", out, "--json")
+    r = cli("demo", "--out", tmp_path, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["figures"]["overall"]["retweets"] > 10_000
@@ -100,14 +100,22 @@ def test_cli_demo(cli, tmp_path):
     assert doc["figures"]["per_target"][0]["share_suspended"] > 0.5
     assert any("later-suspended" in s for s in doc["sentences"])
     assert doc["timings"]["total"] < 120  # < 1 min on an idle machine; the suite shares two cores
-    assert echoscope.open_study(out).rows("truth_accounts") == 10_000
+    s = echoscope.open_study(out)
+    assert s.rows("truth_accounts") == 10_000
+    # every analysis ran and stored its results; the report was written next to the study
+    assert [a["status"] for a in doc["analyses"]] == ["ok"] * 4, doc["analyses"]
+    tables = set(s.info()["tables"])
+    assert {"coord_edges", "account_scores", "amplification_summary"} <= tables
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+    # the demo's coordination finds planted accounts only (ground-truth precision printed in the sentences)
+    assert any("Ground truth:" in f for a in doc["analyses"] for f in a.get("findings", []))
 
 
 def test_demo_refuses_a_directory_that_is_not_a_study(cli, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("x")
-    r = cli("demo", "--out", other)
+    r = cli("demo", "--out", tmp_path, "--study", other)
     assert r.exit_code == 2 and "not an echoscope study" in r.stderr
     assert (other / "notes.txt").read_text() == "x"
 

@@ -121,25 +121,86 @@ def register_views(raw: Any, study: Study) -> None:
             raw.execute(f'CREATE OR REPLACE VIEW "{name}" AS {parquet_select(parts, None)}')
 
 
-def connect_spark(study: Study, master: str = "local[2]") -> Any:
-    """An Ibis PySpark connection with the same views (requires the ``spark`` extra)."""
+_SPARK_SESSIONS: dict[str, Any] = {}
+
+
+def _spark_type(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP"
+    if pa.types.is_list(t):
+        return f"ARRAY<{_spark_type(t.value_type)}>"
+    return {"string": "STRING", "int64": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE"}[str(t)]
+
+
+def spark_sql(sql: str) -> str:
+    """Transpile one of the engine's DuckDB SQL texts to Spark SQL (sqlglot), fixing ``EXTRACT(EPOCH ...)``.
+
+    Spark SQL has no ``EXTRACT(EPOCH FROM ts)``; it becomes ``unix_micros(ts) / 1e6``, exact to the
+    microsecond as in DuckDB.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
+            micros = exp.Anonymous(this="unix_micros", expressions=[node.expression])
+            return exp.Div(this=micros, expression=exp.Literal.number("1e6"))
+        return node
+
+    return tree.transform(fix).sql(dialect="spark")
+
+
+def spark_session(master: str = "local[2]") -> Any:
+    """A Spark session (one per master URL per process; a local one takes ~30 s to start)."""
     try:
-        import ibis
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise ConfigError("the Spark engine needs the optional extra: pip install 'echoscope[spark]'") from exc
-    spark = (SparkSession.builder.master(master).appName("echoscope")
-             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    if master not in _SPARK_SESSIONS:
+        _SPARK_SESSIONS[master] = (
+            SparkSession.builder.master(master).appName("echoscope")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.default.parallelism", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            # small local data: compiling generated code per stage costs more than it saves
+            .config("spark.sql.codegen.wholeStage", "false")
+            .config("spark.sql.adaptive.enabled", "false")
+            .getOrCreate())
+        _SPARK_SESSIONS[master].sparkContext.setLogLevel("ERROR")
+    return _SPARK_SESSIONS[master]
+
+
+def connect_spark(study: Study, master: str = "local[2]", **options: Any) -> Any:
+    """An Ibis PySpark connection with the study's tables, views and result tables registered.
+
+    The same names as :func:`connect_study` (``engagements``, ``targets``, every canonical and result table);
+    a table with no parts is registered empty with its canonical columns, so queries still compile.
+    """
+    import ibis
+
+    spark = spark_session(master)
     m = study.manifest()
     for name, schema in S.ALL_TABLES.items():
         parts = [str(study.path / p) for p in m["tables"].get(name, {}).get("parts", [])]
         view = "targets_raw" if name == "targets" else name
         if parts:
-            spark.read.parquet(*parts).select(*[f.name for f in schema]).createOrReplaceTempView(view)
+            df = spark.read.parquet(*parts).select(*[f"`{f.name}`" for f in schema])
         else:
-            from pyspark.sql.types import StructType
-
-            spark.createDataFrame([], StructType([])).createOrReplaceTempView(view)  # pragma: no cover
-    spark.sql(TARGETS_SQL.replace('"group"', "`group`")).createOrReplaceTempView("targets")
-    spark.sql(ENGAGEMENTS_SQL).createOrReplaceTempView("engagements")
+            ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
+            df = spark.createDataFrame([], ddl)
+        df.createOrReplaceTempView(view)
+    spark.sql(spark_sql(TARGETS_SQL)).createOrReplaceTempView("targets")
+    spark.sql(spark_sql(ENGAGEMENTS_SQL)).createOrReplaceTempView("engagements")
+    for name, r in m.get("results", {}).items():
+        parts = [str(study.path / p) for p in r.get("parts", [])]
+        if parts:
+            spark.read.parquet(*parts).createOrReplaceTempView(name)
+        else:
+            spark.catalog.dropTempView(name)
     return ibis.pyspark.connect(spark)

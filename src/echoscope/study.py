@@ -220,6 +220,31 @@ class Study:
         """Run SQL against the study's tables and views; returns Arrow."""
         return self.con().raw_sql(query).to_arrow_table()
 
+    # ------------------------------------------------------------------ analyses
+    def measures(self, **params: Any) -> Any:
+        """Amplification measures of this study (:func:`echoscope.measures.measures`; same keywords)."""
+        from .measures import measures
+
+        return measures(self, **params)
+
+    def coordinate(self, params: Any = None, **kw: Any) -> Any:
+        """Coordination networks of this study (:func:`echoscope.coordination.coordinate`)."""
+        from .coordination import coordinate
+
+        return coordinate(self, params, **kw)
+
+    def score(self, **kw: Any) -> Any:
+        """Per-account signals and risk scores (:func:`echoscope.accounts.score_study`)."""
+        from .accounts import score_study
+
+        return score_study(self, **kw)
+
+    def spark(self, master: str = "local[2]") -> Any:
+        """An Ibis PySpark connection with the same tables and views (needs the ``spark`` extra)."""
+        from .engine import connect_spark
+
+        return connect_spark(self, master)
+
     def rows(self, name: str) -> int:
         m = self.manifest()
         if name in m["tables"]:

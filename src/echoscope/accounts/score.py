@@ -34,7 +34,7 @@ import pyarrow as pa
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import ConfigError, SourceError
-from .signals import SIGNALS, SignalParams, compute_signals, signals_long
+from .signals import SIGNALS, SignalContext, SignalParams, run_signals, signals_long
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -345,25 +345,25 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
         raise ConfigError(f"--mode '{mode}' is not known; use {' or '.join(SCORERS)}")
     if mode == "supervised" and labels is None:
         raise ConfigError("--mode supervised needs --labels FILE (CSV with account_id,label)")
-    tables = compute_signals(study, params=params, images=images, progress=progress)
-    con = study.con().con
+    if progress:
+        progress({"event": "stage", "message": "per-account aggregates"})
+    ctx = SignalContext(study, params, images)
+    con = ctx.con
     pre = "_es_sc_" + uuid.uuid4().hex[:8] + "_"
     registered: list[str] = []
     try:
+        tables = run_signals(ctx, progress=progress)
         names: dict[str, str] = {}
         for name, tab in tables.items():
             con.register(pre + name, tab)
             registered.append(pre + name)
             names[name] = pre + name
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {pre}ids AS
-            SELECT account_id FROM accounts UNION SELECT account_id FROM posts UNION SELECT account_id FROM likes""")
         if progress:
             progress({"event": "stage", "message": "features"})
-        X = feature_frame(con, f"{pre}ids", names)
+        X = feature_frame(con, ctx.t("ids"), names)
         if progress:
             progress({"event": "stage", "message": f"{mode} score"})
-        meta: dict[str, Any] = {"mode": mode, "params": dataclasses.asdict(params or SignalParams()),
-                                "accounts": len(X)}
+        meta: dict[str, Any] = {"mode": mode, "params": dataclasses.asdict(ctx.params), "accounts": len(X)}
         if mode == "rules":
             scorer = RulesScorer(weights=weights).fit(X)
         else:
@@ -380,31 +380,38 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
         meta["weights"] = scorer.signal_weights()
         sc = pa.table({"account_id": pa.array(X.index.to_numpy(dtype=object), pa.string()),
                        "score": pa.array(score, pa.float64())})
+        del X
+        if progress:
+            progress({"event": "stage", "message": "reasons"})
         w = scorer.signal_weights()
-        wt = pa.table({"signal": list(w), "weight": [float(v) for v in w.values()]})
+        # reasons rank by contribution (weight x strength), ties by signal name: the key orders the name's
+        # alphabetical position descending so that max_by's top-k keeps the earlier name first
+        order = {k: i for i, k in enumerate(sorted(w))}
+        wt = pa.table({"signal": list(w), "weight": [float(v) for v in w.values()],
+                       "o": [order[k] for k in w]})
         long = signals_long(tables)
         for n, t in (("sc", sc), ("wt", wt), ("long", long)):
             con.register(pre + n, t)
             registered.append(pre + n)
+        k = int(top_reasons)
+        # only the top-k reasons per account are kept (max_by with a count), never a sorted list of them all
         out = con.execute(f"""
             WITH r AS (SELECT l.account_id, count(*) AS n_signals,
-                          list(struct_pack(signal := l.signal, value := l.value, text := l.text)
-                               ORDER BY l.strength * w.weight DESC, l.signal)
+                          max_by(struct_pack(signal := l.signal, value := l.value, text := l.text),
+                                 struct_pack(c := l.strength * w.weight, o := -w.o), {max(k, 1)})
                             FILTER (WHERE w.weight > 0) AS reasons
                        FROM {pre}long l JOIN {pre}wt w USING (signal) GROUP BY l.account_id)
-            SELECT sc.account_id, a.handle, sc.score,
-                   row_number() OVER (ORDER BY sc.score DESC, sc.account_id) AS rank,
-                   '{mode}' AS mode, COALESCE(r.n_signals, 0) AS n_signals,
-                   r.reasons[1:{int(top_reasons)}] AS reasons,
-                   array_to_string(list_transform(r.reasons[1:{int(top_reasons)}], x -> x.text), '; ')
-                     AS reasons_text
+            SELECT sc.account_id, a.handle, sc.score, '{mode}' AS mode, COALESCE(r.n_signals, 0) AS n_signals,
+                   r.reasons[1:{k}] AS reasons,
+                   array_to_string(list_transform(r.reasons[1:{k}], x -> x.text), '; ') AS reasons_text
             FROM {pre}sc sc LEFT JOIN r USING (account_id)
-            LEFT JOIN (SELECT account_id, any_value(handle) AS handle FROM accounts GROUP BY ALL) a USING (account_id)
-            ORDER BY rank""").to_arrow_table().cast(SCORES_SCHEMA)
+            LEFT JOIN (SELECT account_id, handle FROM {ctx.t('acc')}) a USING (account_id)
+            ORDER BY sc.score DESC, sc.account_id""").to_arrow_table()
+        out = out.add_column(3, "rank", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64))).cast(SCORES_SCHEMA)
     finally:
         for r in registered:
             con.unregister(r)
-        con.execute(f"DROP TABLE IF EXISTS {pre}ids")
+        ctx.close()
     result = ScoreResult(scores=out, signals=long, scorer=scorer, meta=meta)
     if write:
         if progress:

@@ -7,7 +7,7 @@ Thin: parse options, call :func:`echoscope.simulate.simulate` / :func:`echoscope
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -65,8 +65,10 @@ def simulate_cmd(
 
 
 def demo_cmd(
-    out_dir: Annotated[Path, typer.Option("--out", help="study directory the demo makes (replaced when it is "
-                                          "already a study)")] = Path("demo-study"),
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for report.html and, unless --study says "
+                                          "otherwise, the study demo-study/")] = Path("."),
+    study_dir: Annotated[Optional[Path], typer.Option("--study", help="study directory the demo makes (replaced "
+                                                      "when it is already a study); default <out>/demo-study")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the simulated platform")] = 7,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -75,7 +77,7 @@ def demo_cmd(
     from .demo import run_demo
 
     with byte_progress("demo", quiet=quiet or json) as cb:
-        result = run_demo(out_dir, seed=seed, progress=cb)
+        result = run_demo(out_dir, study_dir=study_dir, seed=seed, progress=cb)
     if json:
         emit_json(result)
         return

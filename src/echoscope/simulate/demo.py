@@ -33,8 +33,10 @@ from .platform import simulate
 from .writers import write_study
 
 #: modules asked for ``demo_findings(study)`` / ``demo_report(study, out_dir)``, in this order
-ANALYSIS_MODULES: tuple[str, ...] = ("echoscope.measures", "echoscope.coordination", "echoscope.accounts",
-                                     "echoscope.report")
+#: coordination and account scores come before the measures, which count engagements from coordinated and
+#: high-risk accounts; the report comes last and shows every result table
+ANALYSIS_MODULES: tuple[str, ...] = ("echoscope.coordination.demo", "echoscope.accounts.demo",
+                                     "echoscope.measures.demo", "echoscope.report.demo")
 
 #: size of the demo platform: small enough that simulate + load + analyses take well under a minute
 DEMO_ACCOUNTS = 10_000
@@ -150,12 +152,25 @@ def run_analyses(study: Study, out_dir: Path) -> list[dict[str, Any]]:
     return results
 
 
-def run_demo(out: str | Path = "demo-study", *, seed: int = 7, progress: ProgressFn | None = None
-             ) -> dict[str, Any]:
-    """Simulate, load, analyse; returns the findings (numbers, sentences, analyses run, timings)."""
+def run_demo(out_dir: str | Path = ".", *, study_dir: str | Path | None = None, seed: int = 7,
+             progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Simulate, load, analyse; returns the findings (numbers, sentences, analyses run, timings).
+
+    Parameters
+    ----------
+    out_dir : path
+        Where ``report.html`` goes (made when missing).
+    study_dir : path, optional
+        The study the demo makes; default ``<out_dir>/demo-study``. An existing study there is replaced;
+        anything else that is not empty is refused.
+    seed : int
+        Seed of the simulated platform.
+    """
     emit = progress or (lambda e: None)
-    out = Path(out)
+    out_dir = Path(out_dir)
+    out = Path(study_dir) if study_dir is not None else out_dir / "demo-study"
     prepare_out(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     emit({"event": "stage", "message": "simulating a platform"})
@@ -170,7 +185,7 @@ def run_demo(out: str | Path = "demo-study", *, seed: int = 7, progress: Progres
     figures = sql_findings(study)
     timings["findings"] = round(time.perf_counter() - t2, 2)
     t3 = time.perf_counter()
-    analyses = run_analyses(study, out.parent if out.parent != Path("") else Path("."))
+    analyses = run_analyses(study, out_dir)
     timings["analyses"] = round(time.perf_counter() - t3, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
     return {"study": str(out), "seed": seed, "platform": {k: v for k, v in platform.stats.items() if k != "config"},

@@ -1,0 +1,30 @@
+"""The coordination step of ``echoscope demo`` (see :mod:`echoscope.simulate.demo` for the hook contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from ..simulate.truthcheck import compare_flagged, truth_sentence
+from .api import coordinate
+from .network import CoordParams
+
+
+def demo_findings(study: Any) -> list[str]:
+    """Run the default coordination analysis (co-retweet, 60 s window, null model) and describe its clusters."""
+    params = CoordParams()
+    res = coordinate(study, params)
+    clusters = res.coordinated_clusters()
+    flagged = sorted(res.flagged_accounts())
+    out = [f"Coordination ({', '.join(params.behaviours)} within {params.window:g} s, significance "
+           f"{params.alpha:g}): {res.summary['edges']:,} candidate edges, {len(clusters):,} clusters judged "
+           f"coordinated with {len(flagged):,} accounts."]
+    if clusters:
+        big = max(clusters, key=lambda c: len(c["accounts"]))
+        out.append(f"The largest coordinated cluster has {len(big['accounts']):,} accounts; "
+                   "'echoscope explain' shows the evidence behind any edge.")
+    s = truth_sentence(compare_flagged(study, pa.table({"account_id": pa.array(flagged, pa.string())})))
+    if s:
+        out.append(s)
+    return out
