@@ -91,9 +91,32 @@ def child(fmt: str, file: str, study: str) -> None:
 
 
 def run_child(fmt: str, file: Path, study: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", fmt, str(file), str(study)], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Run one measurement in a fresh process; adds the process tree's peak RSS (sampled every 50 ms with
+    psutil, the reader's worker processes included), its CPU seconds and the load average before/after."""
+    import psutil
+
+    load0 = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen([sys.executable, __file__, "--child", fmt, str(file), str(study)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    tree_peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+            tree_peak = max(tree_peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"child failed ({proc.returncode}): {stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = json.loads(stdout.strip().splitlines()[-1])
+    res["tree_peak_rss"] = max(tree_peak, res["peak_rss"])
+    res["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    res["load"] = (load0, os.getloadavg()[0])
+    return res
 
 
 def run_cnt(file: Path, work: Path) -> float:
@@ -146,9 +169,10 @@ def main() -> None:
         mb = f.stat().st_size / 1e6
         rep = res["report"]
         rows.append((fmt, f.stat().st_size, res["elapsed"], mb / res["elapsed"], rep["read"] / res["elapsed"],
-                     res["peak_rss"], rep))
+                     res["tree_peak_rss"], rep, res["cpu_s"], res["load"]))
         print(json.dumps({"format": fmt, "MB": mb, "s": res["elapsed"], "MB/s": mb / res["elapsed"],
-                          "rows/s": rep["read"] / res["elapsed"], "peak_rss_MiB": res["peak_rss"] / 2**20,
+                          "rows/s": rep["read"] / res["elapsed"], "tree_peak_rss_MiB": res["tree_peak_rss"] / 2**20,
+                          "cpu_s": res["cpu_s"], "load_before_after": res["load"],
                           "read": rep["read"], "loaded": rep["loaded"], "dup": rep["duplicates"],
                           "quarantined": rep["quarantined"]}), file=sys.stderr)
     cnt = None
@@ -164,11 +188,16 @@ def main() -> None:
     lines = ["## Ingest", "", f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
              "Command: `python benchmarks/bench_ingest.py --size-gb "
              f"{a.size_gb:g}`. Each run is a fresh process: init + ingest of one uncompressed file, end to end.",
-             "", "| format | input | time | MB/s | primary records/s | peak RSS | read / loaded / duplicates |",
-             "|---|---|---|---|---|---|---|"]
-    for fmt, size_b, el, mbs, rps, rss, rep in rows:
-        lines.append(f"| {fmt} | {size_b / 2**30:.2f} GiB | {el:.1f} s | {mbs:.1f} | {rps:,.0f} | "
-                     f"{rss / 2**20:,.0f} MiB | {rep['read']:,} / {rep['loaded']:,} / {rep['duplicates']:,} |")
+             "Peak RSS is the whole process tree's (worker processes included), sampled every 50 ms; CPU is user +",
+             "system seconds of the tree; load is the 1-minute load average before / after (the machine may be",
+             "shared: wall time is only meaningful at a low load).",
+             "", "| format | input | time | MB/s | primary records/s | CPU s | peak RSS | load | "
+             "read / loaded / duplicates |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for fmt, size_b, el, mbs, rps, rss, rep, cpu, load in rows:
+        lines.append(f"| {fmt} | {size_b / 2**30:.2f} GiB | {el:.1f} s | {mbs:.1f} | {rps:,.0f} | {cpu:.1f} | "
+                     f"{rss / 2**20:,.0f} MiB | {load[0]:.1f} / {load[1]:.1f} | "
+                     f"{rep['read']:,} / {rep['loaded']:,} / {rep['duplicates']:,} |")
     if cnt:
         size_b, ours, theirs = cnt
         lines += ["", f"coordination-network-toolkit `preprocess --format twitter_json` on the same twarc2 input "

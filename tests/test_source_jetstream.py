@@ -6,7 +6,7 @@ tests/data/jetstream_sample.jsonl, line by line (T = did:plc:target0..., P = T's
  3 amp2 likes P                               11 like of someone else's post (kept without a target filter)
  4 amp3 replies to P                          12 amp6 reposts P, 2024 spelling (type com, commit.type c)
  5 amp4 quotes P (recordWithMedia)            13 amp7 likes P, 2024 spelling with opType and record as string
- 6 amp5 follows T (counted, not stored)       14 repost without subject -> quarantined
+ 6 amp5 follows T -> follows (not primary)    14 repost without subject -> quarantined
  7 amp1 profile update -> accounts            15 event without time_us -> quarantined
  8 identity: amp1's handle -> accounts        16 truncated JSON -> quarantined
 """
@@ -59,6 +59,10 @@ def test_reader_maps_every_event_kind(study):
     acc = {r["account_id"]: r for r in study.sql("SELECT * FROM accounts").to_pylist()}
     assert acc["did:plc:amp1000000000000000000"]["handle"] == "amp1.bsky.social"
     assert acc["did:plc:amp1000000000000000000"]["display_name"] == "Patriot Amplifier"
+    # line 6: amp5 follows T, at Jetstream's time 1725911176000000 us
+    fol = study.sql("SELECT account_id, followed_id, created_at FROM follows").to_pylist()
+    assert [(r["account_id"], r["followed_id"]) for r in fol] == [("did:plc:amp5000000000000000000", T)]
+    assert fol[0]["created_at"].isoformat() == "2024-09-09T19:46:16+00:00"
     st = study.sql("SELECT account_id, status FROM account_status").to_pylist()
     assert st == [{"account_id": "did:plc:amp2000000000000000000", "status": "suspended"}]
     q = study.sql("SELECT line, field FROM quarantine ORDER BY line").to_pylist()

@@ -160,6 +160,16 @@ def test_likes_and_logins_only_when_named(study):
     assert study.sql("SELECT count(*) AS n FROM engagements WHERE kind = 'like'").column("n")[0].as_py() == 2
 
 
+def test_follows_csv(study):
+    (rep,) = study.ingest([str(DATA / "csv_follows.csv")], format="csv", table="follows")
+    # line 4 repeats line 2's follow (same follower and followed): a duplicate; a follow without a time is kept
+    assert counts(rep) == (3, 2, 0, 1) and rep["table"] == "follows"
+    got = study.sql("SELECT account_id, followed_id, created_at IS NULL AS no_time FROM follows "
+                    "ORDER BY account_id").to_pylist()
+    assert got == [{"account_id": "a1", "followed_id": "t1", "no_time": False},
+                   {"account_id": "a2", "followed_id": "t1", "no_time": True}]
+
+
 def test_status_csv_through_table_account_status(study):
     (rep,) = study.ingest([str(DATA / "status_accounts.csv")], format="csv", table="account_status")
     # 'banned' is no status and row 7 has none: 2 quarantined; the others through their synonyms

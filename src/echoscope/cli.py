@@ -83,7 +83,7 @@ def ingest(
     inputs: Annotated[list[str], typer.Argument(help="files or directories (plain, .gz or .zip); - for stdin")],
     format: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     table: Annotated[Optional[str], typer.Option(
-        help="for csv/parquet: the table the file fills (posts|accounts|account_status|likes|logins); "
+        help="for csv/parquet: the table the file fills (posts|accounts|account_status|likes|logins|follows); "
         "inferred from the header when left out")] = None,
     map: Annotated[Optional[list[str]], typer.Option(
         "--map", help="for csv/parquet: SOURCE_COLUMN=canonical_field renames a column; "

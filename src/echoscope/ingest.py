@@ -27,6 +27,7 @@ import shutil
 import sys
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Callable
 
@@ -52,9 +53,36 @@ def _magic(path: str) -> bytes:
         return fh.read(4)
 
 
-def expand_inputs(inputs: list[str], staging: Path) -> list[tuple[SourceFile, str, int]]:
+class Digest:
+    """A file's SHA-256, computed in a background thread while the file is parsed.
+
+    Hashing a 2 GB file costs ~3 s of one core; a file can only repeat an ingested one when its size does
+    too, so :func:`_run` asks for the value up front only then, and otherwise after the reader is done.
+    """
+
+    _pool: ThreadPoolExecutor | None = None
+
+    def __init__(self, path: str, suffix: str = "") -> None:
+        if Digest._pool is None:
+            Digest._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="echoscope-sha256")
+        self._future = Digest._pool.submit(file_sha256, path)
+        self._suffix = suffix
+
+    def member(self, name: str) -> "Digest":
+        """The digest of a member of this (zip) file: the file's digest and the member name."""
+        d = object.__new__(Digest)
+        d._future = self._future
+        d._suffix = f"{self._suffix}:{name}"
+        return d
+
+    @property
+    def value(self) -> str:
+        return self._future.result() + self._suffix
+
+
+def expand_inputs(inputs: list[str], staging: Path) -> list[tuple[SourceFile, Digest, int]]:
     """Turn command-line inputs into (source, content hash, size) triples, in a stable order."""
-    out: list[tuple[SourceFile, str, int]] = []
+    out: list[tuple[SourceFile, Digest, int]] = []
     for raw in inputs:
         if raw == "-":
             staging.mkdir(parents=True, exist_ok=True)
@@ -78,9 +106,9 @@ def expand_inputs(inputs: list[str], staging: Path) -> list[tuple[SourceFile, st
     return out
 
 
-def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[SourceFile, str, int]]:
+def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[SourceFile, Digest, int]]:
     size = os.path.getsize(path)
-    digest = file_sha256(path)
+    digest = Digest(path)
     magic = _magic(path)
     if magic[:2] == GZIP_MAGIC:
         src = SourceFile(path=display, opener=lambda p=path: gzip.open(p, "rb"), local_path=path,
@@ -102,7 +130,7 @@ def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[Source
                              opener=lambda p=path, m=info.filename: zipfile.ZipFile(p).open(m),
                              compression="zip", member=info.filename)
             src.materialise = _materialiser(src, staging)
-            res.append((src, f"{digest}:{info.filename}", info.file_size))
+            res.append((src, digest.member(info.filename), info.file_size))
         return res
     src = SourceFile(path=display, opener=lambda p=path: open(p, "rb"), local_path=path)
     src.materialise = lambda p=path: p
@@ -297,19 +325,28 @@ def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None,
     sources = expand_inputs(inputs, run.staging / "inputs")
     manifest = study.manifest()
     known = {f["sha256"]: f for f in manifest["files"]}
+    # a file repeats an ingested one only if its size does too (sizes of zip members are their own)
+    known_sizes = {f.get("size") for f in manifest["files"]}
     reports: list[dict[str, Any]] = []
     sinks: list[FileSink] = []
     seen_now: set[str] = set()
+    unsure: list[tuple[int, Digest]] = []  # files whose hash is checked after reading (a size seen before)
     run.emit({"event": "start", "files": len(sources), "bytes": sum(s for _, _, s in sources)})
-    for index, (src, digest, size) in enumerate(sources):
-        if digest in known or digest in seen_now:
+    for index, (src, lazy, size) in enumerate(sources):
+        if size in known_sizes:
+            digest = lazy.value  # may repeat an ingested file: decide before any work
+        else:
+            digest = None
+        known_sizes.add(size)
+        if digest is not None and (digest in known or digest in seen_now):
             prev = known.get(digest, {})
             reports.append({"path": src.path, "format": prev.get("format", format), "status": "skipped",
                             "reason": "already ingested" + (f" as {prev['path']}" if prev else " in this run"),
                             "read": 0, "loaded": 0, "quarantined": 0, "duplicates": 0})
             run.emit({"event": "advance", "bytes": size})
             continue
-        seen_now.add(digest)
+        if digest is not None:
+            seen_now.add(digest)
         run.emit({"event": "file", "path": src.path, "bytes": size})
         try:
             if not src.head(4096).strip():
@@ -339,6 +376,9 @@ def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None,
             reports.append({"path": src.path, "format": format, "status": "failed", "reason": str(err),
                             "read": 0, "loaded": 0, "quarantined": 0, "duplicates": 0})
             continue
+        if digest is None:  # a size never seen before, so bytes never seen before
+            digest = lazy.value  # hashed in the background while the reader ran
+            seen_now.add(digest)
         sinks.append(sink)
         reports.append({"path": src.path, "format": fmt, "status": "ok", "sha256": digest, "size": size,
                         "_sink": sink})

@@ -99,6 +99,16 @@ TARGETS = pa.schema(
     ]
 )
 
+FOLLOWS = pa.schema(
+    [
+        _f("platform", STR, "platform name", False),
+        _f("account_id", STR, "account that follows", False),
+        _f("followed_id", STR, "account followed", False),
+        _f("created_at", TS, "when the follow was made (or first seen)"),
+        _f("source", STR, "file the follow was read from"),
+    ]
+)
+
 LOGINS = pa.schema(
     [
         _f("platform", STR, "platform name", False),
@@ -141,6 +151,7 @@ TABLES: dict[str, pa.Schema] = {
     "likes": LIKES,
     "account_status": ACCOUNT_STATUS,
     "logins": LOGINS,
+    "follows": FOLLOWS,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -149,6 +160,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "likes": ("platform", "account_id", "post_id"),
     "account_status": ("platform", "account_id", "checked_at", "status"),
     "logins": ("platform", "account_id", "ts", "ip_hash", "device_hash"),
+    "follows": ("platform", "account_id", "followed_id"),
 }
 
 #: tables replaced as a whole (one row per key, the newest wins) instead of appended

@@ -20,9 +20,10 @@ event is did + collection + rkey):
 * ``app.bsky.actor.profile`` create/update -> ``accounts`` (display name, description).
 * ``identity`` events -> ``accounts`` (handle); ``account`` events -> ``account_status`` (``takendown`` and
   ``suspended`` -> suspended, ``deleted`` -> deleted, active -> active, anything else -> unknown).
-* ``app.bsky.graph.follow`` creates are counted (``stats['follows']``) but not stored: the canonical model has
-  no follows table yet. Deletes and updates of posts, reposts and likes are counted and not applied: the
-  study records that the amplification happened.
+* ``app.bsky.graph.follow`` create -> ``follows`` (``account_id`` follows ``followed_id = record.subject``), kept
+  when either side is a target; also counted in ``stats['follows']``. Follows are related records, not
+  primary ones: they do not enter the file's ``read`` count. Deletes and updates of posts, reposts, likes and
+  follows are counted and not applied: the study records that the amplification happened.
 
 Times: ``created_at`` is the event's ``time_us`` (when Jetstream saw the commit), not ``record.createdAt``,
 which the posting client sets freely (backdated and future dates occur); Jetstream's clock is the one that
@@ -79,6 +80,7 @@ LIKE_COLS: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("post_id
 ACCOUNT_COLS: tuple[tuple[str, pa.DataType], ...] = (
     ("account_id", STR), ("handle", STR), ("display_name", STR), ("description", STR), ("observed_at", TS))
 STATUS_COLS: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("status", STR), ("checked_at", TS))
+FOLLOW_COLS: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("followed_id", STR), ("created_at", TS))
 #: bound on the remembered engaging accounts (for keeping their account events); cleared when full
 SEEN_MAX = 2_000_000
 
@@ -123,6 +125,7 @@ class JetstreamParser:
         self.likes: dict[str, list[Any]] = {c: [] for c, _ in LIKE_COLS}
         self.accounts: dict[str, list[Any]] = {c: [] for c, _ in ACCOUNT_COLS}
         self.status: dict[str, list[Any]] = {c: [] for c, _ in STATUS_COLS}
+        self.follow_rows: dict[str, list[Any]] = {c: [] for c, _ in FOLLOW_COLS}
         self.follows: list[str] = []  # follower DIDs of targets (for profile resolution)
         self.primary = 0
 
@@ -257,6 +260,10 @@ class JetstreamParser:
             if coll == FOLLOW:
                 self.stats["follows"] += 1
                 self.follows.append(did)
+                fr = self.follow_rows
+                fr["account_id"].append(did)
+                fr["followed_id"].append(uri)
+                fr["created_at"].append(t)
                 self._remember(did)
                 return
             if coll == REPOST:
@@ -331,14 +338,15 @@ class JetstreamParser:
     def pending(self) -> int:
         """Rows buffered since the last :meth:`drain`."""
         return (len(self.posts["post_id"]) + len(self.likes["post_id"]) + len(self.accounts["account_id"])
-                + len(self.status["account_id"]))
+                + len(self.status["account_id"]) + len(self.follow_rows["account_id"]))
 
     def drain(self) -> dict[str, pa.Table]:
         """The buffered rows as Arrow tables (only non-empty ones), and empty buffers."""
         out: dict[str, pa.Table] = {}
         for name, cols, spec in (("posts", self.posts, POST_COLS), ("likes", self.likes, LIKE_COLS),
                                  ("accounts", self.accounts, ACCOUNT_COLS),
-                                 ("account_status", self.status, STATUS_COLS)):
+                                 ("account_status", self.status, STATUS_COLS),
+                                 ("follows", self.follow_rows, FOLLOW_COLS)):
             if cols[spec[0][0]]:
                 arrays = [pa.array(cols[c], type=pa.int64()).cast(typ) if typ == TS else pa.array(cols[c], typ)
                           for c, typ in spec]
@@ -390,7 +398,7 @@ BATCH_ROWS = 50_000
 
 
 def read_jetstream(src: SourceFile, sink: IngestSink) -> None:
-    """Read recorded Jetstream JSONL (one event per line) into posts, likes, accounts and account_status.
+    """Read recorded Jetstream JSONL (one event per line) into posts, likes, follows, accounts, account_status.
 
     ``sink.options['targets']`` (DIDs, optional) keeps only events that touch those accounts, as the live
     collector does.

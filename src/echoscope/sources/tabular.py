@@ -1,4 +1,4 @@
-"""Generic CSV and Parquet readers: any table of posts, accounts, statuses, likes or logins, mapped by name.
+"""Generic CSV and Parquet readers: any table of posts, accounts, statuses, likes, logins or follows, mapped by name.
 
 Why the module is shaped so:
 
@@ -72,6 +72,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "account_status": ("account_id", "status"),
     "likes": ("account_id", "post_id"),
     "logins": ("account_id",),
+    "follows": ("account_id", "followed_id"),
 }
 
 #: fields only posts have: a header holding one of them (and no post_id/status) is a posts file
@@ -79,7 +80,7 @@ POST_ONLY = frozenset(TABLE_FIELDS["posts"]) - frozenset(
     f for t, fs in TABLE_FIELDS.items() if t != "posts" for f in fs)
 
 #: what to name in --table, in the order inference tries them
-TABLE_CHOICES = "posts|accounts|account_status|likes|logins"
+TABLE_CHOICES = "posts|accounts|account_status|likes|logins|follows"
 
 TS_EXPECTED = ("expected ISO 8601 (2020-01-31T13:45:00Z, offsets allowed), 'YYYY-MM-DD HH:MM[:SS]', "
                "'M/D/YYYY H:MM', Twitter's 'Wed Jan 07 04:38:02 +0000 2009' or epoch seconds/milliseconds")
@@ -268,7 +269,7 @@ def infer_table(present: Iterable[str], header: list[str], file: str, cm: Column
     """The table a file fills, from the canonical fields its header holds after mapping.
 
     ``post_id`` -> posts; ``status`` -> account_status; a posts-only field (text, kind, ref_post_id, counts...)
-    -> posts; ``handle`` or ``followers_count`` -> accounts. ``likes`` and ``logins`` are never guessed.
+    -> posts; ``handle`` or ``followers_count`` -> accounts. ``likes``, ``logins`` and ``follows`` are never guessed.
     """
     p = set(present)
     if "post_id" in p:
