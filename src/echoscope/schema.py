@@ -41,6 +41,8 @@ ACCOUNTS = pa.schema(
         _f("profile_image_url", STR, "profile image URL or local path"),
         _f("default_profile_image", pa.bool_(), "true when the platform's default image is shown"),
         _f("language", STR, "account language (declared or inferred)"),
+        _f("time_zone", STR, "profile time-zone setting, e.g. 'Eastern Time (US & Canada)' or 'Volgograd' "
+           "(Twitter profiles carried one until 2018)"),
         _f("affiliation_label", STR, "platform label such as 'China state-affiliated media'"),
         _f("observed_at", TS, "when this profile snapshot was taken (latest snapshot is kept)"),
         _f("source", STR, "file (or collector) the newest snapshot came from"),

@@ -57,6 +57,7 @@ RULE_WEIGHTS: dict[str, float] = {
     "gan_face": 0.7,
     "dormancy_hijack": 0.6,
     "timezone_mismatch": 0.5,
+    "profile_mismatch": 0.4,
     "automation_client": 0.4,
     "regular_intervals": 0.5,
     "repost_share": 0.2,
@@ -313,7 +314,7 @@ def read_labels(path: str | os.PathLike[str]) -> pa.Table:
 def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = None,
                 images: pa.Table | None = None, params: SignalParams | None = None,
                 weights: Mapping[str, float] | None = None, top_reasons: int = 3, write: bool = True,
-                progress: Callable[[dict[str, Any]], None] | None = None) -> ScoreResult:
+                profile_extra: pa.Table | None = None, progress: Callable[[dict[str, Any]], None] | None = None) -> ScoreResult:
     """Compute signals and scores for every account of ``study`` and write the result tables.
 
     Parameters
@@ -334,6 +335,9 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
         Reasons kept per account.
     write
         Write ``account_signals`` and ``account_scores`` with ``study.write_result``.
+    profile_extra
+        ``account_id, time_zone`` profile settings held apart from the study (see
+        :class:`~echoscope.accounts.signals.SignalContext`).
     progress
         Progress callback (``{"event": "stage", "message": ...}``).
 
@@ -347,7 +351,7 @@ def score_study(study: Study, *, mode: str = "rules", labels: pa.Table | None = 
         raise ConfigError("--mode supervised needs --labels FILE (CSV with account_id,label)")
     if progress:
         progress({"event": "stage", "message": "per-account aggregates"})
-    ctx = SignalContext(study, params, images)
+    ctx = SignalContext(study, params, images, profile_extra)
     con = ctx.con
     pre = "_es_sc_" + uuid.uuid4().hex[:8] + "_"
     registered: list[str] = []

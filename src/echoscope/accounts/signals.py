@@ -52,7 +52,15 @@ class SignalParams:
         Half-width of the window used to estimate the background creation rate around an account's creation.
     burst_min_accounts, burst_min_ratio
         A creation burst needs at least this many other accounts created together *and* this many times the
-        number expected at the background rate.
+        number expected at the background rate (both time scales).
+    wave_window_h, wave_background_days
+        The second, day-long time scale of creation bursts (accounts registered in waves over days, as the
+        IRA accounts were) and the half-width of its background window (a year); ``wave_window_h = 0`` turns
+        it off.
+    wave_max_strength
+        Cap on the strength of the day scale. A day also holds bystanders (organic accounts created on the day of
+        a campaign's burst), so with ``creation_burst``'s rule weight of 0.6 a wave alone adds at most 0.4 and
+        never reaches the flag threshold of 0.5 by itself; the hour scale is not capped.
     min_group
         Without targets, the amplifiers of any account with at least this many distinct amplifiers form a group.
     low_followers
@@ -73,6 +81,9 @@ class SignalParams:
     burst_background_days: float = 30.0
     burst_min_accounts: int = 5
     burst_min_ratio: float = 5.0
+    wave_window_h: float = 24.0
+    wave_background_days: float = 365.0
+    wave_max_strength: float = 0.67
     min_group: int = 20
     low_followers: int = 10
     min_posts_behaviour: int = 20
@@ -115,7 +126,63 @@ PLACE_OFFSETS: dict[str, float] = {
     "buenos aires": -3, "argentina": -3,
 }
 
-_CTX_TABLES = ("ids", "acc", "tgt", "autoc", "pagg", "lagg", "eagg", "now", "groups", "places", "images")
+#: profile time-zone settings and their standard UTC offsets (hours): the names Twitter's profiles carried until
+#: 2018 (Rails ``ActiveSupport::TimeZone`` names, matched case-insensitively), so a profile with no posts still
+#: says where its owner set the clock. Daylight saving and changed rules (Volgograd was UTC+4 in 2011-2014) are
+#: absorbed by ``tz_tolerance_h``.
+TZ_NAME_OFFSETS: dict[str, float] = {
+    "hawaii": -10, "alaska": -9, "pacific time (us & canada)": -8, "tijuana": -8, "arizona": -7,
+    "mountain time (us & canada)": -7, "chihuahua": -7, "mazatlan": -7, "central time (us & canada)": -6,
+    "mexico city": -6, "monterrey": -6, "guadalajara": -6, "central america": -6, "saskatchewan": -6,
+    "eastern time (us & canada)": -5, "indiana (east)": -5, "bogota": -5, "lima": -5, "quito": -5,
+    "atlantic time (canada)": -4, "caracas": -4, "la paz": -4, "santiago": -4, "georgetown": -4,
+    "newfoundland": -3.5, "brasilia": -3, "buenos aires": -3, "montevideo": -3, "greenland": -3,
+    "mid-atlantic": -2, "azores": -1, "cape verde is.": -1, "utc": 0, "london": 0, "edinburgh": 0, "dublin": 0,
+    "lisbon": 0, "casablanca": 0, "monrovia": 0, "amsterdam": 1, "belgrade": 1, "berlin": 1, "bern": 1,
+    "bratislava": 1, "brussels": 1, "budapest": 1, "copenhagen": 1, "ljubljana": 1, "madrid": 1, "paris": 1,
+    "prague": 1, "rome": 1, "sarajevo": 1, "skopje": 1, "stockholm": 1, "vienna": 1, "warsaw": 1,
+    "west central africa": 1, "zagreb": 1, "athens": 2, "bucharest": 2, "cairo": 2, "harare": 2, "helsinki": 2,
+    "jerusalem": 2, "kyiv": 2, "kyev": 2, "pretoria": 2, "riga": 2, "sofia": 2, "tallinn": 2, "vilnius": 2,
+    "kaliningrad": 2, "baghdad": 3, "istanbul": 3, "kuwait": 3, "minsk": 3, "moscow": 3, "nairobi": 3,
+    "riyadh": 3, "st. petersburg": 3, "volgograd": 3, "tehran": 3.5, "abu dhabi": 4, "baku": 4, "muscat": 4,
+    "samara": 4, "tbilisi": 4, "yerevan": 4, "kabul": 4.5, "ekaterinburg": 5, "islamabad": 5, "karachi": 5,
+    "tashkent": 5, "chennai": 5.5, "kolkata": 5.5, "mumbai": 5.5, "new delhi": 5.5, "sri jayawardenepura": 5.5,
+    "kathmandu": 5.75, "almaty": 6, "astana": 6, "dhaka": 6, "urumqi": 6, "rangoon": 6.5, "bangkok": 7,
+    "hanoi": 7, "jakarta": 7, "krasnoyarsk": 7, "novosibirsk": 7, "beijing": 8, "chongqing": 8, "hong kong": 8,
+    "irkutsk": 8, "kuala lumpur": 8, "perth": 8, "singapore": 8, "taipei": 8, "ulaanbaatar": 8, "osaka": 9,
+    "sapporo": 9, "seoul": 9, "tokyo": 9, "yakutsk": 9, "adelaide": 9.5, "darwin": 9.5, "brisbane": 10,
+    "canberra": 10, "guam": 10, "hobart": 10, "melbourne": 10, "sydney": 10, "vladivostok": 10, "magadan": 11,
+    "auckland": 12, "wellington": 12, "fiji": 12, "kamchatka": 12,
+}
+
+#: local languages (ISO 639-1) of claimed places, for the interface-language half of ``profile_mismatch``.
+#: English is plausible everywhere (the platforms' default interface language); a place missing here is not
+#: judged. Keys are places of :data:`PLACE_OFFSETS`.
+_PLACE_LANGUAGE_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("es",), ("usa", "united states", "america", "new york", "nyc", "washington dc", "boston", "atlanta", "miami",
+               "florida", "philadelphia", "ohio", "virginia", "detroit", "chicago", "texas", "houston", "dallas",
+               "austin", "illinois", "denver", "colorado", "arizona", "phoenix", "utah", "los angeles", "california",
+               "san francisco", "seattle", "portland", "las vegas")),
+    (("fr",), ("toronto", "montreal", "vancouver")),
+    (("cy", "gd", "ga"), ("london", "uk", "united kingdom", "england", "britain", "great britain", "scotland",
+                          "wales", "manchester", "birmingham", "liverpool", "leeds", "bristol", "glasgow",
+                          "edinburgh", "cardiff", "sheffield", "newcastle", "belfast", "dublin", "ireland")),
+    (("fr",), ("paris", "france")), (("de",), ("berlin", "germany", "vienna")),
+    (("de", "fr", "it", "rm"), ("switzerland",)), (("es", "ca", "eu", "gl"), ("madrid", "spain")),
+    (("it",), ("rome", "italy")), (("nl",), ("amsterdam", "netherlands")),
+    (("nl", "fr", "de"), ("brussels", "belgium")), (("pl",), ("warsaw", "poland")), (("sv",), ("stockholm", "sweden")),
+    (("no", "nb", "nn"), ("oslo", "norway")), (("pt",), ("lisbon", "portugal", "brazil", "sao paulo")),
+    (("es",), ("buenos aires", "argentina", "mexico")), (("uk", "ru"), ("kyiv", "kiev", "ukraine")),
+    (("el",), ("athens", "greece")), (("fi", "sv"), ("helsinki",)), (("ru",), ("moscow", "russia", "st petersburg")),
+    (("tr",), ("istanbul", "turkey")), (("ja",), ("tokyo", "japan")), (("ko",), ("seoul", "korea")),
+    (("zh",), ("beijing", "china", "shanghai", "hong kong", "taipei", "taiwan")),
+)
+#: claimed place -> languages a resident plausibly reads the platform in (English plus the local ones)
+PLACE_LANGUAGES: dict[str, tuple[str, ...]] = {
+    place: ("en", *langs) for langs, places in _PLACE_LANGUAGE_GROUPS for place in places}
+
+_CTX_TABLES = ("ids", "acc", "tgt", "autoc", "pagg", "lagg", "eagg", "now", "groups", "places", "images", "tzn",
+               "extra")
 
 
 class SignalContext:
@@ -130,10 +197,16 @@ class SignalContext:
     images
         Optional Arrow table ``account_id, path, phash, eye_distance, ...`` from
         :func:`echoscope.accounts.faces.scan_images`; without it the image signals return nothing.
+    profile_extra
+        Optional Arrow table ``account_id, time_zone`` with profile time-zone settings (Twitter's profiles
+        carried one until 2018) held apart from the study; they fill in accounts whose ``accounts.time_zone``
+        is null.
     """
 
-    def __init__(self, study: Study, params: SignalParams | None = None, images: pa.Table | None = None) -> None:
+    def __init__(self, study: Study, params: SignalParams | None = None, images: pa.Table | None = None,
+                 profile_extra: pa.Table | None = None) -> None:
         self.study = study
+        self.profile_extra = profile_extra
         self.params = params or SignalParams()
         self.con: Any = study.con().con
         self.prefix = "_es_" + uuid.uuid4().hex[:8] + "_"
@@ -152,9 +225,23 @@ class SignalContext:
     def _prepare(self) -> None:
         c, t, p = self.con, self.t, self.params
         names = self._tables()
+        # the latest profile per account, with its time_zone: from accounts (the canonical column), filled in
+        # from profile_extra where the profile has none
+        acc_cols = {r[0] for r in c.execute("DESCRIBE accounts").fetchall()}
+        own_tz = "a.time_zone" if "time_zone" in acc_cols else "NULL::VARCHAR"
+        if self.profile_extra is not None and {"account_id", "time_zone"} <= set(self.profile_extra.column_names):
+            c.register(t("extra_arrow"), self.profile_extra.select(["account_id", "time_zone"]))
+            c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('extra')} AS SELECT CAST(account_id AS VARCHAR) AS account_id,
+                          any_value(CAST(time_zone AS VARCHAR)) AS time_zone FROM {t('extra_arrow')}
+                          WHERE time_zone IS NOT NULL GROUP BY ALL""")
+            c.unregister(t("extra_arrow"))
+            tz_sel, tz_join = f"COALESCE({own_tz}, x.time_zone)", f"LEFT JOIN {t('extra')} x USING (account_id)"
+        else:
+            tz_sel, tz_join = own_tz, ""
         c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('acc')} AS
-            SELECT * FROM accounts
-            QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY observed_at DESC NULLS LAST) = 1""")
+            SELECT a.* EXCLUDE (time_zone), {tz_sel} AS time_zone FROM (SELECT *{'' if 'time_zone' in acc_cols
+                   else ', NULL::VARCHAR AS time_zone'} FROM accounts
+              QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY observed_at DESC NULLS LAST) = 1) a {tz_join}""")
         c.execute(f"""CREATE OR REPLACE TEMP TABLE {t('tgt')} AS
             SELECT DISTINCT account_id, handle FROM targets WHERE account_id IS NOT NULL""")
         self.has_targets = c.execute(f"SELECT count(*) FROM {t('tgt')}").fetchone()[0] > 0
@@ -249,7 +336,13 @@ class SignalContext:
             else:
                 self.notes.append("coord_members has no account_id/cluster_id columns; clusters not used")
         c.execute(f"CREATE OR REPLACE TEMP TABLE {t('groups')} AS {groups}")
-        places = pa.table({"place": list(PLACE_OFFSETS), "utc_offset": [float(v) for v in PLACE_OFFSETS.values()]})
+        places = pa.table({"place": list(PLACE_OFFSETS), "utc_offset": [float(v) for v in PLACE_OFFSETS.values()],
+                           "langs": pa.array([list(PLACE_LANGUAGES[k]) if k in PLACE_LANGUAGES else None
+                                              for k in PLACE_OFFSETS], pa.list_(pa.string()))})
+        tzn = pa.table({"tz_name": list(TZ_NAME_OFFSETS), "utc_offset": [float(v) for v in TZ_NAME_OFFSETS.values()]})
+        c.register(t("tzn_arrow"), tzn)
+        c.execute(f"CREATE OR REPLACE TEMP TABLE {t('tzn')} AS SELECT * FROM {t('tzn_arrow')}")
+        c.unregister(t("tzn_arrow"))
         c.register(t("places_arrow"), places)
         c.execute(f"CREATE OR REPLACE TEMP TABLE {t('places')} AS SELECT * FROM {t('places_arrow')}")
         c.unregister(t("places_arrow"))
@@ -283,6 +376,44 @@ def _ramp(expr: str, lo: float, hi: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------- creation
+def _burst_scale_sql(ctx: SignalContext, window_h: float, background_days: float, tag: str,
+                     cap: float = 1.0) -> str:
+    """SQL CTEs ``scored_<tag>``: per account and group, the accounts created within ``window_h`` hours, the
+    number expected at the background rate of +-``background_days`` days around it, and the strength (at most
+    ``cap``)."""
+    p = ctx.params
+    w, b = window_h * 3600.0, background_days * 86400.0
+    return f"""
+    ac_{tag} AS (SELECT account_id, ts, ts + {b} AS hb, ts - {b} AS lb, ts + {w} AS hw, ts - {w} AS lw FROM cr),
+    -- accounts created within +-x of each account = (created at or before t + x) - (created before t - x), read
+    -- from a running count by ASOF joins: a sort and a merge, where a RANGE window recounts every frame. The
+    -- bounds are columns, not expressions in the join condition: with expressions DuckDB plans a nested loop.
+    bg_{tag} AS (SELECT ac.account_id, hb.c - COALESCE(lb.c, 0) AS n_bg, hw.c - COALESCE(lw.c, 0) - 1 AS n_near
+           FROM ac_{tag} ac
+           ASOF LEFT JOIN cum hb ON ac.hb >= hb.ts
+           ASOF LEFT JOIN cum lb ON ac.lb > lb.ts
+           ASOF LEFT JOIN cum hw ON ac.hw >= hw.ts
+           ASOF LEFT JOIN cum lw ON ac.lw > lw.ts),
+    gt_{tag} AS (SELECT gt.*, gt.ts + {w} AS hw, gt.ts - {w} AS lw FROM gt),
+    grp_{tag} AS (SELECT gt.account_id, gt.grp_label, hw.c - COALESCE(lw.c, 0) - 1 AS n_near, gt.g_size
+            FROM gt_{tag} gt
+            ASOF LEFT JOIN gcum hw ON gt.grp_kind = hw.grp_kind AND gt.grp_id = hw.grp_id AND gt.hw >= hw.ts
+            ASOF LEFT JOIN gcum lw ON gt.grp_kind = lw.grp_kind AND gt.grp_id = lw.grp_id AND gt.lw > lw.ts),
+    cand_{tag} AS (
+      SELECT g.account_id, g.grp_label AS label, g.n_near, (g.g_size - 1) * (bg.n_bg / n.n) * ({w} / {b}) AS expected
+      FROM grp_{tag} g JOIN bg_{tag} bg USING (account_id), n
+      UNION ALL
+      SELECT bg.account_id, 'accounts in the study', bg.n_near, (n.n - 1) * (bg.n_bg / n.n) * ({w} / {b})
+      FROM bg_{tag} bg, n),
+    scored_{tag} AS (
+      SELECT *, {window_h:g}::DOUBLE AS wh, {background_days:g}::DOUBLE AS bd,
+             CASE WHEN n_near >= {p.burst_min_accounts} AND n_near >= {p.burst_min_ratio} * expected
+                  THEN {cap:g} * least(1.0, ln(n_near / greatest(expected, 1e-9)) / ln(100.0))
+                       * least(1.0, n_near / {2.0 * p.burst_min_accounts})
+                  ELSE 0.0 END AS strength
+      FROM cand_{tag})"""
+
+
 def creation_burst(ctx: SignalContext) -> pa.Table:
     """Accounts created together far above the background rate, within one group of amplifiers.
 
@@ -292,55 +423,48 @@ def creation_burst(ctx: SignalContext) -> pa.Table:
     window. ``value`` is the count of accounts created together; ``strength`` grows with the excess ratio
     (log scale, 1 at 100x) and the count (1 at twice ``burst_min_accounts``). The group with the strongest burst
     is reported.
+
+    A second time scale catches operations that register accounts in waves of days rather than in one
+    sitting: the accounts created within ``wave_window_h`` hours against the rate of the surrounding
+    ``wave_background_days`` days (a year, so the platform's growth and seasons average out; a local month-long
+    background would be the wave itself). The same count and ratio thresholds apply, the day scale's strength
+    is capped at ``wave_max_strength`` (a day also holds bystanders of a burst), and the stronger scale is
+    reported; ``wave_window_h = 0`` turns the second scale off. Platform-wide joining waves of real people (a
+    migration after a news event) also show at the day scale: read the text, which names the window.
     """
     p, t = ctx.params, ctx.t
-    w, b = p.burst_window_h * 3600.0, p.burst_background_days * 86400.0
-    wh = f"{p.burst_window_h:g}"
+    scales = [(p.burst_window_h, p.burst_background_days, "h", 1.0)]
+    if p.wave_window_h > 0:
+        scales.append((p.wave_window_h, p.wave_background_days, "d", p.wave_max_strength))
+    ctes = ",".join(_burst_scale_sql(ctx, wh, bd, tag, cap) for wh, bd, tag, cap in scales)
+    union = " UNION ALL ".join(f"SELECT * FROM scored_{tag}" for _, _, tag, _ in scales)
     return ctx.run(f"""
-    WITH ac AS (SELECT account_id, ts, ts + {b} AS hb, ts - {b} AS lb, ts + {w} AS hw, ts - {w} AS lw
-                FROM (SELECT account_id, epoch(created_at) AS ts FROM {t('acc')} WHERE created_at IS NOT NULL)),
-    n AS (SELECT count(*)::DOUBLE AS n FROM ac),
-    -- accounts created within +-x of each account = (created at or before t + x) - (created before t - x), read
-    -- from a running count by ASOF joins: a sort and a merge, where a RANGE window recounts every frame. The
-    -- bounds are columns, not expressions in the join condition: with expressions DuckDB plans a nested loop.
-    cum AS (SELECT ts, sum(count(*)) OVER (ORDER BY ts) AS c FROM ac GROUP BY ts),
-    bg AS (SELECT ac.account_id, ac.ts, hb.c - COALESCE(lb.c, 0) AS n_bg, hw.c - COALESCE(lw.c, 0) - 1 AS n_near
-           FROM ac
-           ASOF LEFT JOIN cum hb ON ac.hb >= hb.ts
-           ASOF LEFT JOIN cum lb ON ac.lb > lb.ts
-           ASOF LEFT JOIN cum hw ON ac.hw >= hw.ts
-           ASOF LEFT JOIN cum lw ON ac.lw > lw.ts),
-    gt AS (SELECT g.account_id, g.grp_kind, g.grp_id, g.grp_label, ac.ts, ac.hw, ac.lw,
+    WITH cr AS MATERIALIZED (SELECT account_id, epoch(created_at) AS ts FROM {t('acc')} WHERE created_at IS NOT NULL),
+    n AS (SELECT count(*)::DOUBLE AS n FROM cr),
+    -- the running counts are shared by both time scales: computed once
+    cum AS MATERIALIZED (SELECT ts, sum(count(*)) OVER (ORDER BY ts) AS c FROM cr GROUP BY ts),
+    gt AS MATERIALIZED (SELECT g.account_id, g.grp_kind, g.grp_id, g.grp_label, cr.ts,
                   count(*) OVER (PARTITION BY g.grp_kind, g.grp_id) AS g_size
-           FROM {t('groups')} g JOIN ac USING (account_id)),
-    gcum AS (SELECT grp_kind, grp_id, ts, sum(count(*)) OVER (PARTITION BY grp_kind, grp_id ORDER BY ts) AS c
-             FROM gt GROUP BY grp_kind, grp_id, ts),
-    grp AS (SELECT gt.account_id, gt.grp_label, gt.ts, hw.c - COALESCE(lw.c, 0) - 1 AS n_near, gt.g_size
-            FROM gt
-            ASOF LEFT JOIN gcum hw ON gt.grp_kind = hw.grp_kind AND gt.grp_id = hw.grp_id AND gt.hw >= hw.ts
-            ASOF LEFT JOIN gcum lw ON gt.grp_kind = lw.grp_kind AND gt.grp_id = lw.grp_id AND gt.lw > lw.ts),
-    cand AS (
-      SELECT grp.account_id, grp.grp_label AS label, grp.n_near, grp.g_size,
-             (grp.g_size - 1) * (bg.n_bg / n.n) * ({w} / {b}) AS expected
-      FROM grp JOIN bg USING (account_id), n
-      UNION ALL
-      SELECT bg.account_id, 'accounts in the study', bg.n_near, n.n, (n.n - 1) * (bg.n_bg / n.n) * ({w} / {b})
-      FROM bg, n),
-    scored AS (
-      SELECT *, CASE WHEN n_near >= {p.burst_min_accounts} AND n_near >= {p.burst_min_ratio} * expected
-                     THEN least(1.0, ln(n_near / greatest(expected, 1e-9)) / ln(100.0))
-                          * least(1.0, n_near / {2.0 * p.burst_min_accounts})
-                     ELSE 0.0 END AS strength
-      FROM cand),
-    -- on equal strength the more specific group (a target's amplifiers, a cluster) is the better evidence, then
-    -- the group with more accounts created together, then the label (so that ties give the same answer each run)
+           FROM {t('groups')} g JOIN cr USING (account_id)),
+    gcum AS MATERIALIZED (SELECT grp_kind, grp_id, ts,
+                                 sum(count(*)) OVER (PARTITION BY grp_kind, grp_id ORDER BY ts) AS c
+                          FROM gt GROUP BY grp_kind, grp_id, ts),
+    {ctes},
+    scored AS ({union}),
+    -- on equal strength the shorter window (the tighter evidence), then the more specific group (a target's
+    -- amplifiers, a cluster), then the group with more accounts created together, then the label (so that ties
+    -- give the same answer each run)
     best AS (SELECT account_id, arg_max(scored, struct_pack(
-                      s := strength + CASE WHEN label = 'accounts in the study' THEN 0 ELSE 1e-9 END,
+                      s := strength + CASE WHEN label = 'accounts in the study' THEN 0 ELSE 1e-9 END
+                           - CASE WHEN wh > {p.burst_window_h} THEN 2e-9 ELSE 0 END,
                       n := n_near, l := label)) AS s
              FROM scored GROUP BY account_id)
     SELECT account_id, s.n_near::DOUBLE AS value, s.strength AS strength,
-           CASE WHEN s.strength > 0 THEN 'created within {wh} h of ' || {_fmt_int('s.n_near')} || ' other '
-                || s.label || ' (' || printf('%.1f', s.expected) || ' expected at the background rate)' END AS text
+           CASE WHEN s.strength > 0 THEN 'created within ' || printf('%g', s.wh) || ' h of '
+                || {_fmt_int('s.n_near')} || ' other ' || s.label || ' (' || printf('%.1f', s.expected)
+                || ' expected at the background rate'
+                || CASE WHEN s.wh > {p.burst_window_h} THEN ' of the surrounding ' || printf('%g', s.bd) || ' days'
+                        ELSE '' END || ')' END AS text
     FROM best""")
 
 
@@ -638,6 +762,48 @@ def timezone_mismatch(ctx: SignalContext) -> pa.Table:
     FROM d""")
 
 
+def profile_mismatch(ctx: SignalContext) -> pa.Table:
+    """Profile-only impersonation check: the claimed location against the profile's time-zone setting and its
+    interface language.
+
+    Needs no posts: a persona that claims 'USA' but set its profile clock to Volgograd, or reads the platform in
+    Russian, says where it is run from in its own profile. The claimed place is the longest known place name
+    (:data:`PLACE_OFFSETS`, words and word pairs of ``location``); the time zone is the profile setting
+    (``time_zone``, names of :data:`TZ_NAME_OFFSETS`). ``value`` is the hours between the claimed place and the
+    profile time zone (null without a known time zone); strength grows from 0 at ``tz_tolerance_h`` to 1 at 4 hours
+    beyond it, as in :func:`timezone_mismatch`. An interface language (``language``, e.g. 'ru' or 'en-gb') that
+    is neither English nor a local language of the claimed place (:data:`PLACE_LANGUAGES`) gives strength 0.5:
+    expatriates and immigrants keep their own language, so it is the weaker half of the evidence.
+    """
+    p, t = ctx.params, ctx.t
+    return ctx.run(f"""
+    WITH a AS (SELECT account_id, location, lower(split_part(language, '-', 1)) AS lang, time_zone FROM {t('acc')}
+               WHERE location IS NOT NULL AND (time_zone IS NOT NULL OR lower(split_part(language, '-', 1)) <> 'en')),
+    -- places are matched on words and word pairs of each distinct location (a hash join, not a regular
+    -- expression per place and location)
+    toks AS (SELECT location, list_filter(regexp_split_to_array(lower(location), '[^a-z]+'), x -> x <> '') AS w
+             FROM (SELECT DISTINCT location FROM a)),
+    grams AS (SELECT location, unnest(list_concat(w, list_transform(range(1, len(w)), i -> w[i] || ' ' || w[i + 1])))
+                     AS g FROM toks),
+    locs AS (SELECT g.location, arg_max(pl.utc_offset, length(pl.place)) AS claimed,
+                    arg_max(pl.langs, length(pl.place)) AS langs
+             FROM grams g JOIN {t('places')} pl ON pl.place = g.g GROUP BY g.location),
+    d AS (SELECT a.account_id, a.location, a.lang, a.time_zone, locs.claimed, tz.utc_offset AS tz_off,
+                 least(abs(tz.utc_offset - locs.claimed), 24 - abs(tz.utc_offset - locs.claimed)) AS diff,
+                 COALESCE(a.lang <> '' AND NOT list_contains(locs.langs, a.lang), false) AS lang_mis
+          FROM a JOIN locs USING (location)
+          LEFT JOIN {t('tzn')} tz ON tz.tz_name = lower(trim(a.time_zone))),
+    s AS (SELECT *, greatest(COALESCE({_ramp('diff', p.tz_tolerance_h, p.tz_tolerance_h + 4)}, 0.0),
+                             CASE WHEN lang_mis THEN 0.5 ELSE 0.0 END) AS strength FROM d)
+    SELECT account_id, diff AS value, strength,
+           CASE WHEN strength > 0 THEN 'claims ''' || location || ''' (UTC' || printf('%+g', claimed) || ')'
+                || CASE WHEN diff > {p.tz_tolerance_h} THEN ' but its profile time zone is ''' || time_zone
+                        || ''' (UTC' || printf('%+g', tz_off) || ', ' || printf('%g', diff) || ' h apart)' ELSE '' END
+                || CASE WHEN lang_mis THEN CASE WHEN diff > {p.tz_tolerance_h} THEN ' and' ELSE ' but' END
+                        || ' its interface language is ''' || lang || '''' ELSE '' END END AS text
+    FROM s""")
+
+
 def automation_client(ctx: SignalContext) -> pa.Table:
     """Share of posts sent from automation clients (:data:`AUTOMATION_CLIENTS`); strength = share, from 5 posts."""
     return ctx.run(f"""
@@ -737,6 +903,7 @@ SIGNALS: dict[str, SignalFn] = {
     "gan_face": gan_face,
     "dormancy_hijack": dormancy_hijack,
     "timezone_mismatch": timezone_mismatch,
+    "profile_mismatch": profile_mismatch,
     "automation_client": automation_client,
     "regular_intervals": regular_intervals,
     "repost_share": repost_share,
@@ -746,7 +913,7 @@ SIGNALS: dict[str, SignalFn] = {
 
 
 def compute_signals(study: Study, *, names: list[str] | None = None, params: SignalParams | None = None,
-                    images: pa.Table | None = None,
+                    images: pa.Table | None = None, profile_extra: pa.Table | None = None,
                     progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, pa.Table]:
     """Compute signals for every account of ``study``.
 
@@ -760,6 +927,8 @@ def compute_signals(study: Study, *, names: list[str] | None = None, params: Sig
         Thresholds (default :class:`SignalParams`).
     images
         Local image checks from :func:`echoscope.accounts.faces.scan_images`.
+    profile_extra
+        ``account_id, time_zone`` profile settings held apart from the study (see :class:`SignalContext`).
     progress
         Called with ``{"event": "stage", "message": ...}`` before each signal.
 
@@ -776,7 +945,7 @@ def compute_signals(study: Study, *, names: list[str] | None = None, params: Sig
         raise ConfigError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(SIGNALS)}")
     if progress:
         progress({"event": "stage", "message": "per-account aggregates"})
-    ctx = SignalContext(study, params, images)
+    ctx = SignalContext(study, params, images, profile_extra)
     try:
         return run_signals(ctx, wanted, progress=progress)
     finally:

@@ -70,7 +70,7 @@ ACCOUNT_SPEC: tuple[tuple[str, pa.DataType], ...] = (
     ("account_id", STR), ("handle", STR), ("display_name", STR), ("description", STR), ("location", STR),
     ("created_at", TS), ("followers_count", I64), ("following_count", I64), ("posts_count", I64),
     ("verified", BOOL), ("profile_image_url", STR), ("default_profile_image", BOOL), ("language", STR),
-    ("observed_at", TS),
+    ("observed_at", TS), ("time_zone", STR),
 )
 
 #: account_status columns, in the order of the row tuples built by the status reader
@@ -482,9 +482,9 @@ def user_row_s(u: _User, observed: str | None) -> tuple[Any, ...] | None:
     default_img = None if img is None else "default_profile_images" in img
     if pm is not None:
         return (uid, u.username, u.name, u.description, u.location, created, pm.followers_count,
-                pm.following_count, pm.tweet_count, u.verified, img, default_img, None, observed)
+                pm.following_count, pm.tweet_count, u.verified, img, default_img, None, observed, None)
     return (uid, u.username, u.name, u.description, u.location, created, None, None, None, u.verified, img,
-            default_img, None, observed)
+            default_img, None, observed, None)
 
 
 def user_row(u: dict[str, Any], observed: str | None) -> tuple[Any, ...] | None:

@@ -254,4 +254,4 @@ def _account(u: dict[str, Any], observed: str | None, out: ChunkResult) -> None:
     out.accounts[(uid, observed)] = (
         uid, u.get("screen_name"), u.get("name"), u.get("description"), u.get("location"), created,
         u.get("followers_count"), u.get("friends_count"), u.get("statuses_count"), u.get("verified"), img,
-        default, u.get("lang"), observed)
+        default, u.get("lang"), observed, u.get("time_zone") if isinstance(u.get("time_zone"), str) else None)
