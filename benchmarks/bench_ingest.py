@@ -205,10 +205,10 @@ def main() -> None:
                   f"echoscope is {theirs / ours:.1f}x faster."]
     section = "\n".join(lines) + "\n"
     print(section)
-    results = ROOT / "benchmarks" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    text = re.sub(r"## Ingest\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
-    results.write_text(text)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from results_md import replace_section  # type: ignore[import-not-found]
+
+    replace_section("Ingest", section)
 
 
 if __name__ == "__main__":

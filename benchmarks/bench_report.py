@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -136,10 +135,10 @@ def main() -> None:
                      f"{r['load'][0]:.1f} / {r['load'][1]:.1f} |")
     section = "\n".join(lines) + "\n"
     print(section)
-    results = ROOT / "benchmarks" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    text = re.sub(r"## Report\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
-    results.write_text(text)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from results_md import replace_section  # type: ignore[import-not-found]
+
+    replace_section("Report", section)
 
 
 if __name__ == "__main__":
