@@ -464,7 +464,14 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
                 for f in schema)
             union = (f"SELECT {cols}, 0 AS _g, 0 AS _file, 0::BIGINT AS _seq FROM existing UNION ALL "
                      f"SELECT {cols}, 1 AS _g, _file, _seq FROM staged")
-            sql = f"SELECT {aggs} FROM ({union}) GROUP BY {keycols}"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW merged_in AS {union}")
+            # only keys seen more than once need the column-by-column merge: DuckDB cannot spill arg_max with a
+            # struct key, so the aggregate runs over those rows alone (usually few; a key-only count spills)
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE merged_keys AS
+                SELECT {keycols} FROM merged_in GROUP BY {keycols} HAVING count(*) > 1""")
+            sql = (f"SELECT {cols} FROM merged_in ANTI JOIN merged_keys USING ({keycols}) UNION ALL "
+                   f"SELECT {aggs} FROM (SELECT * FROM merged_in SEMI JOIN merged_keys USING ({keycols})) "
+                   f"GROUP BY {keycols}")
             replaced[table] = manifest["tables"].get(table, {}).get("parts", [])
         else:
             sql = f"SELECT {cols} FROM staged s WHERE {keep}"
@@ -479,7 +486,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         new_parts[table] = [part_rel]
         rows_added[table] = n
         _fault("mid-commit")
-        con.execute("DROP TABLE IF EXISTS repeated; DROP TABLE IF EXISTS dropped")
+        con.execute("DROP TABLE IF EXISTS repeated; DROP TABLE IF EXISTS dropped; DROP TABLE IF EXISTS merged_keys")
     # quarantine
     qdir = run.staging / "quarantine"
     qfiles = sorted(str(p) for p in qdir.glob("*.parquet")) if qdir.exists() else []
