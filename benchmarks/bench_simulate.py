@@ -38,6 +38,7 @@ names = list(stages)
 durations = {n: round((stages[names[i + 1]] if i + 1 < len(names) else t1) - stages[n], 2) for i, n in enumerate(names)}
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu_gen = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+sys_gen = r1.ru_stime - r0.ru_stime
 rss_gen = r1.ru_maxrss / 1024
 t2 = time.perf_counter()
 rows = 0
@@ -46,14 +47,17 @@ for name in p.TABLES:
         rows += b.num_rows
 t3 = time.perf_counter()
 out = {"accounts": accounts, "engagements": p.stats["engagements"], "posts": p.stats["posts"],
-       "generate_s": round(t1 - t0, 2), "generate_cpu_s": round(cpu_gen, 2), "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
+       "generate_s": round(t1 - t0, 2), "generate_cpu_s": round(cpu_gen, 2), "generate_sys_s": round(sys_gen, 2), "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
        "canonical_s": round(t3 - t2, 2)}
 if load:
     d = tempfile.mkdtemp()
     t4 = time.perf_counter()
-    write_study(p, __import__("pathlib").Path(d) / "study")
-    out["study_load_s"] = round(time.perf_counter() - t4, 2)
-    shutil.rmtree(d)
+    try:
+        write_study(p, __import__("pathlib").Path(d) / "study")
+        out["study_load_s"] = round(time.perf_counter() - t4, 2)
+    except Exception as exc:  # the ingest's failure is a result too (e.g. DuckDB out of memory at 10M)
+        out["study_load_s"] = f"failed after {time.perf_counter() - t4:.0f} s: {type(exc).__name__}: {str(exc)[:120]}"
+    shutil.rmtree(d, ignore_errors=True)
 out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps(out))
 """
@@ -80,10 +84,13 @@ def machine() -> dict[str, str]:
 
 
 def run(accounts: int, engagements: int, seed: int, load: bool) -> dict:
+    load_before = round(os.getloadavg()[0], 1)
     r = subprocess.run([sys.executable, "-c", CHILD, str(accounts), str(engagements), str(seed), "1" if load else "0"],
                        capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    res["load_average_before"] = load_before
+    return res
 
 
 def main() -> None:
@@ -109,13 +116,15 @@ def main() -> None:
         return
     print(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram']} RAM, Python {m['python']}; "
           f"{time.strftime('%Y-%m-%d')}; `python benchmarks/bench_simulate.py{' --load' if args.load else ''}`\n")
-    print("| engagements | accounts | posts | generate wall (s) | generate CPU (s) | engagements/s (wall) | "
-          "engagements/CPU-s | peak RSS (MiB) | to canonical (s) | load avg |" + (" study load (s) |" if args.load else ""))
+    print("| engagements | accounts | posts | generate wall (s) | generate CPU (s) (of it system) | "
+          "engagements/s (wall) | engagements/CPU-s | peak RSS (MiB) | to canonical (s) | load avg before/after |"
+          + (" study load (s) |" if args.load else ""))
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if args.load else ""))
     for r in results:
         print(f"| {r['engagements']:,} | {r['accounts']:,} | {r['posts']:,} | {r['generate_s']} | "
-              f"{r['generate_cpu_s']} | {r['engagements_per_s']:,} | {r['engagements_per_cpu_s']:,} | "
-              f"{r['peak_rss_mib']:,} | {r['canonical_s']} | {r['load_average']} |"
+              f"{r['generate_cpu_s']} ({r['generate_sys_s']}) | {r['engagements_per_s']:,} | "
+              f"{r['engagements_per_cpu_s']:,} | {r['peak_rss_mib']:,} | {r['canonical_s']} | "
+              f"{r['load_average_before']} / {r['load_average']} |"
               + (f" {r.get('study_load_s')} |" if args.load else ""))
     print()
     for r in results:

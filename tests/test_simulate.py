@@ -264,3 +264,33 @@ def test_compact_tables_conform_to_canonical(platform):
         t = platform.canonical(name, 0, 1000)
         assert t.schema.equals(S.TABLES[name]), name
     assert isinstance(platform.posts.column("post_id").type, pa.DataType)
+
+
+def test_fast_helpers_match_their_slow_definitions():
+    """The vectorised helpers introduced for speed keep the semantics of what they replaced."""
+    import numpy as np
+    import pandas as pd
+
+    from echoscope.simulate.platform import _repeated
+    from echoscope.simulate.util import allocator_tuned, counts_to_rows, lognormal_s
+
+    rng = np.random.default_rng(3)
+    # _repeated == pandas' duplicated(keep="first"), including long runs and unsorted input
+    for n in (0, 1, 2, 50, 20_000):
+        key = rng.integers(0, max(1, n // 4), n)
+        assert (_repeated(key) == pd.Series(key).duplicated(keep="first").to_numpy()).all()
+    # counts_to_rows: same distribution as weighted draws (counts within 5 binomial sds), grouped in `order`
+    w = np.array([1.0, 0.0, 3.0, 6.0])
+    order = np.array([2, 0, 3, 1])
+    rows = counts_to_rows(rng, w, 100_000, order)
+    assert len(rows) == 100_000
+    counts = np.bincount(rows, minlength=4)
+    expected = 100_000 * w / w.sum()
+    assert (np.abs(counts - expected) <= 5 * np.sqrt(expected * (1 - w / w.sum())) + 1e-9).all()
+    runs = rows[np.r_[True, rows[1:] != rows[:-1]]]
+    assert list(runs) == [2, 0, 3]  # grouped, in the given order; zero weight never drawn
+    # lognormal_s: median as asked (log-sd 0.8: sample median within 2%), at least one second
+    with allocator_tuned():  # a no-op off glibc; must not break anything inside or after
+        d = lognormal_s(rng, 30.0, 0.8, 200_000)
+    assert abs(np.median(d) / 1e6 / 30.0 - 1) < 0.02
+    assert d.min() >= 1_000_000

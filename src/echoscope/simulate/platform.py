@@ -54,7 +54,7 @@ from .population import (
     make_population,
 )
 from .texts import hashtags, mentions, texts, urls
-from .util import DAY, S, const, snowflake, ts_array, us
+from .util import DAY, S, allocator_tuned, const, snowflake, ts_array, us
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -116,6 +116,11 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
     Platform
         Compact canonical tables, targets and ground truth; deterministic in ``cfg``.
     """
+    with allocator_tuned():
+        return _simulate(cfg, progress)
+
+
+def _simulate(cfg: SimConfig, progress: ProgressFn | None) -> Platform:
     emit = progress or (lambda e: None)
     rng = np.random.default_rng(cfg.seed)
     emit({"event": "stage", "message": "accounts"})
@@ -148,7 +153,8 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
         if deficit <= 0:
             break
         rate = max(0.2, have / max(1, len(rows) - n_orig))
-        want = int(deficit / rate * 1.02) + 1
+        # overshoot generously: the surplus is trimmed below, and every extra round re-cleans all rows
+        want = int(deficit / rate * 1.5) + 200
         extra = organic_engagements(cfg, pop, orig, rng, int(want * share_t), want - int(want * share_t))
         extra, k2 = apply_enforcement(extra, pop, enf, rng)
         rows = Rows.concat([rows, extra])
@@ -186,16 +192,40 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> Platform:
 def _clean(rows: Rows, n_orig: int, created: np.ndarray) -> np.ndarray:
     """Mask dropping self-engagements, engagements before the actor's account existed, and repeated reposts of
     one post by one account (a platform allows one)."""
-    import pandas as pd
-
     keep = np.ones(len(rows), bool)
     ref_author = rows.author[np.maximum(rows.ref, 0)]
     keep[n_orig:] = (rows.author[n_orig:] != ref_author[n_orig:]) & (rows.t[n_orig:] > created[rows.author[n_orig:]])
     rep = np.flatnonzero((rows.kind == REPOST) & keep)
     key = rows.author[rep] * np.int64(n_orig + 1) + rows.ref[rep]
-    dup = pd.Series(key).duplicated(keep="first").to_numpy()  # hash based: no sort of millions of keys
-    keep[rep[dup]] = False
+    keep[rep[_repeated(key)]] = False
     return keep
+
+
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """Mask of entries whose key occurred at an earlier position (``keep="first"`` duplicates).
+
+    Sort based: the organic rows arrive grouped by actor, so the keys are nearly sorted and an (unstable,
+    SIMD) argsort of them costs a fraction of a hash table's random probes. Ties are resolved by position
+    afterwards (the first occurrence is the smallest index of its run), so the result does not depend on how
+    the sort orders equal keys.
+    """
+    n = len(key)
+    if n < 2:
+        return np.zeros(n, bool)
+    order = np.argsort(key)
+    sk = key[order]
+    new_run = np.empty(n, bool)
+    new_run[0] = True
+    np.not_equal(sk[1:], sk[:-1], out=new_run[1:])
+    del sk
+    starts = np.flatnonzero(new_run)
+    if len(starts) == n:
+        return np.zeros(n, bool)
+    first = np.minimum.reduceat(order, starts)
+    run = np.cumsum(new_run) - 1
+    dup = np.empty(n, bool)
+    dup[order] = order != first[run]
+    return dup
 
 
 #: rows per chunk when building the posts table (each chunk has its own seeded Generator, so the output does
@@ -220,8 +250,10 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
     ref_pid = pid[ref]
     # counts on originals (likes: about five per retweet, as 7M likes vs 1.3M retweets of the diplomats)
     counts = [np.bincount(rows.ref[keep & (rows.kind == k)], minlength=n)[:n].astype(np.int32) for k in (1, 2, 3)]
-    likes = (counts[0] * rng.lognormal(1.5, 0.6, n)).astype(np.int32)
-    likes[rows.kind != ORIGINAL] = 0
+    likes = np.zeros(n, np.int32)
+    o = np.flatnonzero(rows.kind == ORIGINAL)  # only originals carry counts: draw their factors only
+    likes[o] = (counts[0][o] * rng.lognormal(1.5, 0.6, len(o))).astype(np.int32)
+    del o
     # language: the account's; reposts take the original's; hijacked activity switches language
     lang = pop.lang[rows.author].astype(np.int8)
     zh = LANGS.index(cfg.hijacked.new_lang) if cfg.hijacked.new_lang in LANGS else 1

@@ -113,10 +113,11 @@ def mentions(rows: Rows, handles: pa.Array, ref_author: np.ndarray) -> pa.Array:
 
 
 def texts(rows: Rows, tags: pa.Array, handles: pa.Array, ref_author: np.ndarray, rng: np.random.Generator,
-          mutate_share: float = 0.5) -> pa.Array:
+          mutate_share: float = 0.5) -> pa.ChunkedArray:
     """Text per row; ``rows`` must be sorted by text code (segments are built in order, no scatter).
 
     Reposts get null: a repost carries no text of its own (writers render ``RT @x: ...`` where a format has it).
+    Returned as one chunk per text code (no final copy into a single array).
     """
     n = len(rows)
     code = rows.text
@@ -168,7 +169,8 @@ def texts(rows: Rows, tags: pa.Array, handles: pa.Array, ref_author: np.ndarray,
                 pc.subtract(seg_tags.offsets, seg_tags.offsets[0]), join("#", flat_tags)), " ")
             base = pc.if_else(pc.greater(pc.list_value_length(seg_tags), 0), join(base, " ", hashed), base)
         parts.append(base)
-    return pa.concat_arrays(parts) if parts else pa.nulls(n, pa.string())
+    # one chunk per text code: concatenating them would copy every string once more for nothing
+    return pa.chunked_array(parts, pa.string()) if parts else pa.chunked_array([pa.nulls(n, pa.string())])
 
 
 __all__ = ["TAG_POOL", "hashtags", "mentions", "texts", "urls"]
