@@ -79,6 +79,38 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
     params.validate()
     progress = progress or _noop
     con = study.con().con
+    restore = _raise_memory_limit(con, COORD_MEMORY_LIMIT_BYTES)
+    try:
+        return _coordinate(study, con, params, progress, write)
+    finally:
+        if restore is not None:
+            con.execute(f"SET memory_limit='{restore}'")
+
+
+#: the coordination stage raises the study connection's DuckDB memory limit to this for its own work (and
+#: restores it): at 10 million actions its integer tables fit in it, so it does not spill (peak process
+#: memory stays under 4 GiB; benchmarks/RESULTS.md)
+COORD_MEMORY_LIMIT_BYTES = 3 * 2**30
+
+
+def _raise_memory_limit(con: Any, limit: int) -> str | None:
+    """Set DuckDB's memory_limit to ``limit`` bytes when lower; return the old setting to restore, or None."""
+    old = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    cur = con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()[0]
+    units = {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+             "tb": 10**12, "bytes": 1, "b": 1}
+    try:
+        num, unit = str(cur).strip().split()
+        size = float(num) * units[unit.lower()]
+    except (ValueError, KeyError):
+        return None
+    if size >= limit:
+        return None
+    con.execute(f"SET memory_limit='{limit // 2**20}MiB'")
+    return str(old)
+
+
+def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write: bool) -> CoordinationResult:
     t0 = time.perf_counter()
     builder = BUILDERS[params.semantics]
     per: list[Any] = []

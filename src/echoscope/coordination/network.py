@@ -12,9 +12,15 @@ post with 10,000 reposts in a minute makes 50 million pairs). So, in the default
 3. an optional, reported guard drops actions sitting in *dense windows* (more than ``max_window_actions``
    other actions on the same object within +/- window): acting among a thousand others on a viral post says
    nothing about coordination, and pairing them is what costs. The dropped counts and the most affected
-   objects go into the result's metadata and the CLI output;
+   objects go into the result's metadata and the CLI output. It is decided per (object, time bucket) from
+   bucket counts, with an exact windowed count only for ambiguous buckets (a windowed count over a viral
+   object's whole timeline runs in one partition and was the slowest step);
 4. pairs are aggregated inside the engine per (account pair, object) -- the smallest time gap and its two
-   action ids are kept as evidence -- and then per account pair.
+   action ids are kept as evidence -- and then per account pair; a cheap pass per account pair first keeps
+   only the pairs that meet on two or more objects, so the full aggregate sees a fraction of the pairs.
+
+Ids are integers from the start (ranks of the string ids, so ``a < b`` and every order is that of the
+strings; an action's id is its row in ``_ca_raw``): string keys are joined once, not at every step.
 
 The ``cnt`` and ``coortweet`` semantics are exact re-implementations of the peers' definitions (no pruning
 beyond theirs, no guard) used for conformance; they are written as plain joins and are quadratic like the
@@ -181,6 +187,96 @@ def _pair_sql(src: str, window: float, timed: bool, rep: bool) -> str:
     return f"{same} UNION ALL {nxt}"
 
 
+def _exact_neighbours(con: Any, buckets: str, w: float, out: str) -> None:
+    """Exact ``nb`` (other actions on the object within +/- window) for the actions of ``buckets(oid, bk)``.
+
+    Every neighbour of an action in bucket ``b`` lies in buckets ``b - 1 .. b + 1``, so the windowed count
+    runs per (object, bucket) partition over those three buckets only: small partitions in parallel instead
+    of one window over a viral object's whole timeline.
+    """
+    ctx = " UNION ALL ".join(
+        f"SELECT x.eid, x.oid, x.ts, x.bk, e.bk AS centre FROM _ca_act x JOIN {buckets} e "
+        f"ON x.oid = e.oid AND x.bk = e.bk + {d}" for d in (-1, 0, 1))
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE {out} AS SELECT eid, oid, nb FROM
+        (SELECT eid, oid, bk, centre, count(*) OVER (PARTITION BY oid, centre ORDER BY ts
+                RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb FROM ({ctx})) WHERE bk = centre""")
+
+
+def _densest(con: Any, w: float) -> dict[int, int]:
+    """Exact largest ``nb`` per object over the candidate buckets ``_ca_cand(oid, bk)`` (report only).
+
+    The candidates are a viral object's peak minutes, hundreds of thousands of actions in one bucket: a
+    windowed count over them runs in one partition, so the few objects of the report are counted with a
+    sort and two binary searches (numpy; the same double arithmetic, ``ts - w <= t' <= ts + w``).
+    """
+    rows = con.execute("""SELECT x.oid, x.ts, (c.oid IS NOT NULL) AS cand FROM _ca_act x
+        SEMI JOIN (SELECT oid, bk + d AS bk FROM _ca_cand, (VALUES (-1), (0), (1)) v(d)) e
+             ON e.oid = x.oid AND e.bk = x.bk
+        LEFT JOIN _ca_cand c ON c.oid = x.oid AND c.bk = x.bk""").fetch_arrow_table()
+    if rows.num_rows == 0:
+        return {}
+    oid = rows["oid"].to_numpy(zero_copy_only=False)
+    ts = rows["ts"].to_numpy(zero_copy_only=False)
+    cand = rows["cand"].to_numpy(zero_copy_only=False)
+    out: dict[int, int] = {}
+    for o in np.unique(oid):
+        m = oid == o
+        t = np.sort(ts[m])
+        tc = ts[m & cand]
+        nb = np.searchsorted(t, tc + w, side="right") - np.searchsorted(t, tc - w, side="left") - 1
+        out[int(o)] = int(nb.max()) if len(nb) else 0
+    return out
+
+
+def _dense_window_guard(con: Any, cap: int, w: float, timed: bool, report: dict[str, Any]) -> None:
+    """Drop from ``_ca_act`` the actions with more than ``cap`` others on their object within +/- window.
+
+    Decided per (object, time bucket) from bucket counts: an action in bucket ``b`` (width = window) has at
+    least ``c_b - 1`` neighbours (its whole bucket is within the window) and at most
+    ``c_{b-1} + c_b + c_{b+1} - 1``. Buckets whose lower bound exceeds ``cap`` are dropped whole, buckets
+    whose upper bound does not are kept whole; only the ambiguous ones get the exact windowed count
+    (:func:`_exact_neighbours`). The same holds for the report's densest count of each top object: only
+    buckets whose upper bound exceeds the best lower bound of the object are counted exactly. Without a
+    time window (shared-ip) an object's count is exact: ``c - 1``.
+    """
+    # per (object, bucket): count c and the count of the bucket with its two neighbours cu
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_bc AS SELECT oid, bk, c,
+            c + CASE WHEN lag(bk) OVER w = bk - 1 THEN lag(c) OVER w ELSE 0 END
+              + CASE WHEN lead(bk) OVER w = bk + 1 THEN lead(c) OVER w ELSE 0 END AS cu
+        FROM (SELECT oid, bk, count(*) AS c FROM _ca_act GROUP BY oid, bk) WINDOW w AS (PARTITION BY oid ORDER BY bk)""")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_amb AS SELECT oid, bk FROM _ca_bc
+        WHERE c - 1 <= {cap} AND cu - 1 > {cap}""")
+    _exact_neighbours(con, "_ca_amb", w, "_ca_nb")
+    # dropped actions: whole buckets over the cap, and ambiguous-bucket actions whose exact count is
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_drop AS
+        SELECT oid, count(*) AS dropped FROM (
+            SELECT x.oid FROM _ca_act x SEMI JOIN (SELECT oid, bk FROM _ca_bc WHERE c - 1 > {cap}) d
+                ON d.oid = x.oid AND d.bk = x.bk
+            UNION ALL SELECT oid FROM _ca_nb WHERE nb > {cap}) GROUP BY oid""")
+    dropped = int(_scalar(con, "SELECT coalesce(sum(dropped), 0) FROM _ca_drop"))
+    if dropped:
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_top AS SELECT oid, dropped FROM _ca_drop "
+                "ORDER BY dropped DESC, oid LIMIT 10")
+        # densest action of each top object: the best lower bound, raised by exact counts where needed
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_lb AS SELECT b.oid, max(b.c) - 1 AS lb FROM _ca_bc b
+            SEMI JOIN _ca_top t ON t.oid = b.oid GROUP BY b.oid""")
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_cand AS SELECT b.oid, b.bk FROM _ca_bc b JOIN _ca_lb l USING (oid)
+            WHERE b.cu - 1 > l.lb""")
+        dens = _densest(con, w)
+        top = con.execute("""SELECT o.object_id, t.dropped, l.lb, t.oid FROM _ca_top t JOIN _ca_lb l USING (oid)
+            JOIN _ca_obj o USING (oid) ORDER BY t.dropped DESC, o.object_id""").fetchall()
+        top = [(o, d, max(int(lb), dens.get(int(oid), 0))) for o, d, lb, oid in top]
+        report.update({
+            "actions_dropped": dropped,
+            "objects_affected": int(_scalar(con, "SELECT count(*) FROM _ca_drop")),
+            "top_objects": [{"object_id": o, "actions_dropped": int(d), "max_neighbours": int(m)} for o, d, m in top]})
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_act AS SELECT x.* FROM _ca_act x
+            ANTI JOIN (SELECT oid, bk FROM _ca_bc WHERE c - 1 > {cap}) d ON d.oid = x.oid AND d.bk = x.bk
+            ANTI JOIN (SELECT eid FROM _ca_nb WHERE nb > {cap}) n ON n.eid = x.eid""")
+    for t in ("_ca_bc", "_ca_amb", "_ca_nb", "_ca_drop", "_ca_top", "_ca_lb", "_ca_cand"):
+        _q(con, f"DROP TABLE IF EXISTS {t}")
+
+
 def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> BehaviourResult:
     """Edges of one behaviour under echoscope semantics (pruned, bucketed, guarded; significance)."""
     spec = COACTIONS[behaviour]
@@ -189,46 +285,42 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     stats: dict[str, Any] = {"behaviour": behaviour, "timed": timed}
     stats["actions"] = load_actions(con, behaviour, params, progress)
     k = max(params.min_repeat, params.min_weight)
-    # integer ids; prune accounts on fewer than k distinct objects, then objects with a single account left
-    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_keep AS
-        SELECT account_id FROM _ca_raw GROUP BY account_id HAVING count(DISTINCT object_id) >= {k}""")
-    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_r2 AS SELECT r.* FROM _ca_raw r SEMI JOIN _ca_keep USING (account_id)""")
-    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_r2 AS SELECT r.* FROM _ca_r2 r SEMI JOIN
-        (SELECT object_id FROM _ca_r2 GROUP BY object_id HAVING count(DISTINCT account_id) >= 2) USING (object_id)""")
-    stats["accounts"] = int(_scalar(con, "SELECT count(DISTINCT account_id) FROM _ca_raw"))
-    stats["accounts_after_pruning"] = int(_scalar(con, "SELECT count(DISTINCT account_id) FROM _ca_r2"))
-    stats["actions_after_pruning"] = int(_scalar(con, "SELECT count(*) FROM _ca_r2"))
+    # integer ids first, everything after works on integers. Account and object ids are ranks of the string
+    # ids (so a < b on integers is a < b on strings, and output order does not change); an action's id is
+    # its row in _ca_raw, which also finds its action_id and ts again for the evidence.
     _q(con, "CREATE OR REPLACE TEMP TABLE _ca_acc AS SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) "
-            "AS INTEGER) AS aid FROM (SELECT DISTINCT account_id FROM _ca_r2)")
-    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_obj AS SELECT object_id, CAST(row_number() OVER (ORDER BY object_id) "
-            "AS INTEGER) AS oid FROM (SELECT DISTINCT object_id FROM _ca_r2)")
+            "AS INTEGER) AS aid FROM (SELECT DISTINCT account_id FROM _ca_raw)")
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_obj0 AS SELECT object_id, CAST(row_number() OVER (ORDER BY object_id) "
+            "AS INTEGER) AS oid0 FROM (SELECT DISTINCT object_id FROM _ca_raw)")
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_i AS SELECT a.aid, o.oid0, r.rowid AS eid, r.ts
+        FROM _ca_raw r JOIN _ca_acc a USING (account_id) JOIN _ca_obj0 o USING (object_id)""")
+    # distinct (account, object) over all actions: objects per account (pruning), accounts per object (idf)
+    _q(con, "CREATE OR REPLACE TEMP TABLE _ca_ao0 AS SELECT DISTINCT aid, oid0 FROM _ca_i")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_keep AS SELECT aid FROM _ca_ao0 GROUP BY aid HAVING count(*) >= {k}""")
+    # prune accounts on fewer than k distinct objects, then objects with a single account left; objects
+    # are numbered by rank among the kept ones (the hash of that number splits objects in halves)
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_df AS SELECT oid0, count(*) AS df,
+            count(*) FILTER (WHERE aid IN (SELECT aid FROM _ca_keep)) AS dk FROM _ca_ao0 GROUP BY oid0""")
+    _q(con, """CREATE OR REPLACE TEMP TABLE _ca_obj AS SELECT o.object_id, o.oid0,
+            CAST(row_number() OVER (ORDER BY o.oid0) AS INTEGER) AS oid, d.df
+        FROM _ca_df d JOIN _ca_obj0 o USING (oid0) WHERE d.dk >= 2""")
+    stats["accounts"] = int(_scalar(con, "SELECT count(*) FROM _ca_acc"))
     # idf of each object over all accounts acting in this behaviour (Pacheco et al. 2021 style down-weighting)
-    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_idf AS SELECT o.oid, ln((1.0 + {stats['accounts']}) / (1.0 + df)) AS idf
-        FROM (SELECT object_id, count(DISTINCT account_id) AS df FROM _ca_raw GROUP BY object_id) d
-        JOIN _ca_obj o USING (object_id)""")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_idf AS SELECT oid, ln((1.0 + {stats['accounts']}) / (1.0 + df)) AS idf
+        FROM _ca_obj""")
     bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_act AS
-        SELECT a.aid, o.oid, CAST(row_number() OVER () AS BIGINT) AS eid, r.ts, r.action_id, {bucket} AS bk
-        FROM _ca_r2 r JOIN _ca_acc a USING (account_id) JOIN _ca_obj o USING (object_id)""")
+        SELECT x.aid, o.oid, x.eid, x.ts, {bucket} AS bk
+        FROM _ca_i x SEMI JOIN _ca_keep k ON k.aid = x.aid JOIN _ca_obj o ON o.oid0 = x.oid0""")
+    stats["accounts_after_pruning"] = int(_scalar(con, "SELECT count(DISTINCT aid) FROM _ca_act"))
+    stats["actions_after_pruning"] = int(_scalar(con, "SELECT count(*) FROM _ca_act"))
+    for t in ("_ca_i", "_ca_ao0", "_ca_df", "_ca_obj0"):
+        _q(con, f"DROP TABLE IF EXISTS {t}")
     # dense-window guard (reported): drop actions with more than `cap` others on the object within +/- window
     cap = params.max_window_actions
     stats["guard"] = {"max_window_actions": cap, "actions_dropped": 0, "objects_affected": 0, "top_objects": []}
     if cap is not None:
-        frame = f"RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING" if timed else \
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
-        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nb AS SELECT eid, oid,
-            count(*) OVER (PARTITION BY oid ORDER BY ts {frame}) - 1 AS nb FROM _ca_act""")
-        dropped = int(_scalar(con, f"SELECT count(*) FROM _ca_nb WHERE nb > {int(cap)}"))
-        if dropped:
-            top = con.execute(f"""SELECT o.object_id, count(*) AS dropped, max(nb) AS densest
-                FROM _ca_nb n JOIN _ca_obj o USING (oid) WHERE nb > {int(cap)}
-                GROUP BY o.object_id ORDER BY dropped DESC, o.object_id LIMIT 10""").fetchall()
-            stats["guard"].update({
-                "actions_dropped": dropped,
-                "objects_affected": int(_scalar(con, f"SELECT count(DISTINCT oid) FROM _ca_nb WHERE nb > {int(cap)}")),
-                "top_objects": [{"object_id": o, "actions_dropped": int(d), "max_neighbours": int(m)}
-                                for o, d, m in top]})
-            _q(con, f"DELETE FROM _ca_act WHERE eid IN (SELECT eid FROM _ca_nb WHERE nb > {int(cap)})")
+        _dense_window_guard(con, int(cap), w, timed, stats["guard"])
     # exact pruning for the pairing input only (the null model keeps every action): an action with no other
     # action on its object within +/- window pairs with nothing; an account left with fewer than k objects
     # that have such neighbours cannot reach the minimum weight; an object left with one account pairs
@@ -245,12 +337,27 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
                 (SELECT oid FROM _ca_pin GROUP BY oid HAVING count(DISTINCT aid) >= 2) USING (oid)""")
     stats["actions_paired"] = int(_scalar(con, "SELECT count(*) FROM _ca_pin"))
     progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_paired']:,} actions"})
-    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_abo AS
-        SELECT a, b, oid, count(*) AS n, min(gap) AS gap, arg_min(struct_pack(ea, eb, ta, tb), gap) AS ev,
-               min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1
-        FROM ({_pair_sql('_ca_pin', w, timed, False)}) GROUP BY a, b, oid""")
-    stats["pairs_within_window"] = int(_scalar(con, "SELECT coalesce(sum(n), 0) FROM _ca_abo"))
-    stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
+    pairs = _pair_sql("_ca_pin", w, timed, False)
+    agg = """SELECT a, b, oid, count(*) AS n, min(gap) AS gap, arg_min(ea * 4294967296 + eb, gap) AS ev,
+               min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1 FROM ({src}) GROUP BY a, b, oid"""
+    if int(params.min_weight) >= 2:
+        # most account pairs meet on one object only and can be no edge: a cheap per-pair pass (count and
+        # smallest / largest object) finds the pairs with two or more objects, and only their pairs are
+        # aggregated per (pair, object) with the evidence; the others add one (pair, object) row each
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_abk AS SELECT a, b, count(*) AS n, min(oid) < max(oid) AS multi
+            FROM ({pairs}) GROUP BY a, b""")
+        n_pairs, single = con.execute("SELECT coalesce(sum(n), 0), count(*) FILTER (WHERE NOT multi) "
+                                      "FROM _ca_abk").fetchone()
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_abo AS " + agg.format(
+            src=f"SELECT p.* FROM ({pairs}) p SEMI JOIN (SELECT a, b FROM _ca_abk WHERE multi) k "
+                "ON k.a = p.a AND k.b = p.b"))
+        _q(con, "DROP TABLE IF EXISTS _ca_abk")
+        stats["pairs_within_window"] = int(n_pairs)
+        stats["pair_object_rows"] = int(single) + int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
+    else:
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_abo AS " + agg.format(src=pairs))
+        stats["pairs_within_window"] = int(_scalar(con, "SELECT coalesce(sum(n), 0) FROM _ca_abo"))
+        stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
         SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
                avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts,
@@ -305,11 +412,11 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     con.register("_ca_sig", pa.table({"a": edges["a"].filter(pa.array(sig)), "b": edges["b"].filter(pa.array(sig))}))
     lim = "" if params.evidence_per_edge is None else f"QUALIFY row_number() OVER (PARTITION BY x.a, x.b ORDER BY x.gap, x.oid) <= {int(params.evidence_per_edge)}"
     evidence = con.execute(f"""SELECT '{behaviour}' AS behaviour, aa.account_id AS account_a, ab.account_id AS account_b,
-            o.object_id, ea.action_id AS action_a, eb.action_id AS action_b, x.ev.ta AS ts_a, x.ev.tb AS ts_b,
+            o.object_id, ea.action_id AS action_a, eb.action_id AS action_b, ea.ts AS ts_a, eb.ts AS ts_b,
             x.gap AS gap_s
         FROM (SELECT x.* FROM _ca_abo x SEMI JOIN _ca_sig s ON s.a = x.a AND s.b = x.b {lim}) x
         JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_obj o ON o.oid = x.oid
-        JOIN _ca_act ea ON ea.eid = x.ev.ea JOIN _ca_act eb ON eb.eid = x.ev.eb
+        JOIN _ca_raw ea ON ea.rowid = x.ev // 4294967296 JOIN _ca_raw eb ON eb.rowid = x.ev % 4294967296
         ORDER BY account_a, account_b, gap_s""").fetch_arrow_table().cast(EVIDENCE_SCHEMA)
     con.unregister("_ca_sig")
     halves = None
@@ -318,7 +425,8 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
         t = behaviour.replace("-", "_")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_abo_{t} AS
             SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half
-            FROM _ca_abo x JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
+            FROM (SELECT DISTINCT a, b, oid FROM ({_pair_sql('_ca_pin', w, timed, False)})) x
+            JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
             SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q,
                    q.n, q.s, nr.k, nr.nb
