@@ -3,7 +3,9 @@
 Canonical tables are generated with numpy (power-law amplifier activity, 365 targets, 60% reposts, 25% likes,
 10% replies, 5% quotes, latencies log-normal with a fast bot share, half the accounts status-checked), loaded
 once into a study under ``--dir`` (loading is not timed), then ``measures(...).write()`` runs in a fresh
-subprocess per size so that peak RSS is that run's alone.
+subprocess per size so that peak RSS is that run's alone. Each result line also gives the process CPU time
+(both DuckDB threads; includes interpreter start-up and imports) and the 1-minute load average before and after
+the run, because the machine is shared.
 
     python benchmarks/bench_measures.py --sizes 1000000 5000000 [--engine spark]
 """
@@ -98,16 +100,19 @@ def run_one(path: Path, engine: str) -> dict:
     from echoscope.measures import measures
 
     s = echoscope.open_study(path)
+    load_before = os.getloadavg()[0]
     t = time.perf_counter()
     m = measures(s, engine=engine, cache=os.environ.get("BENCH_CACHE") == "1" or None)
     written = m.write()
     secs = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime  # all threads of this process (DuckDB uses both cores)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
     if engine == "spark":  # the JVM is a child process
         peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     n_eng = s.sql("SELECT count(*) AS n FROM engagements")["n"][0].as_py()
-    return {"engagements": n_eng, "seconds": round(secs, 2), "peak_rss_mib": round(peak),
-            "rows": written}
+    return {"engagements": n_eng, "seconds": round(secs, 2), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak),
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2), "rows": written}
 
 
 def main() -> None:
