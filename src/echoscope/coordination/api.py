@@ -57,7 +57,7 @@ def _noop(event: dict[str, Any]) -> None:
 
 
 def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = True,
-               progress: Any = None) -> CoordinationResult:
+               progress: Any = None, engine: str = "duckdb", spark_master: str = "local[2]") -> CoordinationResult:
     """Find coordinated accounts in ``study``.
 
     Parameters
@@ -70,6 +70,11 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
         Store ``coord_edges``, ``coord_clusters``, ``coord_members`` and ``coord_evidence`` in the study.
     progress : callable, optional
         Receives ``{"event": "stage", "message": ...}`` dicts.
+    engine : {"duckdb", "spark"}
+        Where the data-sized stages (pruning, guard, pairing) run; everything after them runs in DuckDB
+        either way and the results are the same (see :mod:`.spark`).
+    spark_master : str
+        Spark master URL for ``engine="spark"`` (``local[2]``: this machine, two cores).
 
     Returns
     -------
@@ -78,10 +83,18 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
     params = params or CoordParams()
     params.validate()
     progress = progress or _noop
+    if engine == "spark":
+        from .spark import spark_builder
+
+        builder = spark_builder(study, params, spark_master)
+    elif engine == "duckdb":
+        builder = BUILDERS[params.semantics]
+    else:
+        raise ConfigError(f"--engine must be duckdb or spark, not '{engine}'")
     con = study.con().con
     restore = _raise_memory_limit(con, COORD_MEMORY_LIMIT_BYTES)
     try:
-        return _coordinate(study, con, params, progress, write)
+        return _coordinate(study, con, params, progress, write, builder)
     finally:
         if restore is not None:
             con.execute(f"SET memory_limit='{restore}'")
@@ -110,9 +123,9 @@ def _raise_memory_limit(con: Any, limit: int) -> str | None:
     return str(old)
 
 
-def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write: bool) -> CoordinationResult:
+def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write: bool,
+                builder: Any) -> CoordinationResult:
     t0 = time.perf_counter()
-    builder = BUILDERS[params.semantics]
     per: list[Any] = []
     for b in params.behaviours:
         tb = time.perf_counter()

@@ -64,6 +64,10 @@ def register(app: typer.Typer) -> None:
         edge_weight_quantile: Annotated[float, typer.Option(
             help="coortweet semantics: edges above this quantile of edge weights are coordinated")] = 0.5,
         seed: Annotated[int, typer.Option(help="seed of the null model and of Leiden")] = 0,
+        engine: Annotated[str, typer.Option(
+            help="where pruning, the guard and pairing run: duckdb (embedded) or spark (local[2]; the same "
+                 "results; a session costs ~30 s to start; echoscope semantics and co-retweet, co-reply, "
+                 "co-quote only)")] = "duckdb",
         edges: Annotated[Optional[Path], typer.Option(
             "--edges", help="write the judged edges as a Gephi CSV (Source,Target,Weight,Type)")] = None,
         json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
@@ -81,7 +85,7 @@ def register(app: typer.Typer) -> None:
             evidence_per_edge=None if semantics != "echoscope" else 20)
         s = open_study(study)
         with byte_progress("coordinate", quiet=quiet or json) as cb:
-            res = run(s, params, progress=cb)
+            res = run(s, params, progress=cb, engine=engine)
         if edges is not None:
             write_gephi_csv(res.edges, res.summary["network"], edges)
         clusters = res.coordinated_clusters()

@@ -338,7 +338,9 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     stats["actions_paired"] = int(_scalar(con, "SELECT count(*) FROM _ca_pin"))
     progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_paired']:,} actions"})
     pairs = _pair_sql("_ca_pin", w, timed, False)
-    agg = """SELECT a, b, oid, count(*) AS n, min(gap) AS gap, arg_min(ea * 4294967296 + eb, gap) AS ev,
+    # ties on the gap: the smallest action pair (deterministic, and what the Spark engine keeps)
+    agg = """SELECT a, b, oid, count(*) AS n, min(gap) AS gap,
+               arg_min(ea * 4294967296 + eb, (gap, ea * 4294967296 + eb)) AS ev,
                min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1 FROM ({src}) GROUP BY a, b, oid"""
     if int(params.min_weight) >= 2:
         # most account pairs meet on one object only and can be no edge: a cheap per-pair pass (count and
@@ -358,6 +360,18 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
         _q(con, "CREATE OR REPLACE TEMP TABLE _ca_abo AS " + agg.format(src=pairs))
         stats["pairs_within_window"] = int(_scalar(con, "SELECT coalesce(sum(n), 0) FROM _ca_abo"))
         stats["pair_object_rows"] = int(_scalar(con, "SELECT count(*) FROM _ca_abo"))
+    return echoscope_judge(con, behaviour, params, progress, stats)
+
+
+def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn,
+                    stats: dict[str, Any]) -> BehaviourResult:
+    """Candidate edges, null model, p-values, evidence and validation inputs from the per-pair tables.
+
+    Reads ``_ca_raw``, ``_ca_acc``, ``_ca_obj``, ``_ca_idf``, ``_ca_act``, ``_ca_pin`` and ``_ca_abo`` (left
+    by :func:`echoscope_edges` or handed over by the Spark engine, :mod:`.spark`).
+    """
+    w = float(params.window)
+    timed = COACTIONS[behaviour].timed
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
         SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
                avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts,
