@@ -12,12 +12,18 @@ amplifiers with a window over all of them, and on 10 million engagements that re
 the input (power-law activity: ~9.8M distinct (target, week, amplifier) rows), so the plan spent minutes in
 spilling windows. The SQL plan instead
 
-* reads ``engagements`` joined to the targets once into a slim temp table with integer target / group / week
-  keys (weeks from epoch arithmetic: ``date_trunc('week', TIMESTAMPTZ)`` goes through ICU and cost more
-  than the join), a kind code, the latency and the amplifier's latest status class;
+* reads the targets' engagements once into a slim temp table with integer target / group / week keys
+  (weeks from epoch arithmetic: ``date_trunc('week', TIMESTAMPTZ)`` goes through ICU and cost more than the
+  join), a kind code, the latency and the amplifier's latest status class; the read is the ``engagements``
+  view's definition applied to the targets only (:func:`_engagements_sql`), and the string ids
+  (``engagement_id``, ``subject_post_id``) are kept only on rapid rows (with the targets-only read, this halved
+  the statement's CPU time at 10M engagements);
 * computes every sum that needs no amplifier level (kinds, latency bands, status-class shares, status-check
-  range, exact ``quantile_cont`` latency quantiles, mean) in one ``GROUPING SETS`` pass over the six scopes;
-* runs the rapid-fire window only over amplifiers with at least ``rapid_min_posts`` rapid engagements;
+  range, mean) in one ``GROUPING SETS`` pass over the six scopes; exact ``quantile_cont`` latency quantiles
+  over the rows only for the target scopes, and for the group and study scopes (millions of values each) from
+  counts of distinct latency values (:func:`_quantiles_from_counts`, bit-identical);
+* runs the rapid-fire window only over amplifiers with at least ``rapid_min_posts`` rapid engagements, reading
+  the ids of non-rapid engagements again only when one shares an amplifier and timestamp with a rapid one;
 * per scope type, reduces to (scope key, amplifier) counts and streams them into a grouping-sets aggregate
   giving the number of amplifiers and the histogram of per-amplifier counts; top-k share, Gini and the Lorenz
   curve are exact functions of that small histogram (ties do not change them), and super-spreaders are ranked
@@ -490,6 +496,75 @@ def _week_sql(col: str) -> str:
     return f"CAST(floor(({day} + 3) / 7) * 7 - 3 AS INTEGER)"
 
 
+def _engagements_sql() -> str:
+    """The ``engagements`` view (``ENGAGEMENTS_SQL`` in :mod:`echoscope.engine`) restricted to subjects in
+    ``_am_tg``, with the same rows (multiplicities included) and values for those subjects, but cheaper.
+
+    * Likes: the view's ``LEFT JOIN posts s`` is followed by the join of ``s.account_id`` to the targets, so an
+      inner join with the targets' posts only gives the same rows; the hash table is built on the targets'
+      posts instead of all posts.
+    * Reposts, quotes, replies: ``COALESCE(p.ref_account_id, s.account_id)`` can only be a target when
+      ``ref_account_id`` is null or a target, which filters ``p`` before the self-join; ``s`` (all posts) stays
+      the view's left join, because latency and a null ``ref_account_id`` need any matching post.
+    """
+    lat = "CAST(EXTRACT(EPOCH FROM {a}.created_at) - EXTRACT(EPOCH FROM s.created_at) AS DOUBLE) AS latency_s"
+    return f"""
+        SELECT p.post_id AS engagement_id, p.account_id AS actor_id, p.kind, p.ref_post_id AS subject_post_id,
+               COALESCE(p.ref_account_id, s.account_id) AS subject_account_id, p.created_at, {lat.format(a='p')}
+        FROM posts p
+        LEFT JOIN posts s ON s.platform = p.platform AND s.post_id = p.ref_post_id
+        WHERE p.kind IN ('repost', 'reply', 'quote')
+          AND (p.ref_account_id IS NULL OR p.ref_account_id IN (SELECT account_id FROM _am_tg))
+        UNION ALL
+        SELECT l.account_id || ':' || l.post_id AS engagement_id, l.account_id AS actor_id, 'like' AS kind,
+               l.post_id AS subject_post_id, s.account_id AS subject_account_id, l.created_at, {lat.format(a='l')}
+        FROM likes l
+        JOIN (SELECT platform, post_id, account_id, created_at FROM posts
+              WHERE account_id IN (SELECT account_id FROM _am_tg)) s
+          ON s.platform = l.platform AND s.post_id = l.post_id"""
+
+
+def _quantiles_from_counts(lv: Any, qs: tuple[float, ...], names: list[str]) -> Any:
+    """``quantile_cont`` of every scope from its counts of distinct values, exactly as DuckDB computes it.
+
+    ``lv`` (Arrow) holds one row per (scope key sk/gi/wk, value lat) with count ``c``, sorted by key then value.
+    For N values, DuckDB's ``quantile_cont`` takes RN = (N - 1) * q, the order statistics lo, hi at floor(RN)
+    and ceil(RN) (0-based) and returns lo * (1 - d) + hi * d with d = RN - floor(RN) (lo when RN is whole; this
+    form, not lo + (hi - lo) * d, is the one that matches DuckDB to the last bit); the i-th order
+    statistic is the first value whose cumulative count exceeds i. The same float64 operations in numpy give
+    bit-identical results. Vectorised over the few-million-row table of distinct values (not engagement rows),
+    one cumulative sum and one binary search per quantile.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    c = lv.column("c").to_numpy()
+    lat = lv.column("lat").to_numpy()
+    keys = [lv.column(k) for k in ("sk", "gi", "wk")]
+    if len(c) == 0:
+        return pa.table({"sk": pa.array([], pa.int8()), "gi": pa.array([], pa.int32()),
+                         "wk": pa.array([], pa.int32()), **{n: pa.array([], pa.float64()) for n in names}})
+    # partition starts: rows where any key differs from the previous row (nulls compared as values)
+    start = np.zeros(len(c), dtype=bool)
+    start[0] = True
+    for k in keys:
+        v = k.fill_null(-2**31 if k.type != pa.int8() else -128).to_numpy()
+        start[1:] |= v[1:] != v[:-1]
+    first = np.flatnonzero(start)
+    cum = np.cumsum(c)
+    before = np.concatenate(([0], cum[first[1:] - 1]))  # values of earlier partitions
+    n = np.append(before[1:], cum[-1]) - before
+    out = {name: k.take(pa.array(first)) for name, k in zip(("sk", "gi", "wk"), keys)}
+    for q, name in zip(qs, names):
+        rn = (n - 1).astype(np.float64) * float(q)
+        lo_i, hi_i = np.floor(rn), np.ceil(rn)
+        d = rn - lo_i
+        lo = lat[np.searchsorted(cum, before + lo_i.astype(np.int64), side="right")]
+        hi = lat[np.searchsorted(cum, before + hi_i.astype(np.int64), side="right")]
+        out[name] = pa.array(np.where(lo_i == hi_i, lo, lo * (1.0 - d) + hi * d), pa.float64())
+    return pa.table(out)
+
+
 def _flag_sql(con: Any, table: str, flags: tuple[str, ...], p: Params | None) -> str | None:
     """SELECT of flagged account ids of an optional result table (same rules as the Ibis functions)."""
     if table not in con.list_tables():
@@ -524,10 +599,11 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
     """All measures on DuckDB with hand-written SQL (same definitions as :func:`summary`); returns Arrow tables
     cast to the schemas of the Ibis expressions, so both paths give identically typed tables.
 
-    Plan (see the module docstring for why): (1) one pass over ``engagements`` joined to the targets writes a
-    slim temp table (integer target / group / week keys, amplifier, kind code, latency, status class); (2) one
-    grouping-sets pass over it gives every sum that needs no amplifier level and the exact latency quantiles
-    (``quantile_cont``) for all six scope kinds; (3) the rapid-fire window runs only over amplifiers with enough
+    Plan (see the module docstring for why): (1) one pass over the targets' engagements writes a slim temp
+    table (integer target / group / week keys, amplifier, kind code, latency, status class; string ids only on
+    rapid rows); (2) one grouping-sets pass over it gives every sum that needs no amplifier level, and the exact
+    latency quantiles (``quantile_cont``) come from the rows for target scopes and from counts of distinct
+    values for group and study scopes; (3) the rapid-fire window runs only over amplifiers with enough
     rapid engagements; (4) per scope kind, a hash aggregation to (scope key, amplifier) counts streams into a
     grouping-sets aggregate giving the number of amplifiers and the histogram of per-amplifier counts, from which
     top-k share, Gini, Lorenz points and super-spreader thresholds follow.
@@ -563,30 +639,58 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
         risk_join = f"LEFT JOIN ({risk_sql}) r ON r.account_id = e.actor_id" if has_risk else ""
         kind_case = " ".join(f"WHEN {_lit(k)} THEN {i}" for i, k in enumerate(KIND_COLUMNS, start=1))
         rl = float(p.rapid_latency_s)
+        src = _engagements_sql()
+        rapid_sql = f"coalesce(e.latency_s >= 0 AND e.latency_s <= {rl!r} AND e.created_at IS NOT NULL, false)"
+        # engagement_id / subject_post_id (strings, a third of this statement's cost when written for every row)
+        # are kept only on rapid rows, the only ones the rapid-fire sequences read them from
         temp("_am_e", f"""
             SELECT tg.ti, tg.gi, {_week_sql('e.created_at')} AS wk, e.actor_id,
                    CAST(CASE e.kind {kind_case} ELSE 0 END AS TINYINT) AS k,
                    CASE WHEN e.latency_s >= 0 THEN e.latency_s END AS lat,
-                   coalesce(e.latency_s >= 0 AND e.latency_s <= {rl!r} AND e.created_at IS NOT NULL, false) AS rapid,
-                   e.created_at, e.engagement_id, e.subject_post_id,
+                   {rapid_sql} AS rapid, e.created_at,
+                   CASE WHEN {rapid_sql} THEN e.engagement_id END AS eid,
+                   CASE WHEN {rapid_sql} THEN e.subject_post_id END AS spid,
                    CAST(coalesce(st.sc, 5) AS TINYINT) AS sc, st.checked_at,
                    {"c.account_id IS NOT NULL" if has_coord else "false"} AS coord,
                    {"r.account_id IS NOT NULL" if has_risk else "false"} AS risk
-            FROM engagements e JOIN _am_tg tg ON e.subject_account_id = tg.account_id
+            FROM ({src}) e JOIN _am_tg tg ON e.subject_account_id = tg.account_id
             LEFT JOIN _am_st st ON st.account_id = e.actor_id {coord_join} {risk_join}
             WHERE {_period_sql('e.created_at', p)}""")
 
         # rapid-fire: only amplifiers with at least rapid_min_posts rapid engagements can have a sequence
         mp = int(p.rapid_min_posts)
-        temp("_am_rr", f"""
-            SELECT actor_id, run, ti, wk, subject_post_id, created_at, lat FROM (
-              SELECT e.actor_id, e.ti, e.wk, e.subject_post_id, e.created_at, e.lat, e.rapid,
-                     sum(CASE WHEN e.rapid THEN 0 ELSE 1 END) OVER (
-                       PARTITION BY e.actor_id ORDER BY e.created_at, e.engagement_id
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
-              FROM _am_e e SEMI JOIN (SELECT actor_id FROM _am_e WHERE rapid GROUP BY actor_id
-                                      HAVING count(*) >= {mp}) c ON e.actor_id = c.actor_id)
-            WHERE rapid""")
+        temp("_am_cand", f"SELECT actor_id FROM _am_e WHERE rapid GROUP BY actor_id HAVING count(*) >= {mp}")
+        # Runs are counted in (created_at, engagement_id) order. Non-rapid rows carry no engagement_id, which
+        # changes no run unless a non-rapid row shares its amplifier and time with a rapid row: such a group has a
+        # rapid row next to a non-rapid one of the same time in the window's order (flag ``mix``, from the same
+        # sort). Only then (rare) are those non-rapid rows read again from the source with their engagement_id,
+        # replacing their slim copies, and the window is run again.
+        cand = "SELECT e.actor_id, e.ti, e.wk, e.spid, e.created_at, e.lat, e.rapid, e.eid FROM _am_e e " \
+               "SEMI JOIN _am_cand c ON e.actor_id = c.actor_id"
+
+        def rapid_rows(rows: str) -> None:
+            same = "{f}(e.created_at) OVER w = e.created_at AND {f}(e.rapid) OVER w <> e.rapid"
+            temp("_am_rr", f"""
+                SELECT actor_id, run, ti, wk, spid AS subject_post_id, created_at, lat, mix FROM (
+                  SELECT e.*, sum(CASE WHEN e.rapid THEN 0 ELSE 1 END) OVER (
+                           w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run,
+                         coalesce({same.format(f='lag')} OR {same.format(f='lead')}, false) AS mix
+                  FROM ({rows}) e
+                  WINDOW w AS (PARTITION BY e.actor_id ORDER BY e.created_at, e.eid))
+                WHERE rapid""")
+
+        rapid_rows(cand)
+        temp("_am_mix", "SELECT DISTINCT actor_id, created_at FROM _am_rr WHERE mix")
+        if sql("SELECT count(*) FROM _am_mix").fetchone()[0]:
+            rapid_rows(f"""
+                SELECT e.* FROM ({cand}) e
+                LEFT JOIN _am_mix m ON m.actor_id = e.actor_id AND m.created_at = e.created_at
+                WHERE e.rapid OR m.actor_id IS NULL
+                UNION ALL
+                SELECT e.actor_id, NULL, NULL, NULL, e.created_at, NULL, false, e.engagement_id
+                FROM ({src}) e JOIN _am_tg tg ON e.subject_account_id = tg.account_id
+                SEMI JOIN _am_mix m ON m.actor_id = e.actor_id AND m.created_at = e.created_at
+                WHERE {_period_sql('e.created_at', p)} AND NOT {rapid_sql}""")
         temp("_am_seq", f"""
             SELECT actor_id, run, count(DISTINCT subject_post_id) AS posts, count(*) AS engagements,
                    count(DISTINCT ti) AS targets, min(created_at) AS start, max(created_at) AS "end",
@@ -599,28 +703,51 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
             GROUP BY r.ti, r.wk, r.actor_id""")
 
         # scope sums that need no amplifier level (counts by kind and latency band, status-class sums, status
-        # check range, exact latency quantiles and mean): one grouping-sets pass with small integer keys
+        # check range, latency mean): one grouping-sets pass with small integer keys
         kinds = ", ".join(f"sum(CASE WHEN k = {i} THEN 1 ELSE 0 END)::BIGINT AS s_n_{c}"
                           for i, c in enumerate(KIND_COLUMNS.values(), start=1))
         bands = ", ".join(f"sum(CASE WHEN lat <= {s} THEN 1 ELSE 0 END)::BIGINT AS s_n_{b}"
                           for b, s in LATENCY_BANDS.items())
+        temp("_am_sum0", f"""
+            SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, count(*) AS s_n, {kinds}, count(lat) AS s_n_lat, {bands},
+                   sum(CASE WHEN sc IN (1, 2) THEN 1 ELSE 0 END)::BIGINT AS e_suspended,
+                   sum(CASE WHEN sc IN (1, 2) AND k = 1 THEN 1 ELSE 0 END)::BIGINT AS e_susp_reposts,
+                   sum(CASE WHEN sc = 2 THEN 1 ELSE 0 END)::BIGINT AS e_deleted,
+                   sum(CASE WHEN sc = 5 THEN 1 ELSE 0 END)::BIGINT AS e_unchecked,
+                   sum(CASE WHEN sc = 3 THEN 1 ELSE 0 END)::BIGINT AS e_active,
+                   sum(CASE WHEN sc = 4 THEN 1 ELSE 0 END)::BIGINT AS e_protected,
+                   min(checked_at) AS status_checked_first, max(checked_at) AS status_checked_last,
+                   sum(CASE WHEN coord THEN 1 ELSE 0 END)::BIGINT AS e_coord,
+                   sum(CASE WHEN risk THEN 1 ELSE 0 END)::BIGINT AS e_risk,
+                   CAST(round(avg(lat), 6) AS DOUBLE) AS latency_mean
+            FROM _am_e GROUP BY {_SETS} {_HAVING_RAW}""")
+        # exact latency quantiles (quantile_cont): per target scope from the rows; per group and study scope
+        # from counts of distinct latency values, which determine the order statistics quantile_cont
+        # interpolates between (far fewer values to sort than rows)
         qs = ", ".join(repr(float(q)) for q in LATENCY_QUANTILES)
-        qcols = ", ".join(f"CAST(round(qs[{i + 1}], 6) AS DOUBLE) AS latency_p{int(round(q * 100)):02d}"
-                          for i, q in enumerate(LATENCY_QUANTILES))
+        qnames = [f"latency_p{int(round(q * 100)):02d}" for q in LATENCY_QUANTILES]
+        qcols = ", ".join(f"CAST(round(qs[{i + 1}], 6) AS DOUBLE) AS {c}" for i, c in enumerate(qnames))
+        temp("_am_qt", f"""
+            SELECT 'target' AS scope, ti, gi, wk, {qcols} FROM (
+              SELECT ti, gi, wk, quantile_cont(lat, [{qs}]) AS qs FROM _am_e
+              GROUP BY GROUPING SETS ((ti, gi, wk), (ti, gi)) HAVING NOT (GROUPING(wk) = 0 AND wk IS NULL))""")
+        temp("_am_lv", "SELECT gi, wk, lat, count(*) AS c FROM _am_e WHERE lat IS NOT NULL GROUP BY gi, wk, lat")
+        lv = raw.execute("""
+            SELECT CAST(GROUPING(gi) AS TINYINT) AS sk, gi, wk, lat, sum(c)::BIGINT AS c FROM _am_lv
+            GROUP BY GROUPING SETS ((gi, wk, lat), (gi, lat), (wk, lat), (lat))
+            HAVING NOT (GROUPING(wk) = 0 AND wk IS NULL) AND NOT (GROUPING(gi) = 0 AND gi IS NULL)
+            ORDER BY sk, gi NULLS LAST, wk NULLS LAST, lat""").to_arrow_table()
+        raw.register("_am_qg_arrow", _quantiles_from_counts(lv, LATENCY_QUANTILES, qnames))
+        temp("_am_qg", f"""
+            SELECT CASE WHEN sk = 0 THEN 'group' ELSE 'study' END AS scope, NULL::INTEGER AS ti, gi, wk,
+                   {', '.join(f'CAST(round({c}, 6) AS DOUBLE) AS {c}' for c in qnames)}
+            FROM _am_qg_arrow""")
+        raw.unregister("_am_qg_arrow")
         temp("_am_sum", f"""
-            SELECT * EXCLUDE (qs, m), {qcols}, CAST(round(m, 6) AS DOUBLE) AS latency_mean FROM (
-              SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, count(*) AS s_n, {kinds}, count(lat) AS s_n_lat, {bands},
-                     sum(CASE WHEN sc IN (1, 2) THEN 1 ELSE 0 END)::BIGINT AS e_suspended,
-                     sum(CASE WHEN sc IN (1, 2) AND k = 1 THEN 1 ELSE 0 END)::BIGINT AS e_susp_reposts,
-                     sum(CASE WHEN sc = 2 THEN 1 ELSE 0 END)::BIGINT AS e_deleted,
-                     sum(CASE WHEN sc = 5 THEN 1 ELSE 0 END)::BIGINT AS e_unchecked,
-                     sum(CASE WHEN sc = 3 THEN 1 ELSE 0 END)::BIGINT AS e_active,
-                     sum(CASE WHEN sc = 4 THEN 1 ELSE 0 END)::BIGINT AS e_protected,
-                     min(checked_at) AS status_checked_first, max(checked_at) AS status_checked_last,
-                     sum(CASE WHEN coord THEN 1 ELSE 0 END)::BIGINT AS e_coord,
-                     sum(CASE WHEN risk THEN 1 ELSE 0 END)::BIGINT AS e_risk,
-                     quantile_cont(lat, [{qs}]) AS qs, avg(lat) AS m
-              FROM _am_e GROUP BY {_SETS} {_HAVING_RAW})""")
+            SELECT u.*, {', '.join('q.' + c for c in qnames)}
+            FROM _am_sum0 u LEFT JOIN (SELECT * FROM _am_qt UNION ALL SELECT * FROM _am_qg) q
+              ON q.scope = u.scope AND q.ti IS NOT DISTINCT FROM u.ti AND q.gi IS NOT DISTINCT FROM u.gi
+                 AND q.wk IS NOT DISTINCT FROM u.wk""")
         temp("_am_rsum", f"""
             SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, sum(n_rapid)::BIGINT AS s_n_rapid,
                    count(DISTINCT actor_id) AS rapid_fire_amplifiers
