@@ -246,3 +246,45 @@ def test_docs_cover_commands_and_behaviours():
     doc = (ROOT / "docs" / "coordination.md").read_text()
     for word in ["echoscope coordinate", "echoscope explain", "--semantics", "--min-repeat", "--alpha", *COACTIONS]:
         assert word in doc, word
+
+
+def test_cross_fitted_validation_sums_own_group_evidence_over_folds():
+    """The held-out test of each account against its own group, summed over the two folds.
+
+    Account ``m`` (in group 1 in both folds) co-acts with its group on 3 held-out objects in each fold with a
+    null mean of 0.5 each: alone, a fold gives P(Poisson(0.5) >= 3) = 0.0144, which does not pass
+    Benjamini-Hochberg at 0.01; summed, P(Poisson(1.0) >= 6) = 0.00059 passes. ``n`` (same group, strong)
+    passes either way. ``u`` is in no group: its best p-value (already times the number of groups) is doubled
+    for the two folds: 2 * 0.004 = 0.008, and with three of 40 accounts kept the BH cut-off is
+    0.01 * 3 / 40 = 0.00075, so it is not kept. ``lone`` passes but is the only kept member of group 7, so
+    it is dropped (a group needs two kept accounts).
+    """
+    from echoscope.coordination.api import _combine_folds, _FoldTest
+
+    others = [f"o{i}" for i in range(36)]
+    tested = ["m", "n", "u", "lone", *others]
+    group = {"m": 1, "n": 1, "lone": 7}
+    folds = []
+    for _ in range(2):
+        own = {"m": (3.0, 0.5), "n": (12.0, 1.0), "lone": (10.0, 0.5)}
+        best = {"u": (0.004, 1)}
+        folds.append(_FoldTest({}, tested, dict(group), own, best))
+    kept = _combine_folds(folds, 0.01)
+    assert kept == {"m", "n"}
+    # one fold's evidence for m is not enough (0.0144 > 0.01 * 2 / 40); n then passes alone, and a group of
+    # one kept account is no group: nothing is kept
+    one = _combine_folds([_FoldTest({}, tested, dict(group), {"m": (3.0, 0.5), "n": (12.0, 1.0)}, {})], 0.01)
+    assert one == set()
+
+
+def test_validation_lift_floor_drops_large_but_weak_excess():
+    """``min_lift``: 200 co-actions against a null mean of 150 are significant (z = 4.1, p ~ 1e-4) but only
+    1.33 times the null: an active account slightly faster than most, not a campaign member (lift 1.8 to
+    4+ on the simulator). With the floor at 1.5 it is dropped; ``b`` (30 vs 10, lift 3) stays."""
+    from echoscope.coordination.api import _combine_folds, _FoldTest
+
+    tested = ["a", "b", "c", *[f"o{i}" for i in range(7)]]
+    own = {"a": (200.0, 150.0), "b": (30.0, 10.0), "c": (40.0, 12.0)}
+    group = {"a": 1, "b": 1, "c": 1}
+    assert _combine_folds([_FoldTest({}, tested, group, own, {})], 0.01, 1.0) == {"a", "b", "c"}
+    assert _combine_folds([_FoldTest({}, tested, group, own, {})], 0.01, 1.5) == {"b", "c"}

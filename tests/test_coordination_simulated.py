@@ -1,16 +1,17 @@
 """Labelled check on the simulator's default platform: flagged accounts against truth_accounts at defaults.
 
 Measured (simulator defaults: 20,000 accounts, 200,000 engagements, seed 7; co-retweet; detector defaults:
-object-timeline null, held-out validation, window 60 s), re-measured 2026-12-02 on the current simulator: 132
+object-timeline null, cross-fitted held-out validation, window 60 s), 2026-12-02 after the validation
+change (groups at Leiden resolution 0.5, each account tested against its own group, both folds summed): 169
 accounts flagged, all from campaigns (precision 1.00), no organic account flagged. Of the 212 campaign
 accounts that co-retweet the same post within 60 s of an account of their own campaign on two or more
-posts, 132 are found (recall 0.62): super-spreaders 77 of 120, personas 55 of 62, hijacked 0 of 30 (their
-latencies, median 120 s with log-sd 1.5, rarely fall inside one 60 s window of each other). The earlier
-figures (155 flagged, recall 0.74, super-spreaders 97 of 119) were made on an older simulator output; the
-code before the co-retweet speed-up gives exactly the same 132 / 0.62 on today's output, so the drift is
-the simulator's, not the detector's. The issue's recall target (0.90) is NOT met; the precision and
-organic-share targets are. The thresholds below are those measurements with margins, so the test fails
-when the detector gets worse, not when it stays as measured (see benchmarks/RESULTS.md).
+posts, 169 are found (recall 0.80; before the change 132, 0.62): super-spreaders 109 of 120 (the 11 missed
+made 2-10 reposts in all), personas 60 of 62, hijacked 0 of 30 (their latencies, median 120 s with log-sd
+1.5, put them within a window of each other no more often than the target posts' early organic
+accounts: the timing null sees nothing; the account signals find them). The issue's recall target (0.90)
+is NOT met; the precision and organic-share targets are. The thresholds below are those measurements with
+margins, so the test fails when the detector gets worse, not when it stays as measured (see
+benchmarks/RESULTS.md). A platform without campaigns must give no flagged account at all.
 """
 
 from __future__ import annotations
@@ -54,7 +55,26 @@ def test_flagged_accounts_against_simulator_truth(tmp_path):
         GROUP BY x.a HAVING count(DISTINCT x.o) >= 2""").fetchall()}
     truth["together"] = truth["account_id"].isin(together)
     recall = float((is_flag & truth["together"]).sum()) / max(int(truth["together"].sum()), 1)
-    assert recall >= 0.58  # measured 132 / 212 = 0.62; the issue's target of 0.90 is not reached (see module docstring)
+    assert recall >= 0.75  # measured 169 / 212 = 0.80; the issue's target of 0.90 is not reached (see module docstring)
     per = truth[truth["together"]].groupby("campaign")["account_id"].apply(lambda s: s.isin(flagged).mean())
-    assert per["superspreaders"] >= 0.58  # measured 77 / 120 = 0.64
-    assert per["impersonation"] >= 0.82  # measured 55 / 62 = 0.89
+    assert per["superspreaders"] >= 0.85  # measured 109 / 120 = 0.91
+    assert per["impersonation"] >= 0.9  # measured 60 / 62 = 0.97
+
+
+@pytest.mark.slow
+def test_no_campaigns_no_flagged_accounts(tmp_path):
+    """Calibration: 20,000 organic accounts (communities, viral moments, sleep cycles) and no campaign.
+
+    Every account the validation keeps is then a false discovery; with Benjamini-Hochberg at alpha = 0.01
+    the chance of any is about 1%, and this seed gives none (measured: 0 of 20,000, 2,026 and 2,107
+    accounts tested in the two folds).
+    """
+    from echoscope.coordination import CoordParams, coordinate
+    from echoscope.simulate import make_config, simulate, write
+    from echoscope.study import open_study
+
+    platform = simulate(make_config(campaigns=[]))
+    write(platform, tmp_path / "study", "study")
+    res = coordinate(open_study(tmp_path / "study"), CoordParams(), write=False)
+    assert res.summary["validation"]["folds"][0]["accounts_tested"] > 1000  # the test did run on many accounts
+    assert res.flagged_accounts() == set()

@@ -56,6 +56,14 @@ def register(app: typer.Typer) -> None:
             help="held-out validation: pairs with a p-value at most this on one half of the objects form the "
                  "groups tested on the other half; higher admits more candidates (more time), not more "
                  "false accounts")] = 0.2,
+        group_resolution: Annotated[float, typer.Option(
+            help="held-out validation: Leiden resolution for the groups found on one half (1 = modularity); "
+                 "lower keeps a large campaign in one group, higher splits it (a split campaign's parts mask "
+                 "each other and lose accounts)")] = 0.75,
+        min_lift: Annotated[float, typer.Option(
+            help="held-out validation: an account must co-act with its group at least this many times as often "
+                 "as the null expects, besides being significant (1 = significance only; lower admits active "
+                 "organic accounts whose small timing edge becomes significant on large counts)")] = 1.5,
         near_duplicate: Annotated[float, typer.Option(
             help="co-text: Jaccard similarity (word 3-shingles, MinHash LSH) at which texts count as the same; "
                  "1 = identical normalised text only. Low values merge different messages")] = 0.8,
@@ -81,7 +89,7 @@ def register(app: typer.Typer) -> None:
             min_repeat=min_repeat, min_weight=min_weight, alpha=alpha, semantics=semantics, null=null, reps=reps,
             max_window_actions=max_window_actions or None,
             near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
-            edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p,
+            edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p, group_resolution=group_resolution, min_lift=min_lift,
             evidence_per_edge=None if semantics != "echoscope" else 20)
         s = open_study(study)
         with byte_progress("coordinate", quiet=quiet or json) as cb:

@@ -84,6 +84,12 @@ class CoordParams:
     evidence_per_edge: int | None = 20
     min_cluster_size: int = 2
     cluster_p: float = 0.2
+    #: resolution of the Leiden (RB-configuration) grouping on the selection half of the held-out test; 1 is
+    #: plain modularity, lower keeps large campaigns in one group (see api.validate_accounts)
+    group_resolution: float = 0.75
+    #: held-out validation: an account's co-actions with its group must be at least this multiple of the null
+    #: mean (a guard against small biases of the null that large counts make significant)
+    min_lift: float = 1.5
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -103,6 +109,10 @@ class CoordParams:
             raise ConfigError("--min-weight and --min-repeat must be at least 1")
         if not 0 < self.cluster_p <= 1:
             raise ConfigError(f"--cluster-p must be a p-value in (0, 1], not {self.cluster_p}")
+        if not self.min_lift >= 1:
+            raise ConfigError(f"--min-lift must be at least 1 (1 = significance only), not {self.min_lift}")
+        if not self.group_resolution > 0:
+            raise ConfigError(f"--group-resolution must be a positive number (e.g. 0.5), not {self.group_resolution}")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"--alpha must be between 0 and 1 (e.g. 0.01), not {self.alpha}")
         if self.near_duplicate is not None and not 0 < self.near_duplicate <= 1:

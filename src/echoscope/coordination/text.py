@@ -33,6 +33,8 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = 12
     threshold : float
         Jaccard similarity of word 3-shingles at which two texts count as the same.
     """
+    import duckdb
+    import numpy as np
     from datasketch import MinHash, MinHashLSH
 
     parent = list(range(len(texts)))
@@ -43,20 +45,32 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = 12
             i = parent[i]
         return i
 
-    # LSH tuned below the threshold for recall; candidates are verified on the exact shingle sets
+    # Signatures: datasketch MinHash, one set of permutations for all texts (MinHash.generator; building them
+    # per text was most of the cost). Banding: datasketch's own optimal (bands, rows) for a threshold tuned
+    # below ours (recall), but the buckets are found with numpy and the candidate pairs with one DuckDB
+    # self-join instead of datasketch's Python hash tables (two texts are candidates when all rows of one
+    # band are equal: the same rule, at ~30x less cost). Candidates are verified on the exact shingle sets.
+    sets = [_shingles(t) for t in texts]
+    sig = np.vstack([m.hashvalues for m in MinHash.generator((list(sh) for sh in sets), num_perm=num_perm,
+                                                               seed=seed)])
     lsh = MinHashLSH(threshold=max(threshold * 0.75, 0.05), num_perm=num_perm)
-    sets = []
-    for i, t in enumerate(texts):
-        sh = _shingles(t)
-        sets.append(sh)
-        m = MinHash(num_perm=num_perm, seed=seed)
-        m.update_batch(list(sh))
-        for j in lsh.query(m):
-            if len(sh & sets[j]) >= threshold * len(sh | sets[j]):
-                ri, rj = find(i), find(j)
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-        lsh.insert(i, m)
+    bands = []
+    for k, (lo, hi) in enumerate(lsh.hashranges):
+        band = np.ascontiguousarray(sig[:, lo:hi]).view(np.dtype((np.void, sig.dtype.itemsize * (hi - lo))))[:, 0]
+        _, bucket = np.unique(band, return_inverse=True)
+        bands.append(pa.table({"k": pa.array(np.full(len(texts), k, dtype=np.int32)),
+                               "bucket": pa.array(bucket.astype(np.int64)),
+                               "i": pa.array(np.arange(len(texts), dtype=np.int64))}))
+    con = duckdb.connect()
+    con.register("_b", pa.concat_tables(bands))
+    cand = con.execute("""SELECT DISTINCT x.i, y.i FROM _b x JOIN _b y ON x.k = y.k AND x.bucket = y.bucket AND x.i > y.i
+        ORDER BY 1, 2""").fetchall()
+    con.close()
+    for i, j in cand:
+        if len(sets[i] & sets[j]) >= threshold * len(sets[i] | sets[j]):
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
     return [find(i) for i in range(len(texts))]
 
 
