@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RUNS = ["co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "co-retweet,co-reply,co-quote",
-                "co-retweet,co-reply,co-quote,co-text"]
+DEFAULT_RUNS = ["co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "co-retweet,rapid-fire",
+                "co-retweet,co-reply,co-quote", "co-retweet,co-reply,co-quote,co-text",
+                "co-retweet,co-reply,co-quote,co-text,rapid-fire"]
 CAMPAIGNS = ("superspreaders", "impersonation", "hijacked", "copypaste")
 
 
@@ -79,10 +80,27 @@ def score(con: Any, flagged: set[str]) -> dict[str, Any]:
     tp = sum(v["flagged"] for v in by.values())
     tog = sum(v["together"] for v in by.values())
     found = sum(v["found"] for v in by.values())
-    return {"flagged": len(flagged), "precision": tp / len(flagged) if flagged else None,
-            "recall": found / tog if tog else None, "found": found, "together": tog,
+    prec = tp / len(flagged) if flagged else None
+    rec = found / tog if tog else None
+    f1 = 2 * prec * rec / (prec + rec) if prec is not None and rec is not None and prec + rec > 0 else None
+    return {"flagged": len(flagged), "precision": prec, "recall": rec, "f1": f1, "found": found, "together": tog,
             "organic_flagged": org["flagged"], "organic_share": org["flagged"] / max(org["accounts"], 1),
             "campaigns": by}
+
+
+HEADER = ("| difficulty | behaviours | flagged | precision | recall | F1 | organic flagged | " + " | ".join(CAMPAIGNS)
+          + " | seconds |\n|---|---|---:|---:|---:|---:|---:|" + "---|" * len(CAMPAIGNS) + "---:|")
+
+
+def row_md(s: dict[str, Any]) -> str:
+    """One Markdown table row of a run's scores."""
+    cells = " | ".join(f"{s['campaigns'].get(c, {}).get('found', 0)}/{s['campaigns'].get(c, {}).get('together', 0)}"
+                       for c in CAMPAIGNS)
+    prec = "-" if s["precision"] is None else f"{s['precision']:.2f}"
+    rec = "-" if s["recall"] is None else f"{s['recall']:.2f} ({s['found']}/{s['together']})"
+    f1 = "-" if s.get("f1") is None else f"{s['f1']:.2f}"
+    return (f"| {s['difficulty']} | {s['behaviours']} | {s['flagged']} | {prec} | {rec} | {f1} | {s['organic_flagged']} "
+            f"| {cells} | {s['seconds']:.1f} |")
 
 
 def main() -> None:
@@ -96,25 +114,17 @@ def main() -> None:
     from echoscope.coordination import CoordParams, coordinate
 
     out: list[dict[str, Any]] = []
-    print("| difficulty | behaviours | flagged | precision | recall | organic flagged | "
-          + " | ".join(CAMPAIGNS) + " | seconds |")
-    print("|---|---|---:|---:|---:|---:|" + "---|" * len(CAMPAIGNS) + "---:|")
+    print(HEADER)
     for diff in args.difficulty:
         study, truth = platform_study(diff, args.workdir)
         con = together(study, truth)
         for run in args.runs:
             t0 = time.perf_counter()
             res = coordinate(study, CoordParams(behaviours=tuple(run.split(","))), write=False)
-            secs = time.perf_counter() - t0
             s = score(con, res.flagged_accounts())
-            s.update({"difficulty": diff, "behaviours": run, "seconds": round(secs, 1)})
+            s.update({"difficulty": diff, "behaviours": run, "seconds": round(time.perf_counter() - t0, 1)})
             out.append(s)
-            cells = " | ".join(f"{s['campaigns'].get(c, {}).get('found', 0)}/{s['campaigns'].get(c, {}).get('together', 0)}"
-                               for c in CAMPAIGNS)
-            prec = "-" if s["precision"] is None else f"{s['precision']:.2f}"
-            rec = "-" if s["recall"] is None else f"{s['recall']:.2f} ({s['found']}/{s['together']})"
-            print(f"| {diff} | {run} | {s['flagged']} | {prec} | {rec} | {s['organic_flagged']} | {cells} | {secs:.1f} |",
-                  flush=True)
+            print(row_md(s), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

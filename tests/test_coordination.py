@@ -231,6 +231,15 @@ def test_shared_ip_and_rapid_fire(tmp_path):
     assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in rf.edges.to_pylist()] == [("A", "B", 3)]
     co = coordinate(s, CoordParams(behaviours=("co-retweet",), null="none"), write=False)
     assert co.edges.num_rows == 3  # within 60 s all three co-retweet
+    # rapid-fire's null assigns accounts to *all* of a post's amplification slots (A, B and C), not only the
+    # rapid ones: per post, 2 ordered pairs of rapid actions are within the window out of 3 x 2 ordered slot
+    # pairs, so q = 1/3 and the A-B null mean is 3 x 1/3 = 1.0 (with only the rapid slots it would be 3.0:
+    # every rapid pair is within the window, and rapid-fire could never be significant)
+    rfn = coordinate(s, CoordParams(behaviours=("rapid-fire",), reps=0, rapid_seconds=10), write=False)
+    e = rfn.edges.to_pylist()
+    assert [(x["account_a"], x["account_b"]) for x in e] == [("A", "B")]
+    assert e[0]["null_mean"] == pytest.approx(1.0)
+    assert rfn.summary["behaviours"]["rapid-fire"]["null"]["reference"] is True
 
 
 def test_parameters_are_validated():

@@ -305,7 +305,9 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
                  nz AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
                         LEFT JOIN _cv_g gx ON gx.acc = a.x WHERE a.half = {t_} AND gx.g IS DISTINCT FROM g.g
                         GROUP BY 1, 2, 3),
-                 no AS (SELECT beh, oid, count(*) AS n FROM _cv_ao WHERE half = {t_} GROUP BY 1, 2),
+                 -- accounts on the object: those acting in the behaviour, or all of its reference accounts (rapid-fire)
+                 no AS (SELECT beh, oid, greatest(count(*), coalesce(max(na), 0)) AS n FROM _cv_ao
+                        WHERE half = {t_} GROUP BY 1, 2),
                  c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
                        WHERE ao.half = {t_} GROUP BY 1, 2, 3),
                  -- the group's times are fixed and m takes a random slot among the object's non-group

@@ -62,6 +62,14 @@ class CoAction:
         Whether the time window applies (``shared-ip`` counts shared infrastructure at any time).
     cnt_name : str or None
         Name of the coordination-network-toolkit network this behaviour corresponds to.
+    reference : callable or None
+        ``reference(params) -> str``: a query returning ``object_id, n_ref, a_ref`` (actions and distinct
+        accounts) over *all* actions of each object that the null model shuffles accounts over, when a
+        behaviour's actions are a filtered subset of them. rapid-fire keeps only amplifications within
+        seconds of the post; under the object-timeline null those all lie within the window of each other
+        (``q_o`` ~ 1, no power), while the question is whether the same accounts take the *first* slots of
+        a post's amplifications again and again: the null assigns accounts to all of the post's
+        amplification slots.
     """
 
     name: str
@@ -70,6 +78,7 @@ class CoAction:
     timed: bool = True
     cnt_name: str | None = None
     tables: tuple[str, ...] = field(default=("posts",))
+    reference: Callable[[dict[str, Any]], str] | None = None
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -117,6 +126,13 @@ def _rapid(p: dict[str, Any]) -> str:
             f"AND latency_s <= {float(p.get('rapid_seconds', 10.0))}")
 
 
+def _rapid_reference(p: dict[str, Any]) -> str:
+    # every amplification of the post (the slots the null model assigns accounts to)
+    return ("SELECT subject_post_id AS object_id, count(*) AS n_ref, count(DISTINCT actor_id) AS a_ref "
+            "FROM engagements WHERE kind IN ('repost', 'quote') AND subject_post_id IS NOT NULL "
+            "AND latency_s IS NOT NULL AND latency_s >= 0 GROUP BY subject_post_id")
+
+
 def _shared_ip(p: dict[str, Any]) -> str:
     return ("SELECT account_id, object_id, min(action_id) AS action_id, min(ts) AS ts FROM ("
             f"SELECT account_id, 'ip:' || ip_hash AS object_id, account_id || '@' || CAST(ts AS VARCHAR) AS action_id, "
@@ -136,7 +152,7 @@ COACTIONS: dict[str, CoAction] = {
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions),
     "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
-                           tables=("posts", "likes")),
+                           tables=("posts", "likes"), reference=_rapid_reference),
     "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
                           timed=False, tables=("logins",)),
 }

@@ -388,7 +388,9 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
                count(*) FILTER (WHERE {HALF} = 0) AS w0, count(*) FILTER (WHERE {HALF} = 1) AS w1
         FROM _ca_abo JOIN _ca_idf i USING (oid) GROUP BY a, b HAVING count(*) >= {int(params.min_weight)}""")
     stats["candidate_edges"] = int(_scalar(con, "SELECT count(*) FROM _ca_edges"))
-    null_stats = _null_model(con, params, timed, progress) if params.null != "none" else {}
+    spec = COACTIONS[behaviour]
+    ref_sql = spec.reference({"rapid_seconds": params.rapid_seconds, **params.extra}) if spec.reference else None
+    null_stats = _null_model(con, params, timed, progress, ref_sql) if params.null != "none" else {}
     stats["null"] = null_stats
     edges = con.execute("""SELECT e.a, e.b, aa.account_id AS account_a, ab.account_id AS account_b, e.n_objects,
             e.n_pairs, e.weight_idf, e.min_gap, e.mean_gap, e.first_ts, e.last_ts, coalesce(nl.lam, 0.0) AS lam
@@ -453,7 +455,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
             JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
             SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q,
-                   q.n, q.s, nr.k, nr.nb
+                   q.n, q.s, nr.k, nr.nb, q.na
             FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
             JOIN (SELECT account_id, oid, count(*) AS k, sum(nb)::DOUBLE AS nb FROM _ca_nbr GROUP BY 1, 2) nr
               ON nr.account_id = a.account_id AND nr.oid = x.oid""")
@@ -464,14 +466,16 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
     return BehaviourResult(behaviour, out, evidence, stats, halves=halves)
 
 
-def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+def _null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn,
+                ref_sql: str | None = None) -> dict[str, Any]:
     """Null means of the candidate edges in ``_ca_nulllam(a, b, lam)``; dispatches on ``params.null``."""
     if params.null == "object":
-        return _object_null(con, params, timed, progress)
+        return _object_null(con, params, timed, progress, ref_sql)
     return _sampled_null(con, params, timed, progress)
 
 
-def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn,
+                 ref_sql: str | None = None) -> dict[str, Any]:
     """Object-timeline null, exact in expectation, calibrated by ``reps`` shuffles.
 
     Under the null each object keeps its timestamps (its burst after publication) and each account keeps the
@@ -496,10 +500,18 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nbr AS SELECT o.oid, r.account_id,
                 count(*) OVER (PARTITION BY o.oid ORDER BY r.ts RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb
             FROM _ca_raw r JOIN _ca_obj o USING (object_id)""")
+        # with a reference (rapid-fire: every amplification of the post), the object's slots are all of its
+        # actions: q_o = (ordered pairs of the behaviour's actions within the window) / (n_ref (n_ref - 1))
+        if ref_sql:
+            _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_ref AS SELECT o.oid, r.n_ref, r.a_ref
+                FROM ({ref_sql}) r JOIN _ca_obj o USING (object_id)""")
+        else:
+            _q(con, "CREATE OR REPLACE TEMP TABLE _ca_ref (oid INTEGER, n_ref BIGINT, a_ref BIGINT)")
         _q(con, """CREATE OR REPLACE TEMP TABLE _ca_q AS
-            SELECT oid, count(*) AS n, sum(nb)::DOUBLE AS s, CASE WHEN count(*) > 1
-                   THEN least(1.0, sum(nb)::DOUBLE / (count(*)::DOUBLE * (count(*) - 1))) ELSE 1.0 END AS q
-            FROM _ca_nbr GROUP BY oid""")
+            SELECT oid, n, s, CASE WHEN n > 1 THEN least(1.0, s / (n::DOUBLE * (n - 1))) ELSE 1.0 END AS q, na
+            FROM (SELECT b.oid, greatest(count(*), coalesce(any_value(r.n_ref), 0)) AS n, sum(b.nb)::DOUBLE AS s,
+                         any_value(r.a_ref) AS na
+                  FROM _ca_nbr b LEFT JOIN _ca_ref r USING (oid) GROUP BY b.oid)""")
         lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
                    coalesce(sum(q.q) FILTER (WHERE HALFX = 0), 0.0) AS l0,
                    coalesce(sum(q.q) FILTER (WHERE HALFX = 1), 0.0) AS l1 FROM {src} e
@@ -514,7 +526,12 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
             JOIN _ca_deg da ON da.aid = e.a JOIN _ca_deg db ON db.aid = e.b"""
     _q(con, "CREATE OR REPLACE TEMP TABLE _ca_nulllam AS " + lam_sql.format(src="_ca_edges"))
     out: dict[str, Any] = {"model": "object", "analytic": True, "reps": int(params.reps), "seed": int(params.seed)}
-    if params.reps > 0:
+    if ref_sql:
+        # the shuffles permute accounts among the behaviour's own actions; with a reference the null's slots
+        # are all of the object's actions, which the shuffles do not have: no empirical cut-off (BH only)
+        out["reps"] = 0
+        out["reference"] = True
+    elif params.reps > 0:
         _shuffled_networks(con, params, timed, progress)
         mw = int(params.min_weight)
         _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nwe AS SELECT rep, a, b, w FROM _ca_nw WHERE w >= {mw}")
