@@ -363,7 +363,11 @@ class _FoldTest:
 
 
 def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) -> set[str]:
-    """Accounts kept by the cross-fitted test (steps 3 and 4 of :func:`validate_accounts`)."""
+    """Accounts kept by the cross-fitted test (steps 3-5 of :func:`validate_accounts`).
+
+    Per fold, ``coordinated_groups`` (groups with two or more kept accounts) and ``accounts_kept`` (kept
+    accounts that are grouped or were tested against a group in that fold) are written into its report.
+    """
     if not tests:
         return set()
     names = sorted(set().union(*(t.tested for t in tests)))
@@ -373,13 +377,13 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
         if mine:
             w = sum(x[0] for x in mine)
             lam = max(sum(x[1] for x in mine), 1e-9)
-            ok_lift = w > 0 and w >= min_lift * lam
-            pv[i] = float(poisson_sf(np.array([w]), np.array([lam]))[0]) if ok_lift else 1.0
+            if w > 0 and w >= min_lift * lam:
+                pv[i] = float(poisson_sf(np.array([w]), np.array([lam]))[0])
         else:
             pv[i] = min(1.0, len(tests) * min(t.best.get(n, (1.0, -1))[0] for t in tests))
     ok = {n for n, k in zip(names, benjamini_hochberg(pv, alpha)) if k}
     # a kept account must share a group with another kept account: its own group in some fold, or (in no
-    # group) the group it was tested against
+    # group there) the group it was tested against, which then needs one kept member besides it
     keep: set[str] = set()
     for t in tests:
         counts: dict[int, int] = {}
@@ -387,10 +391,11 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
             if n in t.group:
                 counts[t.group[n]] = counts.get(t.group[n], 0) + 1
         for n in ok:
-            g_ = t.group.get(n, t.best.get(n, (1.0, -1))[1] if n not in t.group else -1)
-            if g_ >= 0 and counts.get(g_, 0) >= (2 if n in t.group else 1):
+            g_, need = (t.group[n], 2) if n in t.group else (t.best.get(n, (1.0, -1))[1], 1)
+            if g_ >= 0 and counts.get(g_, 0) >= need:
                 keep.add(n)
         t.fold["coordinated_groups"] = sum(1 for c in counts.values() if c >= 2)
+    for t in tests:
         t.fold["accounts_kept"] = sum(1 for n in keep if n in t.group or n in t.best)
     return keep
 
