@@ -4,8 +4,9 @@ Canonical tables are generated with numpy (power-law amplifier activity, 365 tar
 10% replies, 5% quotes, latencies log-normal with a fast bot share, half the accounts status-checked), loaded
 once into a study under ``--dir`` (loading is not timed), then ``measures(...).write()`` runs in a fresh
 subprocess per size so that peak RSS is that run's alone. Each result line also gives the process CPU time
-(both DuckDB threads; includes interpreter start-up and imports) and the 1-minute load average before and after
-the run, because the machine is shared.
+(both DuckDB threads; includes interpreter start-up and imports; with ``--engine spark`` plus the local JVM's,
+read from /proc, and its peak RSS added) and the 1-minute load average before and after the run, because the
+machine is shared.
 
     python benchmarks/bench_measures.py --sizes 1000000 5000000 [--engine spark]
 """
@@ -95,6 +96,37 @@ def build(path: Path, n: int) -> None:
                      "China government account" if i % 7 == 0 else None) for i in range(365)])
 
 
+def _children_usage() -> tuple[float, float]:
+    """CPU seconds and peak RSS (MiB) of this process's running descendants (Linux /proc; the Spark JVM)."""
+    kids: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            kids[int(d.name)] = int(stat.rsplit(")", 1)[1].split()[1])  # ppid
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in kids.items():
+            if ppid == parent and pid not in mine:
+                mine.add(pid)
+                todo.append(pid)
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = peak = 0.0
+    for pid in mine:
+        try:
+            fields = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return cpu, peak
+
+
 def run_one(path: Path, engine: str) -> dict:
     import echoscope
     from echoscope.measures import measures
@@ -108,8 +140,10 @@ def run_one(path: Path, engine: str) -> dict:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime  # all threads of this process (DuckDB uses both cores)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
-    if engine == "spark":  # the JVM is a child process
-        peak += resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if engine == "spark":  # the JVM is a running child process: getrusage(RUSAGE_CHILDREN) does not see it yet
+        child_cpu, child_peak = _children_usage()
+        cpu += child_cpu
+        peak += child_peak
     n_eng = s.sql("SELECT count(*) AS n FROM engagements")["n"][0].as_py()
     return {"engagements": n_eng, "seconds": round(secs, 2), "cpu_s": round(cpu, 1), "peak_rss_mib": round(peak),
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2), "rows": written}

@@ -12,18 +12,24 @@ amplifiers with a window over all of them, and on 10 million engagements that re
 the input (power-law activity: ~9.8M distinct (target, week, amplifier) rows), so the plan spent minutes in
 spilling windows. The SQL plan instead
 
-* reads the targets' engagements once into a slim temp table with integer target / group / week keys
+* numbers every engaging account in ``actor_id`` order once (``_am_ad``, with its latest status class and
+  flags), so everything after the read groups, sorts and joins integers, and ranks that break ties by
+  ``actor_id`` break them by that number; strings come back only for the output rows;
+* reads the targets' engagements once into a slim table with integer target / group / week / amplifier keys
   (weeks from epoch arithmetic: ``date_trunc('week', TIMESTAMPTZ)`` goes through ICU and cost more than the
-  join), a kind code, the latency and the amplifier's latest status class; the read is the ``engagements``
-  view's definition applied to the targets only (:func:`_engagements_sql`), and the string ids
-  (``engagement_id``, ``subject_post_id``) are kept only on rapid rows (with the targets-only read, this halved
-  the statement's CPU time at 10M engagements);
+  join), a kind code, the latency, the status class and, on rapid rows, the subject post's number; the read is
+  the ``engagements`` view's definition applied to the targets only (:func:`_read_sql`): the subject-post
+  join is made against the targets' posts (built on that small side: DuckDB would build it on the engagements),
+  with a small fallback for references outside them (:func:`_fix_latency`);
 * computes every sum that needs no amplifier level (kinds, latency bands, status-class shares, status-check
-  range, mean) in one ``GROUPING SETS`` pass over the six scopes; exact ``quantile_cont`` latency quantiles
-  over the rows only for the target scopes, and for the group and study scopes (millions of values each) from
-  counts of distinct latency values (:func:`_quantiles_from_counts`, bit-identical);
-* runs the rapid-fire window only over amplifiers with at least ``rapid_min_posts`` rapid engagements, reading
-  the ids of non-rapid engagements again only when one shares an amplifier and timestamp with a rapid one;
+  range, mean) per (target, week) and rolls those up to the six scopes with ``GROUPING SETS``; exact
+  ``quantile_cont`` latency quantiles over the rows only for the target scopes, and for the group and study
+  scopes (millions of values each) from counts of distinct latency values (:func:`_quantiles_from_counts`,
+  bit-identical);
+* runs the rapid-fire window only over amplifiers with at least ``rapid_min_posts`` rapid engagements, ordered
+  by time alone, reading engagement ids (the tie-breaker) only for an amplifier's second holding both a rapid
+  and a non-rapid engagement; this chain runs on a second cursor while the aggregations run on the first
+  (its window is mostly single-threaded);
 * per scope type, reduces to (scope key, amplifier) counts and streams them into a grouping-sets aggregate
   giving the number of amplifiers and the histogram of per-amplifier counts; top-k share, Gini and the Lorenz
   curve are exact functions of that small histogram (ties do not change them), and super-spreaders are ranked
@@ -40,7 +46,9 @@ Arrow).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -496,32 +504,124 @@ def _week_sql(col: str) -> str:
     return f"CAST(floor(({day} + 3) / 7) * 7 - 3 AS INTEGER)"
 
 
-def _engagements_sql() -> str:
-    """The ``engagements`` view (``ENGAGEMENTS_SQL`` in :mod:`echoscope.engine`) restricted to subjects in
-    ``_am_tg``, with the same rows (multiplicities included) and values for those subjects, but cheaper.
+def _read_sql(p: Params, rl: float, *, ids: bool = False, only: str | None = None) -> str:
+    """SELECT of the targets' engagements in the period as slim rows: the ``engagements`` view
+    (``ENGAGEMENTS_SQL`` in :mod:`echoscope.engine`) restricted to subjects in ``_am_tg``, with the same rows
+    (multiplicities included) and values for those subjects, but far cheaper.
 
-    * Likes: the view's ``LEFT JOIN posts s`` is followed by the join of ``s.account_id`` to the targets, so an
-      inner join with the targets' posts only gives the same rows; the hash table is built on the targets'
-      posts instead of all posts.
-    * Reposts, quotes, replies: ``COALESCE(p.ref_account_id, s.account_id)`` can only be a target when
-      ``ref_account_id`` is null or a target, which filters ``p`` before the self-join; ``s`` (all posts) stays
-      the view's left join, because latency and a null ``ref_account_id`` need any matching post.
+    * The view's ``LEFT JOIN posts s`` (the subject post) is made against the targets' posts only
+      (``_am_tp``, built once; a few hundred thousand rows instead of every post). Posts are unique by
+      (platform, post_id) (``schema.KEYS``, enforced at load), so an engagement matching a target's post
+      matches no other post.
+    * Likes: the subject is the liked post's author, so only likes of the targets' posts are kept (inner join).
+    * Reposts, quotes, replies: the subject ``COALESCE(p.ref_account_id, s.account_id)`` can only be a target when
+      ``ref_account_id`` is null or a target (one join with the targets gives both the filter and the target
+      key). Without a match among the targets' posts, a row is kept only when ``ref_account_id`` names a target;
+      its subject post, if any, is some other account's post (inconsistent data) or absent (a dangling
+      reference), so its latency is looked up afterwards in all posts (column ``fb``, :func:`_fix_latency`).
+
+    Columns: integer target / group / week keys, amplifier key ``ai`` (``_am_ad``: actor ids numbered in
+    their sort order), kind code, latency, rapid flag, time, the subject post's number in ``_am_tp`` (``pn``,
+    rapid rows only), the reference's platform and post id (``fb`` rows only), the amplifier's status class,
+    check time and flags. ``ids`` adds ``eid`` (the engagement id) on every row;
+    ``only`` names a table of (actor_id, created_at) pairs the read is restricted to.
     """
-    lat = "CAST(EXTRACT(EPOCH FROM {a}.created_at) - EXTRACT(EPOCH FROM s.created_at) AS DOUBLE) AS latency_s"
+    lat = "CAST(EXTRACT(EPOCH FROM {a}.created_at) - EXTRACT(EPOCH FROM s.created_at) AS DOUBLE)"
+    semi = (lambda a: f"SEMI JOIN {only} o ON o.actor_id = {a}.account_id AND o.created_at = {a}.created_at"
+            ) if only else (lambda a: "")
+    eid_p, eid_l = (", p.post_id AS eid", ", l.account_id || ':' || l.post_id AS eid") if ids else ("", "")
+    kind_case = " ".join(f"WHEN {_lit(k)} THEN {i}" for i, k in enumerate(KIND_COLUMNS, start=1))
+    rapid = f"coalesce(e.latency_s >= 0 AND e.latency_s <= {rl!r} AND e.created_at IS NOT NULL, false)"
     return f"""
-        SELECT p.post_id AS engagement_id, p.account_id AS actor_id, p.kind, p.ref_post_id AS subject_post_id,
-               COALESCE(p.ref_account_id, s.account_id) AS subject_account_id, p.created_at, {lat.format(a='p')}
-        FROM posts p
-        LEFT JOIN posts s ON s.platform = p.platform AND s.post_id = p.ref_post_id
-        WHERE p.kind IN ('repost', 'reply', 'quote')
-          AND (p.ref_account_id IS NULL OR p.ref_account_id IN (SELECT account_id FROM _am_tg))
-        UNION ALL
-        SELECT l.account_id || ':' || l.post_id AS engagement_id, l.account_id AS actor_id, 'like' AS kind,
-               l.post_id AS subject_post_id, s.account_id AS subject_account_id, l.created_at, {lat.format(a='l')}
-        FROM likes l
-        JOIN (SELECT platform, post_id, account_id, created_at FROM posts
-              WHERE account_id IN (SELECT account_id FROM _am_tg)) s
-          ON s.platform = l.platform AND s.post_id = l.post_id"""
+        SELECT e.ti, e.gi, {_week_sql('e.created_at')} AS wk, e.ai,
+               CAST(CASE e.kind {kind_case} ELSE 0 END AS TINYINT) AS k,
+               CASE WHEN e.latency_s >= 0 THEN e.latency_s END AS lat,
+               {rapid} AS rapid, e.created_at,
+               CASE WHEN {rapid} THEN e.pn END AS pn, CASE WHEN e.fb THEN e.spid END AS spid,
+               e.fb, CASE WHEN e.fb THEN e.platform END AS plat,
+               CAST(coalesce(e.sc, 5) AS TINYINT) AS sc, e.checked_at,
+               coalesce(e.coord, false) AS coord, coalesce(e.risk, false) AS risk{', e.eid' if ids else ''}
+        FROM (
+          SELECT coalesce(p.rti, s.ti) AS ti, CASE WHEN p.rti IS NOT NULL THEN p.rgi ELSE s.gi END AS gi,
+                 p.ai, p.sc, p.checked_at, p.coord, p.risk,
+                 p.kind, p.ref_post_id AS spid, p.created_at, {lat.format(a='p')} AS latency_s,
+                 s.ti IS NULL AS fb, p.platform, s.pn{eid_p}
+          FROM (SELECT p.platform, p.post_id, d.ai, d.sc, d.checked_at, d.coord, d.risk, p.kind, p.ref_post_id,
+                       p.created_at, tg.ti AS rti, tg.gi AS rgi
+                FROM posts p {semi('p')}
+                LEFT JOIN _am_tg tg ON tg.account_id = p.ref_account_id
+                LEFT JOIN _am_ad d ON d.actor_id = p.account_id
+                WHERE p.kind IN ('repost', 'reply', 'quote') AND (p.ref_account_id IS NULL OR tg.ti IS NOT NULL)
+                  AND {_period_sql('p.created_at', p)}) p
+          LEFT JOIN _am_tp s ON s.platform = p.platform AND s.post_id = p.ref_post_id
+          WHERE s.ti IS NOT NULL OR p.rti IS NOT NULL
+          UNION ALL
+          SELECT s.ti, s.gi, d.ai, d.sc, d.checked_at, d.coord, d.risk,
+                 'like' AS kind, l.post_id AS spid, l.created_at,
+                 {lat.format(a='l')} AS latency_s, false AS fb, NULL AS platform, s.pn{eid_l}
+          FROM likes l {semi('l')} JOIN _am_tp s ON s.platform = l.platform AND s.post_id = l.post_id
+          LEFT JOIN _am_ad d ON d.actor_id = l.account_id
+          WHERE {_period_sql('l.created_at', p)}) e"""
+
+
+@contextlib.contextmanager
+def _written_join_sides(sql: Any) -> Iterator[None]:
+    """Build every hash join of a statement on its right (written) side.
+
+    DuckDB's cardinality estimates for a filtered Parquet scan are low, so it would build the hash table of the
+    read's subject-post join on the engagements (millions of rows with their strings) and probe it with the
+    targets' posts; building on the targets' posts, as written, is the cheap side (at 3M engagements the join
+    took 1.9 s the other way round).
+    """
+    old = sql("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+    new = ",".join(x for x in (old, "build_side_probe_side") if x)
+    sql(f"SET disabled_optimizers = {_lit(new)}")
+    try:
+        yield
+    finally:
+        sql(f"SET disabled_optimizers = {_lit(old)}" if old else "RESET disabled_optimizers")
+
+
+class _Background:
+    """``fn(*args)`` in a thread; :meth:`join` waits and re-raises its error (DuckDB releases the GIL)."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        import threading
+
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised in join
+                self.error = e
+
+        self.thread = threading.Thread(target=run, name="echoscope-measures-rapid", daemon=True)
+        self.thread.start()
+
+    def join(self, raise_error: bool = True) -> None:
+        self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+def _fix_latency(sql: Any, table: str, rl: float, temp: Any) -> None:
+    """Latency of the ``fb`` rows of ``table`` (see :func:`_read_sql`) from all posts, the view's left join
+    for references that are no target's post; a no-op (one count) when there are none."""
+    if not sql(f"SELECT count(*) FROM {table} WHERE fb").fetchone()[0]:
+        return
+    temp("_am_fbx", f"""
+        SELECT e.rowid AS rid, n.pn,
+               CAST(EXTRACT(EPOCH FROM e.created_at) - EXTRACT(EPOCH FROM s.created_at) AS DOUBLE) AS latency_s
+        FROM {table} e LEFT JOIN posts s ON s.platform = e.plat AND s.post_id = e.spid
+        LEFT JOIN (SELECT DISTINCT post_id, pn FROM _am_tp) n ON n.post_id = e.spid
+        WHERE e.fb""")
+    rapid = f"coalesce(f.latency_s >= 0 AND f.latency_s <= {rl!r} AND t.created_at IS NOT NULL, false)"
+    sql(f"""
+        UPDATE {table} t SET lat = CASE WHEN f.latency_s >= 0 THEN f.latency_s END, rapid = {rapid},
+               pn = CASE WHEN {rapid} THEN f.pn END, spid = CASE WHEN {rapid} AND f.pn IS NULL THEN t.spid END,
+               fb = false, plat = NULL
+        FROM _am_fbx f WHERE t.rowid = f.rid""")
 
 
 def _quantiles_from_counts(lv: Any, qs: tuple[float, ...], names: list[str]) -> Any:
@@ -599,14 +699,19 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
     """All measures on DuckDB with hand-written SQL (same definitions as :func:`summary`); returns Arrow tables
     cast to the schemas of the Ibis expressions, so both paths give identically typed tables.
 
-    Plan (see the module docstring for why): (1) one pass over the targets' engagements writes a slim temp
-    table (integer target / group / week keys, amplifier, kind code, latency, status class; string ids only on
-    rapid rows); (2) one grouping-sets pass over it gives every sum that needs no amplifier level, and the exact
-    latency quantiles (``quantile_cont``) come from the rows for target scopes and from counts of distinct
-    values for group and study scopes; (3) the rapid-fire window runs only over amplifiers with enough
-    rapid engagements; (4) per scope kind, a hash aggregation to (scope key, amplifier) counts streams into a
-    grouping-sets aggregate giving the number of amplifiers and the histogram of per-amplifier counts, from which
-    top-k share, Gini, Lorenz points and super-spreader thresholds follow.
+    Plan (see the module docstring for why): (1) an amplifier dictionary (actor id -> integer in actor id order,
+    with status class and flags) and the targets' posts; (2) one pass over the targets' engagements writes a
+    slim table (integer target / group / week / amplifier keys, kind code, latency, status class; subject post
+    numbers only on rapid rows); (3) on a second cursor, the rapid-fire window over amplifiers with enough rapid
+    engagements, ordered by time (engagement ids read only for mixed ties); meanwhile (4) the sums that need no
+    amplifier level per (target, week), rolled up to the six scopes, the exact latency quantiles
+    (``quantile_cont`` over the rows for target scopes, counts of distinct values for group and study scopes)
+    and (5) per scope kind, a hash aggregation to (scope key, amplifier) counts streaming into a grouping-sets
+    aggregate giving the number of amplifiers and the histogram of per-amplifier counts, from which top-k share,
+    Gini, Lorenz points and super-spreader thresholds follow.
+
+    Intermediate tables are plain tables of the connection's in-memory database (the second cursor cannot see
+    TEMP tables), named ``_am_*`` and dropped at the end.
     """
     raw = con.con
     sql = raw.execute
@@ -615,9 +720,17 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
     grp_filter = f'AND "group" = {_lit(p.group)}' if p.group is not None else ""
     temps: list[str] = []
 
-    def temp(name: str, body: str) -> None:
-        sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
-        temps.append(name)
+    def temp_on(execute: Any) -> Any:
+        # plain tables of the connection's in-memory database (not TEMP: those would be invisible to the second
+        # cursor the rapid-fire chain runs on); dropped at the end
+        def temp(name: str, body: str) -> None:
+            execute(f"CREATE OR REPLACE TABLE {name} AS {body}")
+            temps.append(name)
+        return temp
+
+    temp = temp_on(sql)
+    chain: _Background | None = None
+    cur: Any = None
 
     try:
         temp("_am_tg", f"""
@@ -635,92 +748,161 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
                          row_number() OVER (PARTITION BY account_id
                                             ORDER BY coalesce(checked_at, {_EPOCH_SQL}) DESC, status) AS rn
                   FROM account_status) WHERE rn = 1""")
-        coord_join = f"LEFT JOIN ({coord_sql}) c ON c.account_id = e.actor_id" if has_coord else ""
-        risk_join = f"LEFT JOIN ({risk_sql}) r ON r.account_id = e.actor_id" if has_risk else ""
-        kind_case = " ".join(f"WHEN {_lit(k)} THEN {i}" for i, k in enumerate(KIND_COLUMNS, start=1))
-        rl = float(p.rapid_latency_s)
-        src = _engagements_sql()
-        rapid_sql = f"coalesce(e.latency_s >= 0 AND e.latency_s <= {rl!r} AND e.created_at IS NOT NULL, false)"
-        # engagement_id / subject_post_id (strings, a third of this statement's cost when written for every row)
-        # are kept only on rapid rows, the only ones the rapid-fire sequences read them from
-        temp("_am_e", f"""
-            SELECT tg.ti, tg.gi, {_week_sql('e.created_at')} AS wk, e.actor_id,
-                   CAST(CASE e.kind {kind_case} ELSE 0 END AS TINYINT) AS k,
-                   CASE WHEN e.latency_s >= 0 THEN e.latency_s END AS lat,
-                   {rapid_sql} AS rapid, e.created_at,
-                   CASE WHEN {rapid_sql} THEN e.engagement_id END AS eid,
-                   CASE WHEN {rapid_sql} THEN e.subject_post_id END AS spid,
+        # the targets' posts (subject posts of the read) and the amplifier dictionary: every engaging account,
+        # numbered in actor_id order (so ranks that break ties by actor_id can use the number), with its latest
+        # status class and flags; the read joins it once, and everything after works on integer keys
+        temp("_am_tp", """
+            SELECT s.platform, s.post_id, s.created_at, tg.ti, tg.gi,
+                   CAST(dense_rank() OVER (ORDER BY s.post_id) AS INTEGER) AS pn
+            FROM posts s JOIN _am_tg tg ON s.account_id = tg.account_id""")
+        coord_join = f"LEFT JOIN ({coord_sql}) c ON c.account_id = a.actor_id" if has_coord else ""
+        risk_join = f"LEFT JOIN ({risk_sql}) r ON r.account_id = a.actor_id" if has_risk else ""
+        temp("_am_ad", f"""
+            SELECT a.actor_id, CAST(row_number() OVER (ORDER BY a.actor_id) AS INTEGER) AS ai,
                    CAST(coalesce(st.sc, 5) AS TINYINT) AS sc, st.checked_at,
                    {"c.account_id IS NOT NULL" if has_coord else "false"} AS coord,
                    {"r.account_id IS NOT NULL" if has_risk else "false"} AS risk
-            FROM ({src}) e JOIN _am_tg tg ON e.subject_account_id = tg.account_id
-            LEFT JOIN _am_st st ON st.account_id = e.actor_id {coord_join} {risk_join}
-            WHERE {_period_sql('e.created_at', p)}""")
+            FROM (SELECT account_id AS actor_id FROM posts WHERE kind IN ('repost', 'reply', 'quote')
+                  UNION SELECT account_id FROM likes) a
+            LEFT JOIN _am_st st ON st.account_id = a.actor_id {coord_join} {risk_join}""")
+        rl = float(p.rapid_latency_s)
+        # engagement ids (strings) are not kept: the rapid-fire order needs them only for ties, read again below
+        with _written_join_sides(sql):
+            temp("_am_e", _read_sql(p, rl))
+        _fix_latency(sql, "_am_e", rl, temp)
 
-        # rapid-fire: only amplifiers with at least rapid_min_posts rapid engagements can have a sequence
+        # rapid-fire: only amplifiers with at least rapid_min_posts rapid engagements can have a sequence. The
+        # chain runs on a second cursor in a thread while this one computes the sums and amplifier counts: its
+        # window is mostly single-threaded, so the other core does the aggregations meanwhile
         mp = int(p.rapid_min_posts)
-        temp("_am_cand", f"SELECT actor_id FROM _am_e WHERE rapid GROUP BY actor_id HAVING count(*) >= {mp}")
-        # Runs are counted in (created_at, engagement_id) order. Non-rapid rows carry no engagement_id, which
-        # changes no run unless a non-rapid row shares its amplifier and time with a rapid row: such a group has a
-        # rapid row next to a non-rapid one of the same time in the window's order (flag ``mix``, from the same
-        # sort). Only then (rare) are those non-rapid rows read again from the source with their engagement_id,
-        # replacing their slim copies, and the window is run again.
-        cand = "SELECT e.actor_id, e.ti, e.wk, e.spid, e.created_at, e.lat, e.rapid, e.eid FROM _am_e e " \
-               "SEMI JOIN _am_cand c ON e.actor_id = c.actor_id"
 
-        def rapid_rows(rows: str) -> None:
-            same = "{f}(e.created_at) OVER w = e.created_at AND {f}(e.rapid) OVER w <> e.rapid"
-            temp("_am_rr", f"""
-                SELECT actor_id, run, ti, wk, spid AS subject_post_id, created_at, lat, mix FROM (
-                  SELECT e.*, sum(CASE WHEN e.rapid THEN 0 ELSE 1 END) OVER (
-                           w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run,
-                         coalesce({same.format(f='lag')} OR {same.format(f='lead')}, false) AS mix
-                  FROM ({rows}) e
-                  WINDOW w AS (PARTITION BY e.actor_id ORDER BY e.created_at, e.eid))
-                WHERE rapid""")
+        def rapid_chain(sql: Any, temp: Any) -> None:
+            temp("_am_cand", f"SELECT ai FROM _am_e WHERE rapid GROUP BY ai HAVING count(*) >= {mp}")
+            # Runs are counted in (created_at, engagement_id) order. A run is a stretch of rapid rows between
+            # non-rapid ones, so the order among rows of one amplifier and time matters only when such a group
+            # holds both a rapid and a non-rapid row; the first window orders by time alone and flags those
+            # groups (a rapid row next to a non-rapid one of the same time, flag ``mix``). Only then (rare) are
+            # the flagged groups' rows read again with their engagement ids and the window is run again (the
+            # read toggles the global optimizer setting of _written_join_sides; the other cursor's plans may
+            # change meanwhile, never its results).
+            cand = "SELECT e.ai, e.ti, e.wk, e.pn, e.spid, e.created_at, e.lat, e.rapid, NULL::VARCHAR AS eid " \
+                   "FROM _am_e e SEMI JOIN _am_cand c ON e.ai = c.ai"
 
-        rapid_rows(cand)
-        temp("_am_mix", "SELECT DISTINCT actor_id, created_at FROM _am_rr WHERE mix")
-        if sql("SELECT count(*) FROM _am_mix").fetchone()[0]:
-            rapid_rows(f"""
-                SELECT e.* FROM ({cand}) e
-                LEFT JOIN _am_mix m ON m.actor_id = e.actor_id AND m.created_at = e.created_at
-                WHERE e.rapid OR m.actor_id IS NULL
-                UNION ALL
-                SELECT e.actor_id, NULL, NULL, NULL, e.created_at, NULL, false, e.engagement_id
-                FROM ({src}) e JOIN _am_tg tg ON e.subject_account_id = tg.account_id
-                SEMI JOIN _am_mix m ON m.actor_id = e.actor_id AND m.created_at = e.created_at
-                WHERE {_period_sql('e.created_at', p)} AND NOT {rapid_sql}""")
-        temp("_am_seq", f"""
-            SELECT actor_id, run, count(DISTINCT subject_post_id) AS posts, count(*) AS engagements,
-                   count(DISTINCT ti) AS targets, min(created_at) AS start, max(created_at) AS "end",
-                   max(lat) AS max_latency_s
-            FROM _am_rr GROUP BY actor_id, run HAVING count(DISTINCT subject_post_id) >= {mp}""")
-        temp("_am_rc", """
-            SELECT r.ti, any_value(tg.gi) AS gi, r.wk, r.actor_id, count(*) AS n_rapid
-            FROM _am_rr r SEMI JOIN _am_seq s ON r.actor_id = s.actor_id AND r.run = s.run
-            JOIN _am_tg tg ON tg.ti = r.ti
-            GROUP BY r.ti, r.wk, r.actor_id""")
+            def rapid_rows(rows: str, order: str) -> None:
+                same = "{f}(e.created_at) OVER w = e.created_at AND {f}(e.rapid) OVER w <> e.rapid"
+                temp("_am_rr", f"""
+                    SELECT ai, run, ti, wk, pn, spid, created_at, lat, mix FROM (
+                      SELECT e.*, sum(CASE WHEN e.rapid THEN 0 ELSE 1 END) OVER (
+                               w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run,
+                             coalesce({same.format(f='lag')} OR {same.format(f='lead')}, false) AS mix
+                      FROM ({rows}) e
+                      WINDOW w AS (PARTITION BY e.ai ORDER BY {order}))
+                    WHERE rapid""")
+
+            rapid_rows(cand, "e.created_at")
+            temp("_am_mix", "SELECT DISTINCT ai, created_at FROM _am_rr WHERE mix")
+            if sql("SELECT count(*) FROM _am_mix").fetchone()[0]:
+                temp("_am_mixs", "SELECT d.actor_id, m.created_at FROM _am_mix m JOIN _am_ad d ON d.ai = m.ai")
+                with _written_join_sides(sql):
+                    temp("_am_mr", _read_sql(p, rl, ids=True, only="_am_mixs"))
+                _fix_latency(sql, "_am_mr", rl, temp)
+                rapid_rows(f"""
+                    SELECT e.* FROM ({cand}) e ANTI JOIN _am_mix m ON m.ai = e.ai AND m.created_at = e.created_at
+                    UNION ALL
+                    SELECT e.ai, e.ti, e.wk, e.pn, e.spid, e.created_at, e.lat, e.rapid, e.eid FROM _am_mr e""",
+                           "e.created_at, e.eid")
+            # distinct posts: numbered targets' posts (pn) plus, rarely, ids of other posts (spid, disjoint from
+            # the numbered ones); the distinct counts run only over runs with at least rapid_min_posts rows
+            posts = "count(DISTINCT pn)" + (" + count(DISTINCT spid)" if sql(
+                "SELECT count(spid) FROM _am_rr").fetchone()[0] else "")
+            temp("_am_run", f"SELECT ai, run FROM _am_rr GROUP BY ai, run HAVING count(*) >= {mp}")
+            temp("_am_seq", f"""
+                SELECT ai, run, {posts} AS posts, count(*) AS engagements,
+                       count(DISTINCT ti) AS targets, min(created_at) AS start, max(created_at) AS "end",
+                       max(lat) AS max_latency_s
+                FROM _am_rr SEMI JOIN _am_run USING (ai, run) GROUP BY ai, run HAVING {posts} >= {mp}""")
+            temp("_am_rc", """
+                SELECT r.ti, any_value(tg.gi) AS gi, r.wk, r.ai, count(*) AS n_rapid
+                FROM _am_rr r SEMI JOIN _am_seq s ON r.ai = s.ai AND r.run = s.run
+                JOIN _am_tg tg ON tg.ti = r.ti
+                GROUP BY r.ti, r.wk, r.ai""")
+
+            temp("_am_rsum", f"""
+                SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, sum(n_rapid)::BIGINT AS s_n_rapid,
+                       count(DISTINCT ai) AS rapid_fire_amplifiers
+                FROM _am_rc GROUP BY {_SETS} {_HAVING_RAW}""")
+
+        cur = raw.cursor()
+        chain = _Background(rapid_chain, cur.execute, temp_on(cur.execute))
 
         # scope sums that need no amplifier level (counts by kind and latency band, status-class sums, status
-        # check range, latency mean): one grouping-sets pass with small integer keys
-        kinds = ", ".join(f"sum(CASE WHEN k = {i} THEN 1 ELSE 0 END)::BIGINT AS s_n_{c}"
-                          for i, c in enumerate(KIND_COLUMNS.values(), start=1))
-        bands = ", ".join(f"sum(CASE WHEN lat <= {s} THEN 1 ELSE 0 END)::BIGINT AS s_n_{b}"
-                          for b, s in LATENCY_BANDS.items())
-        temp("_am_sum0", f"""
-            SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, count(*) AS s_n, {kinds}, count(lat) AS s_n_lat, {bands},
-                   sum(CASE WHEN sc IN (1, 2) THEN 1 ELSE 0 END)::BIGINT AS e_suspended,
-                   sum(CASE WHEN sc IN (1, 2) AND k = 1 THEN 1 ELSE 0 END)::BIGINT AS e_susp_reposts,
-                   sum(CASE WHEN sc = 2 THEN 1 ELSE 0 END)::BIGINT AS e_deleted,
-                   sum(CASE WHEN sc = 5 THEN 1 ELSE 0 END)::BIGINT AS e_unchecked,
-                   sum(CASE WHEN sc = 3 THEN 1 ELSE 0 END)::BIGINT AS e_active,
-                   sum(CASE WHEN sc = 4 THEN 1 ELSE 0 END)::BIGINT AS e_protected,
+        # check range, latency mean): first per (target, week), then rolled up to the six scopes from those few
+        # thousand rows (a grouping-sets pass over the rows cost three times as much); the latency mean is the
+        # rolled-up sum over the count
+        sums = {"s_n": "count(*)", **{f"s_n_{c}": f"sum(CASE WHEN k = {i} THEN 1 ELSE 0 END)"
+                                      for i, c in enumerate(KIND_COLUMNS.values(), start=1)},
+                "s_n_lat": "count(lat)", **{f"s_n_{b}": f"sum(CASE WHEN lat <= {sec} THEN 1 ELSE 0 END)"
+                                            for b, sec in LATENCY_BANDS.items()},
+                "e_suspended": "sum(CASE WHEN sc IN (1, 2) THEN 1 ELSE 0 END)",
+                "e_susp_reposts": "sum(CASE WHEN sc IN (1, 2) AND k = 1 THEN 1 ELSE 0 END)",
+                "e_deleted": "sum(CASE WHEN sc = 2 THEN 1 ELSE 0 END)",
+                "e_unchecked": "sum(CASE WHEN sc = 5 THEN 1 ELSE 0 END)",
+                "e_active": "sum(CASE WHEN sc = 3 THEN 1 ELSE 0 END)",
+                "e_protected": "sum(CASE WHEN sc = 4 THEN 1 ELSE 0 END)",
+                "e_coord": "sum(CASE WHEN coord THEN 1 ELSE 0 END)",
+                "e_risk": "sum(CASE WHEN risk THEN 1 ELSE 0 END)"}
+        temp("_am_sum1", f"""
+            SELECT ti, gi, wk, {', '.join(f'{v}::BIGINT AS {k}' for k, v in sums.items())},
                    min(checked_at) AS status_checked_first, max(checked_at) AS status_checked_last,
-                   sum(CASE WHEN coord THEN 1 ELSE 0 END)::BIGINT AS e_coord,
-                   sum(CASE WHEN risk THEN 1 ELSE 0 END)::BIGINT AS e_risk,
-                   CAST(round(avg(lat), 6) AS DOUBLE) AS latency_mean
-            FROM _am_e GROUP BY {_SETS} {_HAVING_RAW}""")
+                   sum(lat) AS s_lat
+            FROM _am_e GROUP BY ti, gi, wk""")
+        temp("_am_sum0", f"""
+            SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, {', '.join(f'sum({k})::BIGINT AS {k}' for k in sums)},
+                   min(status_checked_first) AS status_checked_first,
+                   max(status_checked_last) AS status_checked_last,
+                   CAST(round(CASE WHEN sum(s_n_lat) > 0 THEN sum(s_lat) / sum(s_n_lat) END, 6) AS DOUBLE)
+                     AS latency_mean
+            FROM _am_sum1 GROUP BY {_SETS} {_HAVING_RAW}""")
+        # per scope type: (scope key, amplifier) counts -> amplifiers, status-class amplifier counts and the
+        # histogram of per-amplifier counts, in one grouping-sets aggregate over the streamed reduction
+        scope_parts, hist_parts = [], []
+        for name, label, keys in _SCOPE_TYPES:
+            kl = list(keys)
+            where = ["wk IS NOT NULL"] if "wk" in keys else []
+            if label == "group":
+                where.append("gi IS NOT NULL")
+            w = " AND ".join(where) or "TRUE"
+            ksel = ", ".join(kl + ["ai"])
+            if name == "ta":
+                # with the latency counts the super-spreader details need (per target and amplifier)
+                temp("_am_pa_ta", f"SELECT {ksel}, count(*) AS n, min(sc) AS sc, count(lat) AS n_lat, "
+                                  f"sum(CASE WHEN lat <= 60 THEN 1 ELSE 0 END)::BIGINT AS n_60s "
+                                  f"FROM _am_e GROUP BY {ksel}")
+                src = "_am_pa_ta"
+            elif name == "ga":  # rolled up from the target level (null group kept for the study roll-up)
+                temp("_am_pa_ga", "SELECT gi, ai, sum(n)::BIGINT AS n, min(sc) AS sc FROM _am_pa_ta GROUP BY gi, ai")
+                src = "(SELECT * FROM _am_pa_ga WHERE gi IS NOT NULL)"
+            elif name == "sa":
+                temp("_am_pa_sa", "SELECT ai, sum(n)::BIGINT AS n, min(sc) AS sc FROM _am_pa_ga GROUP BY ai")
+                src = "_am_pa_sa"
+            else:
+                src = f"(SELECT {ksel}, count(*) AS n, min(sc) AS sc FROM _am_e WHERE {w} GROUP BY {ksel})"
+            kg = ", ".join(kl)
+            gsets = f"GROUPING SETS (({kg}), ({kg + ', ' if kl else ''}n))"
+            temp(f"_am_agg_{name}", f"""
+                SELECT {kg + ',' if kl else ''} n AS hn, GROUPING(n) AS is_sum, count(*) AS c,
+                       count(*) FILTER (WHERE sc IN (1, 2)) AS suspended_amplifiers,
+                       count(*) FILTER (WHERE sc = 5) AS unchecked_amplifiers
+                FROM {src} GROUP BY {gsets}""")
+            cols = ", ".join(c if c in kl else f"CAST(NULL AS INTEGER) AS {c}" for c in ("ti", "gi", "wk"))
+            scope_parts.append(f"SELECT '{label}' AS scope, {cols}, c, suspended_amplifiers, unchecked_amplifiers "
+                               f"FROM _am_agg_{name} WHERE is_sum = 1")
+            hist_parts.append(f"SELECT '{label}' AS scope, {cols}, hn AS n, c FROM _am_agg_{name} WHERE is_sum = 0")
+        on = lambda a, b: " AND ".join(  # noqa: E731
+            [f"{a}.scope = {b}.scope"] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in ("ti", "gi", "wk")])
+        chain.join()
+        # (after the rapid-fire chain, so that its window and the quantiles' value lists do not overlap: with
+        # both at once the 30M-engagement run peaked at 5.5 GiB)
         # exact latency quantiles (quantile_cont): per target scope from the rows; per group and study scope
         # from counts of distinct latency values, which determine the order statistics quantile_cont
         # interpolates between (far fewer values to sort than rows)
@@ -748,47 +930,7 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
             FROM _am_sum0 u LEFT JOIN (SELECT * FROM _am_qt UNION ALL SELECT * FROM _am_qg) q
               ON q.scope = u.scope AND q.ti IS NOT DISTINCT FROM u.ti AND q.gi IS NOT DISTINCT FROM u.gi
                  AND q.wk IS NOT DISTINCT FROM u.wk""")
-        temp("_am_rsum", f"""
-            SELECT {_SCOPE_LABEL} AS scope, ti, gi, wk, sum(n_rapid)::BIGINT AS s_n_rapid,
-                   count(DISTINCT actor_id) AS rapid_fire_amplifiers
-            FROM _am_rc GROUP BY {_SETS} {_HAVING_RAW}""")
 
-        # per scope type: (scope key, amplifier) counts -> amplifiers, status-class amplifier counts and the
-        # histogram of per-amplifier counts, in one grouping-sets aggregate over the streamed reduction
-        scope_parts, hist_parts = [], []
-        for name, label, keys in _SCOPE_TYPES:
-            kl = list(keys)
-            where = ["wk IS NOT NULL"] if "wk" in keys else []
-            if label == "group":
-                where.append("gi IS NOT NULL")
-            w = " AND ".join(where) or "TRUE"
-            ksel = ", ".join(kl + ["actor_id"])
-            if name == "ta":
-                temp("_am_pa_ta", f"SELECT {ksel}, count(*) AS n, min(sc) AS sc FROM _am_e GROUP BY {ksel}")
-                src = "_am_pa_ta"
-            elif name == "ga":  # rolled up from the target level (null group kept for the study roll-up)
-                temp("_am_pa_ga", "SELECT gi, actor_id, sum(n)::BIGINT AS n, min(sc) AS sc FROM _am_pa_ta "
-                                  "GROUP BY gi, actor_id")
-                src = "(SELECT * FROM _am_pa_ga WHERE gi IS NOT NULL)"
-            elif name == "sa":
-                temp("_am_pa_sa", "SELECT actor_id, sum(n)::BIGINT AS n, min(sc) AS sc FROM _am_pa_ga "
-                                  "GROUP BY actor_id")
-                src = "_am_pa_sa"
-            else:
-                src = f"(SELECT {ksel}, count(*) AS n, min(sc) AS sc FROM _am_e WHERE {w} GROUP BY {ksel})"
-            kg = ", ".join(kl)
-            gsets = f"GROUPING SETS (({kg}), ({kg + ', ' if kl else ''}n))"
-            temp(f"_am_agg_{name}", f"""
-                SELECT {kg + ',' if kl else ''} n AS hn, GROUPING(n) AS is_sum, count(*) AS c,
-                       count(*) FILTER (WHERE sc IN (1, 2)) AS suspended_amplifiers,
-                       count(*) FILTER (WHERE sc = 5) AS unchecked_amplifiers
-                FROM {src} GROUP BY {gsets}""")
-            cols = ", ".join(c if c in kl else f"CAST(NULL AS INTEGER) AS {c}" for c in ("ti", "gi", "wk"))
-            scope_parts.append(f"SELECT '{label}' AS scope, {cols}, c, suspended_amplifiers, unchecked_amplifiers "
-                               f"FROM _am_agg_{name} WHERE is_sum = 1")
-            hist_parts.append(f"SELECT '{label}' AS scope, {cols}, hn AS n, c FROM _am_agg_{name} WHERE is_sum = 0")
-        on = lambda a, b: " AND ".join(  # noqa: E731
-            [f"{a}.scope = {b}.scope"] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in ("ti", "gi", "wk")])
         temp("_am_s", f"""
             SELECT a.*, u.* EXCLUDE (scope, ti, gi, wk),
                    coalesce(r.s_n_rapid, 0) AS s_n_rapid, coalesce(r.rapid_fire_amplifiers, 0) AS rapid_fire_amplifiers
@@ -832,6 +974,9 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
             HAVING NOT (GROUPING(ti) = 1 AND GROUPING(gi) = 0 AND gi IS NULL)""")
         return _assemble(raw, p, schemas, has_coord, has_risk, temp)
     finally:
+        if chain is not None:
+            chain.join(raise_error=False)
+            cur.close()
         for t in temps:
             sql(f"DROP TABLE IF EXISTS {t}")
 
@@ -904,46 +1049,49 @@ def _assemble(raw: Any, p: Params, schemas: dict[str, Any], has_coord: bool, has
         WHERE above < m AND above + c >= m""")
     parts = []
     for name, label, kl in (("ta", "target", ["ti", "gi"]), ("ga", "group", ["gi"]), ("sa", "study", [])):
-        cond = " AND ".join([f"t.scope = '{label}'"] + [f"t.{c} = a.{c}" for c in kl])
+        # a target's key is ti alone (its gi is null when the target has no group)
+        cond = " AND ".join([f"t.scope = '{label}'"] + [f"t.{c} = a.{c}" for c in kl if c != "gi" or name == "ga"])
         sel = ", ".join(f"a.{c}" if c in kl else f"CAST(NULL AS INTEGER) AS {c}" for c in ("ti", "gi"))
         parts.append(f"""
-            SELECT '{label}' AS scope, {sel}, a.actor_id, a.n, t.m, t.total,
+            SELECT '{label}' AS scope, {sel}, a.ai, a.n, t.m, t.total,
                    row_number() OVER (PARTITION BY {', '.join('a.' + c for c in kl) or "'all'"}
-                                      ORDER BY a.n DESC, a.actor_id) AS rank
+                                      ORDER BY a.n DESC, a.ai) AS rank
             FROM {"(SELECT * FROM _am_pa_ga WHERE gi IS NOT NULL)" if name == "ga" else "_am_pa_" + name} a
             JOIN _am_thr t ON {cond} AND a.n >= t.vm""")
     temp("_am_ss0", f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE rank <= m")
     # the chosen amplifiers' latency and rapid-fire counts, per (target, amplifier), then summed per scope
     temp("_am_ssd", """
-        SELECT e.ti, e.gi, e.actor_id, count(e.lat) AS n_lat,
-               sum(CASE WHEN e.lat <= 60 THEN 1 ELSE 0 END)::BIGINT AS n_60s, 0::BIGINT AS n_rapid,
-               bool_or(e.coord) AS coord, bool_or(e.risk) AS risk
-        FROM _am_e e SEMI JOIN (SELECT DISTINCT actor_id FROM _am_ss0) c ON e.actor_id = c.actor_id
-        GROUP BY e.ti, e.gi, e.actor_id
+        SELECT e.ti, e.gi, e.ai, e.n_lat, e.n_60s, 0::BIGINT AS n_rapid, d.coord, d.risk
+        FROM _am_pa_ta e SEMI JOIN (SELECT DISTINCT ai FROM _am_ss0) c ON e.ai = c.ai
+        JOIN _am_ad d ON d.ai = e.ai
         UNION ALL
-        SELECT r.ti, r.gi, r.actor_id, 0, 0, r.n_rapid, NULL, NULL
-        FROM _am_rc r SEMI JOIN (SELECT DISTINCT actor_id FROM _am_ss0) c ON r.actor_id = c.actor_id""")
+        SELECT r.ti, r.gi, r.ai, 0, 0, r.n_rapid, NULL, NULL
+        FROM _am_rc r SEMI JOIN (SELECT DISTINCT ai FROM _am_ss0) c ON r.ai = c.ai""")
+    # the details summed per scope key and amplifier first (joining each chosen amplifier to all its
+    # per-target rows cost seconds for amplifiers chosen in many target scopes)
+    temp("_am_ssg", f"""
+        SELECT {_SCOPE_LABEL} AS scope, ti, gi, ai, sum(n_lat)::BIGINT AS n_lat, sum(n_60s)::BIGINT AS n_60s,
+               sum(n_rapid)::BIGINT AS n_rapid, coalesce(bool_or(coord), false) AS coord,
+               coalesce(bool_or(risk), false) AS risk
+        FROM _am_ssd GROUP BY GROUPING SETS ((ti, gi, ai), (gi, ai), (ai))""")
     ss_sql = f"""
         SELECT x.scope, CASE WHEN x.scope = 'target' THEN tg.account_id END AS target, g.grp AS "group",
-               CAST(x.rank AS BIGINT) AS rank, x.actor_id, acc.actor_handle, x.n AS engagements,
+               CAST(x.rank AS BIGINT) AS rank, ad.actor_id, acc.actor_handle, x.n AS engagements,
                {_share_sql('x.n', 'x.total')} AS share, st.status, st.checked_at,
                {'x.coord' if has_coord else 'CAST(NULL AS BOOLEAN)'} AS coordinated,
                {'x.risk' if has_risk else 'CAST(NULL AS BOOLEAN)'} AS high_risk,
                {_share_sql('x.n_60s', 'x.n_lat')} AS share_within_60s, x.n_rapid AS rapid_fire_engagements
-        FROM (SELECT x.scope, x.ti, x.gi, x.actor_id, x.n, x.total, x.rank,
-                     sum(d.n_lat)::BIGINT AS n_lat, sum(d.n_60s)::BIGINT AS n_60s,
-                     sum(d.n_rapid)::BIGINT AS n_rapid, coalesce(bool_or(d.coord), false) AS coord,
-                     coalesce(bool_or(d.risk), false) AS risk
-              FROM _am_ss0 x JOIN _am_ssd d ON d.actor_id = x.actor_id
-                   AND (x.scope = 'study' OR (x.scope = 'group' AND d.gi = x.gi)
-                        OR (x.scope = 'target' AND d.ti = x.ti))
-              GROUP BY x.scope, x.ti, x.gi, x.actor_id, x.n, x.total, x.rank) x
+        FROM (SELECT x.scope, x.ti, x.gi, x.ai, x.n, x.total, x.rank, d.n_lat, d.n_60s, d.n_rapid, d.coord, d.risk
+              FROM _am_ss0 x JOIN _am_ssg d ON d.scope = x.scope AND d.ai = x.ai
+                   AND d.ti IS NOT DISTINCT FROM x.ti AND d.gi IS NOT DISTINCT FROM x.gi) x
+        LEFT JOIN _am_ad ad ON ad.ai = x.ai
         LEFT JOIN _am_tg tg ON tg.ti = x.ti
         LEFT JOIN _am_groups g ON g.gi = x.gi
-        LEFT JOIN _am_st st ON st.account_id = x.actor_id
+        LEFT JOIN _am_st st ON st.account_id = ad.actor_id
         LEFT JOIN (SELECT account_id, max(handle) AS actor_handle FROM accounts
-                   SEMI JOIN (SELECT DISTINCT actor_id FROM _am_ss0) c ON account_id = c.actor_id
-                   GROUP BY account_id) acc ON acc.account_id = x.actor_id"""
+                   SEMI JOIN (SELECT DISTINCT d.actor_id FROM _am_ss0 x JOIN _am_ad d ON d.ai = x.ai) c
+                     ON account_id = c.actor_id
+                   GROUP BY account_id) acc ON acc.account_id = ad.actor_id"""
 
     # Lorenz points: the last amplifier of every percentile of population, i = floor(b * N / points)
     pts = int(p.lorenz_points)
@@ -960,7 +1108,8 @@ def _assemble(raw: Any, p: Params, schemas: dict[str, Any], has_coord: bool, has
         LEFT JOIN _am_tg tg ON tg.ti = pt.ti
         LEFT JOIN _am_groups g ON g.gi = pt.gi
         WHERE pt.i >= 1"""
-    rf_sql = ("SELECT actor_id, start, \"end\", posts, engagements, targets, max_latency_s FROM _am_seq")
+    rf_sql = ("SELECT d.actor_id, s.start, s.\"end\", s.posts, s.engagements, s.targets, s.max_latency_s "
+              "FROM _am_seq s LEFT JOIN _am_ad d ON d.ai = s.ai")
     out = {}
     for name, q in (("summary", summary_sql), ("superspreaders", ss_sql), ("lorenz", lorenz_sql),
                     ("rapidfire", rf_sql)):
