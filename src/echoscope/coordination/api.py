@@ -251,7 +251,7 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
         for t in tabs))
     con.execute("CREATE OR REPLACE TEMP TABLE _cv_ao AS " + " UNION ALL ".join(f"SELECT * FROM _cv_ao_{t}" for t in tabs))
     con.register("_cv_h_in", halves)
-    h = con.execute(f"""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
+    h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
         FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
     con.unregister("_cv_h_in")
     a = np.asarray(h["account_a"].to_pylist(), dtype=object)

@@ -942,7 +942,7 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
         def top_m(k: float) -> str:
             return _top_m_sql("namp", k)
 
-        temp("_am_hc", f"""
+        temp("_am_hc", """
             SELECT h.*, s.c AS namp, s.s_n AS total,
                    sum(h.c) OVER (PARTITION BY h.scope, h.ti, h.gi, h.wk ORDER BY h.n DESC
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - h.c AS above,
