@@ -207,11 +207,16 @@ def test_profiles_resolved_once_and_cached_in_accounts(tmp_path):
 
     study = echoscope.init_study(tmp_path / "s")
     with ReplayServer(events, max_seconds=60) as srv:
-        for _ in range(2):
+        for run in range(2):
             res = ProfileResolver(study, fake_fetch, interval=0.2)
             col = BlueskyCollector(study, targets=TARGETS, endpoint=srv.url, cursor=0, resolver=res,
                                    until_us=events[-1]["time_us"], batch_events=300, writer="thread")
             col.run()
+            if run == 0:  # the final batch's accounts are resolved in the run that saw them, not the next
+                first = set(asked)
+                seen = {r["a"] for r in study.sql("SELECT DISTINCT account_id a FROM posts UNION "
+                                                  "SELECT DISTINCT account_id FROM likes").to_pylist()}
+                assert seen <= first
     engagers = {r["a"] for r in study.sql("SELECT DISTINCT account_id a FROM posts UNION "
                                           "SELECT DISTINCT account_id FROM likes").to_pylist()}
     # every engaging account was asked for exactly once across both runs (the second run found them all in
@@ -220,6 +225,28 @@ def test_profiles_resolved_once_and_cached_in_accounts(tmp_path):
     assert len(asked) == len(set(asked))
     got = study.sql("SELECT account_id, handle, followers_count FROM accounts WHERE handle LIKE '%.test'").to_pylist()
     assert {r["account_id"] for r in got} == set(asked)
+
+
+def test_profile_wanted_again_while_fetched_is_not_fetched_twice(tmp_path):
+    # the writer wants a batch's DIDs while a round is fetching them and before their profiles are committed:
+    # the next round must not ask for them again
+    import queue
+
+    asked: list[str] = []
+    res: ProfileResolver
+
+    def fetch(dids: list[str]) -> list[dict]:
+        asked.extend(dids)
+        res.want(dids + ["did:plc:new"])  # concurrently wanted again, plus one new account
+        return [{"account_id": d, "handle": "h.test", "followers_count": 1, "created_at": None, "labels": []}
+                for d in dids]
+
+    res = ProfileResolver(echoscope.init_study(tmp_path / "s"), fetch, interval=3600)
+    res._q = queue.Queue()  # nothing drains it: the profiles are never committed, as in the race
+    res.want(["did:plc:a", "did:plc:b"])
+    assert res.round() == 2
+    assert res.round() == 1 and asked == ["did:plc:a", "did:plc:b", "did:plc:new"]
+    assert res.round() == 0
 
 
 def test_compaction_keeps_rows_and_folds_manifest(tmp_path):

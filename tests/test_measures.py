@@ -246,6 +246,9 @@ def test_cli_json_and_table(study: echoscope.Study) -> None:
     assert "@amb_uk" in res.stdout and "70.0%" in res.stdout  # t1's later-suspended share
     res = runner.invoke(app, ["measure", str(study.path), "--top", "2x"])
     assert res.exit_code == 2 and "--top" in res.output
+    # cluster options without the Spark engine are a usage error, not silently ignored
+    res = runner.invoke(app, ["measure", str(study.path), "--spark-data-root", "s3a://b/s"])
+    assert res.exit_code == 2 and "--spark-data-root needs --engine spark" in res.output
 
 
 def test_every_key_documented(rows: list[dict]) -> None:

@@ -53,3 +53,23 @@ def test_spark_hand_values(both: tuple[dict[str, pa.Table], dict[str, pa.Table]]
     assert study["share_suspended"] == pytest.approx(9 / 14)
     assert study["top_share"] == pytest.approx(10 / 14)
     assert study["share_coordinated"] == pytest.approx(8 / 14)
+
+
+def test_spark_reads_a_copy_of_the_study_at_data_root(tmp_path: Path,
+                                                      both: tuple[dict[str, pa.Table], dict[str, pa.Table]]) -> None:
+    # production layout: the study directory synced to an object store, executors read it there
+    # (file:// stands in for s3a:// here); the results equal DuckDB's on the local study
+    import shutil
+
+    from echoscope.errors import ConfigError
+
+    study = make_study(tmp_path / "study")
+    study.write_result("coord_members", pa.table({"cluster_id": ["c1", "c1"], "account_id": ["a1", "a2"]}))
+    mirror = tmp_path / "bucket" / "studies" / "mystudy"
+    shutil.copytree(study.path, mirror)
+    got = measures(study, top="30%", engine="spark", data_root=mirror.as_uri()).to_arrow("summary")
+    assert got.to_pylist() == both[0]["summary"].to_pylist()
+    # a copy that misses parts (not synced) is a one-line error naming the table and the fix
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"missing under .*empty.*sync"):
+        measures(study, engine="spark", data_root=(tmp_path / "empty").as_uri())

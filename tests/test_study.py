@@ -205,3 +205,28 @@ def test_manifest_lists_content_hashes(study, tmp_path):
     g.write_bytes(f.read_bytes())
     again = study.ingest([str(g)], format="csv")
     assert again[0]["status"] == "skipped" and study.rows("posts") == 1
+
+
+def test_spark_target_resolution(tmp_path, monkeypatch):
+    # explicit arguments > ECHOSCOPE_SPARK_* > [spark] in echoscope.toml > local[2] on the study directory
+    from echoscope.engine import parse_spark_conf, spark_target
+
+    s = echoscope.init_study(tmp_path / "s")
+    monkeypatch.delenv("ECHOSCOPE_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("ECHOSCOPE_SPARK_DATA_ROOT", raising=False)
+    t = spark_target(s)
+    assert (t.master, t.data_root, t.conf, t.local) == ("local[2]", None, (), True)
+    assert t.part_uri(s, "tables/posts/part-1.parquet") == str(s.path / "tables/posts/part-1.parquet")
+    with open(s.path / "echoscope.toml", "a") as fh:
+        fh.write('\n[spark]\nmaster = "spark://head:7077"\ndata_root = "s3a://b/studies/s/"\n'
+                 '[spark.conf]\n"spark.executor.memory" = "8g"\n')
+    t = spark_target(s)
+    assert (t.master, t.local) == ("spark://head:7077", False)
+    assert t.part_uri(s, "tables/posts/part-1.parquet") == "s3a://b/studies/s/tables/posts/part-1.parquet"
+    assert t.conf == (("spark.executor.memory", "8g"),)
+    monkeypatch.setenv("ECHOSCOPE_SPARK_MASTER", "yarn")
+    assert spark_target(s).master == "yarn"
+    t = spark_target(s, master="local[4]", conf=["spark.executor.memory=16g", "spark.a=b"])
+    assert t.master == "local[4]" and dict(t.conf) == {"spark.executor.memory": "16g", "spark.a": "b"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_spark_conf(["spark.executor.memory"])

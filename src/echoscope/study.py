@@ -239,11 +239,15 @@ class Study:
 
         return score_study(self, **kw)
 
-    def spark(self, master: str = "local[2]") -> Any:
-        """An Ibis PySpark connection with the same tables and views (needs the ``spark`` extra)."""
+    def spark(self, master: str | None = None, **options: Any) -> Any:
+        """An Ibis PySpark connection with the same tables and views (needs the ``spark`` extra).
+
+        ``master``, ``data_root`` and ``conf`` as for :func:`echoscope.engine.spark_target` (default: the
+        study's ``[spark]`` configuration, else ``local[2]``).
+        """
         from .engine import connect_spark
 
-        return connect_spark(self, master)
+        return connect_spark(self, master, **options)
 
     def rows(self, name: str) -> int:
         m = self.manifest()

@@ -252,6 +252,8 @@ class BlueskyCollector:
         if self._batch_events or final:
             follows = self.parser.follows
             tables = self.parser.drain() if self._batch_events else {}
+            if self.resolver is not None:  # here, not in the writer: the final batch's DIDs are wanted before
+                self.resolver.want_tables(tables, follows)  # run() stops the resolver and its last round
             self._q.put(("batch", tables, self.cursor, self._batch_first, final, follows))
         self._batch_first = None
         self._batch_events = 0
@@ -267,9 +269,7 @@ class BlueskyCollector:
                 continue
             try:
                 if item[0] == "batch":
-                    _, tables, cursor, first, final, follows = item
-                    if self.resolver is not None:
-                        self.resolver.want_tables(tables, follows)
+                    _, tables, cursor, first, final, _follows = item
                     extra = {"endpoint": self.endpoint, "platform": PLATFORM}
                     if final:
                         self.store.commit(tables, cursor, first_cursor=first, extra=extra, force_accounts=True)
@@ -323,9 +323,7 @@ class ProcessWriter:
                 if self.owner._error is not None:
                     continue
                 if item[0] == "batch":
-                    _, tables, cursor, first, final, follows = item
-                    if self.owner.resolver is not None:
-                        self.owner.resolver.want_tables(tables, follows)
+                    _, tables, cursor, first, final, _follows = item
                     self.inbox.put(("batch", _to_ipc(tables), cursor, first, final))
                 else:
                     self.inbox.put(("side", _to_ipc(item[1]), None, None, False))

@@ -1,10 +1,10 @@
 """Profiles of the accounts that engage, resolved through Bluesky's public API (``atproto``), cached.
 
 Jetstream carries what accounts do, not who they are; a study needs handles, creation dates and follower
-counts of the engaging accounts for the account signals. A resolver thread gathers the DIDs seen in committed
-batches, drops those already known (a bounded in-memory set, then the study's own ``accounts`` table, which
-is the durable cache: a DID with a handle there is never asked again, across runs), and asks
-``app.bsky.actor.getProfiles`` (25 actors a call) every ``interval`` seconds. Profiles go to the collector's
+counts of the engaging accounts for the account signals. A resolver thread gathers the DIDs seen in each batch
+as it is handed to the writer, drops those already known (a bounded in-memory set, then the study's own
+``accounts`` table, which is the durable cache: a DID with a handle there is never asked again, across runs),
+and asks ``app.bsky.actor.getProfiles`` (25 actors a call) every ``interval`` seconds. Profiles go to the collector's
 writer queue as a side commit (not tied to the cursor: they can be resolved again at any time).
 
 The fetch function is injectable (``fetch=``); the default talks to ``base_url`` with the ``atproto``
@@ -146,10 +146,17 @@ class ProfileResolver:
 
     def round(self) -> int:
         """Resolve what is pending now; returns the number of profiles fetched."""
+        if self.fetch is None or self._q is None:
+            return 0
         with self._lock:
-            batch = sorted(self.pending)
+            # DIDs are marked known as they are taken, so a DID wanted again while this round fetches it (its
+            # profile not yet committed) is not fetched twice
+            if len(self.known) > KNOWN_MAX:
+                self.known.clear()
+            batch = sorted(self.pending - self.known)
             self.pending.clear()
-        if not batch or self.fetch is None or self._q is None:
+            self.known.update(batch)
+        if not batch:
             return 0
         batch = self._unknown(batch)
         rows: list[dict[str, Any]] = []
@@ -161,9 +168,6 @@ class ProfileResolver:
                 self.failed += len(chunk)
                 if self.on_error is not None:
                     self.on_error(exc)
-        if len(self.known) > KNOWN_MAX:
-            self.known.clear()
-        self.known.update(batch)
         if rows:
             now = dt.datetime.now(dt.timezone.utc)
             self._q.put(("side", {"accounts": profiles_table(rows, observed_at=now,
@@ -187,7 +191,8 @@ class ProfileResolver:
                 "JOIN wanted w USING (account_id) WHERE a.handle IS NOT NULL").fetchall()}
         finally:
             con.close()
-        self.known.update(have)
+        with self._lock:
+            self.known.update(have)
         return [d for d in dids if d not in have]
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..cli_util import byte_progress, emit_json, handle_errors, out
+from ..errors import ConfigError
 
 
 def _pct(v: Any) -> str:
@@ -62,6 +63,15 @@ def measure(
         "the few accounts doing most of the work)")] = "1%",
     engine: Annotated[str, typer.Option(help="duckdb (embedded, default) | spark (needs the spark extra)")]
     = "duckdb",
+    spark_master: Annotated[Optional[str], typer.Option(
+        "--spark-master", help="with --engine spark: master URL (local[2], spark://host:7077, yarn, k8s://...); "
+        "default: ECHOSCOPE_SPARK_MASTER, then [spark] master in the study's echoscope.toml, then local[2]")] = None,
+    spark_data_root: Annotated[Optional[str], typer.Option(
+        "--spark-data-root", help="with --engine spark: URI where the executors find a copy of the study "
+        "directory, e.g. s3a://bucket/studies/mystudy (see docs/scale-out.md)")] = None,
+    spark_conf: Annotated[Optional[list[str]], typer.Option(
+        "--spark-conf", help="with --engine spark: a Spark setting KEY=VALUE (repeatable), e.g. "
+        "spark.executor.memory=8g")] = None,
     rapid_seconds: Annotated[float, typer.Option(
         "--rapid-seconds", help="an engagement within this many seconds of its post is rapid (seconds); a long "
         "window admits fast human fans")] = 10.0,
@@ -78,10 +88,14 @@ def measure(
     from . import measures
 
     s = open_study(study)
+    spark = {k: v for k, v in (("master", spark_master), ("data_root", spark_data_root), ("conf", spark_conf)) if v}
+    if spark and engine != "spark":
+        raise ConfigError(f"--spark-{next(iter(spark)).replace('_', '-')} needs --engine spark")
     with byte_progress("measure", quiet=quiet or json) as cb:
         cb({"event": "stage", "message": f"measuring on {engine}"})
         m = measures(s, group=group, since=since, until=until, top=top, engine=engine,
-                     rapid_latency_s=rapid_seconds, rapid_min_posts=rapid_min_posts, risk_threshold=risk_threshold)
+                     rapid_latency_s=rapid_seconds, rapid_min_posts=rapid_min_posts, risk_threshold=risk_threshold,
+                     **spark)
         written = m.write(progress=cb)
     if json:
         tables = m.tables()
