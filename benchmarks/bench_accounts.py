@@ -108,12 +108,13 @@ def speed(n_acc: int, n_eng: int) -> dict[str, Any]:
     del tables
     s.set_targets(pa.table({"account_id": ["u0", "u1", "u2"], "handle": [None] * 3, "group": ["t"] * 3,
                             "label": [None] * 3}))
-    code = ("import json,time,resource,sys; import echoscope; from echoscope.accounts.score import score_study;"
+    code = (f"import json,time,resource,sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "from procstat import peak_rss_bytes; import echoscope; from echoscope.accounts.score import score_study;"
             f"s=echoscope.open_study({str(s.path)!r}); t=time.perf_counter(); r=score_study(s); "
             "el=time.perf_counter()-t; print(json.dumps({'seconds': el, 'accounts': r.scores.num_rows, "
             "'signal_rows': r.signals.num_rows, 'flagged': r.meta['flagged'], "
             "'cpu_s': (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)), "
-            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
+            "'peak_rss_mb': peak_rss_bytes() / 1048576}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res.update({"n_accounts": n_acc, "n_engagements": n_eng, "generate_s": t_gen, "load_s": t_load})

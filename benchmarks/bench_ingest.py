@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from procstat import peak_rss_bytes  # this process's own peak (see procstat.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SAMPLES = ["noflat.jsonl", "2sets.jsonl", "entities_test.jsonl", "withheld.jsonl", "media_policy_violation_on.jsonl"]
@@ -86,7 +88,7 @@ def child(fmt: str, file: str, study: str) -> None:
     t = time.perf_counter()
     rep = s.ingest([file], format=fmt)
     el = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss_bytes()  # this process's own peak (not ru_maxrss: see procstat.py)
     print(json.dumps({"elapsed": el, "peak_rss": rss, "report": rep[0], "posts": s.rows("posts")}))
 
 

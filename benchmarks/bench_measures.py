@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from procstat import peak_rss_mib
+
 
 def make_tables(n: int, seed: int = 1) -> dict[str, pa.Table]:
     from echoscope import schema as S
@@ -139,7 +141,7 @@ def run_one(path: Path, engine: str) -> dict:
     secs = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime  # all threads of this process (DuckDB uses both cores)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux reports KiB)
+    peak = peak_rss_mib()  # this process's own peak (not ru_maxrss: see procstat.py)
     if engine == "spark":  # the JVM is a running child process: getrusage(RUSAGE_CHILDREN) does not see it yet
         child_cpu, child_peak = _children_usage()
         cpu += child_cpu

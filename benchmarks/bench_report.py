@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from procstat import peak_rss_bytes  # noqa: E402  (this process's own peak, see procstat.py)
 
 
 def child(kind: str, study: str, target: str) -> None:
@@ -46,7 +48,7 @@ def child(kind: str, study: str, target: str) -> None:
     el = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(json.dumps({"seconds": el, "cpu": cpu, "peak_rss": r1.ru_maxrss * 1024, **extra}))
+    print(json.dumps({"seconds": el, "cpu": cpu, "peak_rss": peak_rss_bytes(), **extra}))
 
 
 def run_child(kind: str, study: Path, target: Path) -> dict:
