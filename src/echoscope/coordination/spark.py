@@ -131,17 +131,24 @@ class _Views:
 
 
 def _posts_frame(spark: Any, study: Any) -> Any:
-    """The study's posts with their place in DuckDB's scan order: (manifest part, row in the part)."""
+    """The study's posts with their place in DuckDB's scan order: (manifest part, row in the part).
+
+    The parts are read where :func:`echoscope.engine.spark_target` says (the study directory, or a copy of it
+    at ``data_root`` on an object store; see docs/scale-out.md).
+    """
     from pyspark.sql import functions as F
 
     from .. import schema as S
+    from ..engine import spark_read_parts, spark_target
 
-    parts = [str(study.path / p) for p in study.manifest()["tables"].get("posts", {}).get("parts", [])]
+    parts = study.manifest()["tables"].get("posts", {}).get("parts", [])
     cols = ["account_id", "post_id", "ref_post_id", "kind", "created_at"]
     if not parts:
         ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in S.ALL_TABLES["posts"] if f.name in cols)
         return spark.createDataFrame([], ddl + ", _part INT, _ri BIGINT")
-    frames = [spark.read.parquet(p).select(*cols, F.col("_metadata.row_index").alias("_ri"))
+    target = spark_target(study)
+    frames = [spark_read_parts(spark, study, target, "posts", [p])
+              .select(*cols, F.col("_metadata.row_index").alias("_ri"))
               .withColumn("_part", F.lit(i)) for i, p in enumerate(parts)]
     return functools.reduce(lambda a, b: a.unionByName(b), frames)
 
@@ -374,19 +381,21 @@ def spark_edges(spark: Any, study: Any, con: Any, behaviour: str, params: CoordP
     return N.echoscope_judge(con, behaviour, params, progress, stats)
 
 
-def spark_builder(study: Any, params: CoordParams, master: str = "local[2]") -> Callable[..., BehaviourResult]:
+def spark_builder(study: Any, params: CoordParams, master: str | None = None) -> Callable[..., BehaviourResult]:
     """The builder ``api.coordinate(..., engine="spark")`` uses in place of ``BUILDERS[params.semantics]``.
 
-    Raises ConfigError (before any Spark session starts) for what the Spark engine does not run yet.
+    ``master`` None: ``ECHOSCOPE_SPARK_MASTER``, the study's ``[spark]`` configuration, else ``local[2]``
+    (:func:`echoscope.engine.spark_target`). Raises ConfigError (before any Spark session starts) for what the
+    Spark engine does not run yet.
     """
-    from ..engine import spark_session
+    from ..engine import spark_session, spark_target
 
     check_supported(params)
-    return functools.partial(spark_edges, spark_session(master), study)
+    return functools.partial(spark_edges, spark_session(spark_target(study, master=master)), study)
 
 
 def coordinate_spark(study: Any, params: CoordParams | None = None, *, write: bool = True,
-                     progress: Any = None, master: str = "local[2]", **kw: Any) -> Any:
+                     progress: Any = None, master: str | None = None, **kw: Any) -> Any:
     """:func:`echoscope.coordination.coordinate` with the data-sized stages on Spark; the same result.
 
     Parameters
@@ -400,8 +409,8 @@ def coordinate_spark(study: Any, params: CoordParams | None = None, *, write: bo
         Store the four result tables in the study.
     progress : callable, optional
         Receives ``{"event": "stage", "message": ...}`` dicts.
-    master : str
-        Spark master URL (``local[2]``: this machine, two cores).
+    master : str, optional
+        Spark master URL (``local[2]``: this machine, two cores); default as in :func:`spark_builder`.
 
     Returns
     -------
