@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_coordination_accuracy.py [--difficulty default hard] [--workdir /tmp/bench-coord-acc]
-        [--runs co-retweet co-reply ... "co-retweet,co-reply,co-quote"] [--json out.json]
+        [--runs co-retweet co-reply ... "co-retweet,co-reply,co-quote"] [--json out.json] [--seed 7]
+        [--param early_seconds=300 ...]
 
 For each difficulty it simulates the platform with the simulator's defaults (20,000 accounts, 200,000
 engagements, seed 7; the difficulty settings were fixed before the detector was tuned), writes the study (not
@@ -16,7 +17,9 @@ flagged accounts with ``truth_accounts``:
 - precision = flagged campaign accounts / flagged accounts; organic = flagged non-campaign accounts / all
   non-campaign accounts; per campaign: flagged of acting together.
 
-Prints a Markdown table (and writes JSON with ``--json``).
+Prints a Markdown table (and writes JSON with ``--json``). ``--seed`` simulates another platform (same
+settings) for a confirmation run; ``--param`` overrides detector parameters for experiments (the table's
+runs use none).
 """
 
 from __future__ import annotations
@@ -27,23 +30,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RUNS = ["co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "co-retweet,rapid-fire",
-                "co-retweet,co-reply,co-quote", "co-retweet,co-reply,co-quote,co-text",
-                "co-retweet,co-reply,co-quote,co-text,rapid-fire"]
+DEFAULT_RUNS = ["co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency",
+                "co-retweet,rapid-fire", "co-retweet,co-reply,co-quote", "co-retweet,co-reply,co-quote,co-text",
+                "co-retweet,co-reply,co-quote,co-text,rapid-fire",
+                "co-retweet,co-reply,co-quote,early-amplify,co-latency",
+                "co-retweet,co-reply,co-quote,co-text,rapid-fire,early-amplify,co-latency"]
 CAMPAIGNS = ("superspreaders", "impersonation", "hijacked", "copypaste")
 
 
-def platform_study(difficulty: str, workdir: Path) -> tuple[Any, Path]:
+def platform_study(difficulty: str, workdir: Path, seed: int = 7) -> tuple[Any, Path]:
     """The simulated study for ``difficulty`` (made once per work directory) and its truth table's path."""
     import pyarrow.parquet as pq
 
     from echoscope.simulate import make_config, simulate, write
     from echoscope.study import open_study
 
-    root = workdir / difficulty
+    root = workdir / (difficulty if seed == 7 else f"{difficulty}-seed{seed}")
     truth = root / "truth.parquet"
     if not truth.exists():
-        platform = simulate(make_config(difficulty=difficulty))
+        platform = simulate(make_config(difficulty=difficulty, seed=seed))
         write(platform, root / "study", "study")
         pq.write_table(platform.truth_accounts, truth)
     return open_study(root / "study"), truth
@@ -103,26 +108,40 @@ def row_md(s: dict[str, Any]) -> str:
             f"| {cells} | {s['seconds']:.1f} |")
 
 
+def _value(text: str) -> Any:
+    """A ``--param`` value: int, float, or the string itself."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--difficulty", nargs="+", default=["default", "hard"])
     ap.add_argument("--runs", nargs="+", default=DEFAULT_RUNS)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench-coord-acc"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--seed", type=int, default=7, help="simulator seed (the table's platforms: 7)")
+    ap.add_argument("--param", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="detector parameters other than the defaults (CoordParams fields), for experiments")
     args = ap.parse_args()
 
     from echoscope.coordination import CoordParams, coordinate
 
+    overrides = {k: _value(v) for k, v in (x.split("=", 1) for x in args.param)}
     out: list[dict[str, Any]] = []
     print(HEADER)
     for diff in args.difficulty:
-        study, truth = platform_study(diff, args.workdir)
+        study, truth = platform_study(diff, args.workdir, args.seed)
         con = together(study, truth)
         for run in args.runs:
             t0 = time.perf_counter()
-            res = coordinate(study, CoordParams(behaviours=tuple(run.split(","))), write=False)
+            res = coordinate(study, CoordParams(behaviours=tuple(run.split(",")), **overrides), write=False)
             s = score(con, res.flagged_accounts())
-            s.update({"difficulty": diff, "behaviours": run, "seconds": round(time.perf_counter() - t0, 1)})
+            s.update({"difficulty": diff if args.seed == 7 else f"{diff} (seed {args.seed})", "behaviours": run, "seconds": round(time.perf_counter() - t0, 1)})
             out.append(s)
             print(row_md(s), flush=True)
     if args.json:

@@ -128,6 +128,13 @@ def test_cli_json_edges_file_and_errors(bots, cli, tmp_path):
     assert r.exit_code == 2 and "unknown behaviour(s) co-nothing" in r.stderr
     r = cli("coordinate", bots.path, "--semantics", "coortweet", "--behaviour", "co-link")
     assert r.exit_code == 2 and "no peer definition" in r.stderr
+    r = cli("coordinate", bots.path, "--behaviour", "co-latency", "--latency-buckets", "60,ten")
+    assert r.exit_code == 2 and "--latency-buckets must be comma-separated seconds" in r.stderr
+    r = cli("coordinate", bots.path, "--behaviour", "early-amplify", "--early-seconds", "300", "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["parameters"]["early_seconds"] == 300.0
+    assert doc["summary"]["behaviours"]["early-amplify"]["window"] == 300.0
 
 
 def test_dense_window_guard_is_reported(tmp_path):
@@ -242,6 +249,65 @@ def test_shared_ip_and_rapid_fire(tmp_path):
     assert rfn.summary["behaviours"]["rapid-fire"]["null"]["reference"] is True
 
 
+
+def test_reference_null_counts_every_object_an_account_acted_on(tmp_path):
+    """rapid-fire's null sums q_o over *every* post both accounts amplified, not only those where they were rapid.
+
+    Posts p0-p2: A (3 s) and B (8 s) are rapid, C (40 s) is not: 2 ordered rapid pairs of 3 x 2 slot pairs,
+    q = 1/3. Posts p3-p5: C (2 s) and D (5 s) are rapid, A (100 s) and B (200 s) amplify them too: 2 of 4 x 3,
+    q = 1/6. A and B could have been the rapid pair on p3-p5 as well, so their null mean is
+    3 x 1/3 + 3 x 1/6 = 1.5 (summing over the posts where they were rapid only gave 1.0: the null then never
+    asks how often two accounts are rapid together *given* how often they amplify together, and every
+    active account looked coordinated). C and D share only p3-p5 (D did not amplify p0-p2): 3 x 1/6 = 0.5.
+    """
+    posts = [dict(post_id=f"p{i}", account_id="T", kind="original", created_at=_t(i * 3600)) for i in range(6)]
+    lat = {"A": (3, 100), "B": (8, 200), "C": (40, 2), "D": (None, 5)}
+    for a, (first, second) in lat.items():
+        for i in range(6):
+            d = first if i < 3 else second
+            if d is not None:
+                posts.append(dict(post_id=f"r{a}{i}", account_id=a, kind="repost", ref_post_id=f"p{i}",
+                                  created_at=_t(i * 3600 + d)))
+    s = _study_with(tmp_path, posts=posts)
+    res = coordinate(s, CoordParams(behaviours=("rapid-fire",), reps=0, rapid_seconds=10), write=False)
+    lam = {(e["account_a"], e["account_b"]): e["null_mean"] for e in res.edges.to_pylist()}
+    assert lam == {("A", "B"): pytest.approx(1.5), ("C", "D"): pytest.approx(0.5)}
+
+
+def test_early_amplify_and_co_latency_pair_by_delay_after_the_post(tmp_path):
+    """early-amplify: any two engagements within --early-seconds of the post co-act, however far apart;
+    co-latency: two engagements in the same delay bucket co-act.
+
+    On each of three posts A answers after 20 s, B after 250 s and C after 500 s (D after 2 hours, the
+    organic crowd). Within 60 s of each other: nobody (co-retweet has no edge). Within 600 s of the post: A,
+    B and C, every pair. Delay buckets (10-60], (60-300], (300-1800]: each of A, B, C alone in its bucket, so
+    with the 300 s edge moved to 600 s, B and C share a bucket and only they co-act.
+    """
+    posts = [dict(post_id=f"p{i}", account_id="T", kind="original", created_at=_t(i * 86400)) for i in range(3)]
+    for a, d in (("A", 20), ("B", 250), ("C", 500), ("D", 7200)):
+        for i in range(3):
+            posts.append(dict(post_id=f"r{a}{i}", account_id=a, kind="repost" if a != "C" else "reply",
+                              ref_post_id=f"p{i}", created_at=_t(i * 86400 + d)))
+    s = _study_with(tmp_path, posts=posts)
+    co = coordinate(s, CoordParams(behaviours=("co-retweet",), null="none"), write=False)
+    assert co.edges.num_rows == 0
+    early = coordinate(s, CoordParams(behaviours=("early-amplify",), null="none", early_seconds=600), write=False)
+    assert {(e["account_a"], e["account_b"], e["n_objects"]) for e in early.edges.to_pylist()} == {
+        ("A", "B", 3), ("A", "C", 3), ("B", "C", 3)}
+    # the behaviour's own window (early_seconds), reported per behaviour; --window stays 60 s for the others
+    assert early.summary["behaviours"]["early-amplify"]["window"] == 600.0
+    assert early.summary["parameters"]["window"] == 60.0
+    lat = coordinate(s, CoordParams(behaviours=("co-latency",), null="none"), write=False)
+    assert lat.edges.num_rows == 0
+    lat = coordinate(s, CoordParams(behaviours=("co-latency",), null="none", latency_buckets=(10, 60, 600, 1800)),
+                     write=False)
+    assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in lat.edges.to_pylist()] == [("B", "C", 3)]
+    # the null: per post, 4 engagements (slots); early-amplify has 3 early ones, 3 x 2 ordered pairs of 4 x 3
+    # slot pairs: q = 1/2, and a pair that shares three posts has a null mean of 1.5
+    en = coordinate(s, CoordParams(behaviours=("early-amplify",), reps=0), write=False)
+    assert {round(e["null_mean"], 9) for e in en.edges.to_pylist()} == {1.5}
+
+
 def test_parameters_are_validated():
     with pytest.raises(ConfigError, match="--window must be a positive"):
         CoordParams(window=0).validate()
@@ -249,6 +315,12 @@ def test_parameters_are_validated():
         CoordParams(alpha=2).validate()
     with pytest.raises(ConfigError, match="--semantics must be one of"):
         CoordParams(semantics="x").validate()
+    with pytest.raises(ConfigError, match="--early-seconds"):
+        CoordParams(early_seconds=0).validate()
+    with pytest.raises(ConfigError, match="--latency-buckets must be increasing"):
+        CoordParams(latency_buckets=(60, 10)).validate()
+    with pytest.raises(ConfigError, match="--semantics cnt covers only"):
+        CoordParams(behaviours=("early-amplify",), semantics="cnt").validate()
 
 
 def test_docs_cover_commands_and_behaviours():
@@ -297,3 +369,15 @@ def test_validation_lift_floor_drops_large_but_weak_excess():
     group = {"a": 1, "b": 1, "c": 1}
     assert _combine_folds([_FoldTest({}, tested, group, own, {})], 0.01, 1.0) == {"a", "b", "c"}
     assert _combine_folds([_FoldTest({}, tested, group, own, {})], 0.01, 1.5) == {"b", "c"}
+
+
+def test_behaviour_sets_expand_in_place():
+    # a named set expands where it stands, duplicates keep their first place; unknown names list the sets
+    from echoscope.coordination.network import BEHAVIOUR_SETS
+
+    p = CoordParams(behaviours=("co-link", "amplification", "co-retweet"))
+    assert p.behaviours == ("co-link",) + BEHAVIOUR_SETS["amplification"]
+    assert "early-amplify" in p.behaviours and "co-latency" in p.behaviours
+    p.validate()
+    with pytest.raises(ConfigError, match="or a set: amplification"):
+        CoordParams(behaviours=("co-retweets",)).validate()

@@ -107,7 +107,7 @@ def test_cli_demo(cli, tmp_path):
     tables = set(s.info()["tables"])
     assert {"coord_edges", "account_scores", "amplification_summary"} <= tables
     assert (tmp_path / "report.html").stat().st_size > 10_000
-    # the demo's coordination finds planted accounts only (ground-truth precision printed in the sentences)
+    # the demo's coordination is compared with the planted campaigns (precision and recall in the sentences)
     assert any("Ground truth:" in f for a in doc["analyses"] for f in a.get("findings", []))
 
 

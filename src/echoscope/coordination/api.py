@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, StudyError
-from .network import BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, benjamini_hochberg, poisson_sf
+from .network import (BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, behaviour_params, benjamini_hochberg,
+                      poisson_sf)
 
 RESULT_TABLES = ("coord_edges", "coord_clusters", "coord_members", "coord_evidence")
 
@@ -57,7 +58,7 @@ def _noop(event: dict[str, Any]) -> None:
 
 
 def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = True,
-               progress: Any = None, engine: str = "duckdb", spark_master: str = "local[2]") -> CoordinationResult:
+               progress: Any = None, engine: str = "duckdb", spark_master: str | None = None) -> CoordinationResult:
     """Find coordinated accounts in ``study``.
 
     Parameters
@@ -73,8 +74,9 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
     engine : {"duckdb", "spark"}
         Where the data-sized stages (pruning, guard, pairing) run; everything after them runs in DuckDB
         either way and the results are the same (see :mod:`.spark`).
-    spark_master : str
-        Spark master URL for ``engine="spark"`` (``local[2]``: this machine, two cores).
+    spark_master : str, optional
+        Spark master URL for ``engine="spark"`` (``local[2]``: this machine, two cores); default
+        ``ECHOSCOPE_SPARK_MASTER``, then the study's ``[spark]`` configuration, then ``local[2]``.
 
     Returns
     -------
@@ -129,7 +131,8 @@ def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write:
     per: list[Any] = []
     for b in params.behaviours:
         tb = time.perf_counter()
-        r = builder(con, b, params, progress)
+        r = builder(con, b, behaviour_params(b, params), progress)
+        r.stats.setdefault("window", behaviour_params(b, params).window)
         r.stats["seconds"] = round(time.perf_counter() - tb, 3)
         per.append(r)
     edges = pa.concat_tables([r.edges for r in per]).cast(EDGE_SCHEMA)
@@ -214,7 +217,8 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
 
     Pairs that each share only a few objects cannot pass a per-pair test, yet a group of such pairs is
     strong evidence; testing a group found on the same data is biased (its edges were picked for being
-    high). So the objects are split in two halves by a fixed hash, and for each half ``s`` (selection) with
+    high). So the objects are split in two halves by a fixed hash of their unit (``CoAction.unit``: one post is in
+    the same half in every behaviour), and for each half ``s`` (selection) with
     the other half ``t`` (test), a cross-fitting scheme:
 
     1. Leiden groups the accounts joined by pairs with weight ``>= min_weight`` and ``p <= cluster_p`` on
@@ -227,7 +231,11 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
        on of ``P(m's slot is within the window of a member of G)`` with the group's times fixed and ``m``
        taking a random slot among the object's non-group accounts (the object-timeline null of
        :mod:`.network`, exact in expectation; for a member of ``G``, the group without it, its own slot
-       counted among the slots);
+       counted among the slots). For behaviours with a reference (rapid-fire, early-amplify, co-latency:
+       ``CoAction.reference``) the account's rows are every object it engaged with, the object's accounts
+       every account that engaged with it, and the co-acting non-group accounts every account with one of
+       the behaviour's actions on the object (all of which are within the behaviour's window of each other),
+       pruned accounts included;
     3. an account grouped on half ``s`` is tested against *its own group* only -- a hypothesis fixed before
        half ``t`` is looked at, so it needs no correction for the choice among groups; an account in no
        group is tested against every group (smallest p-value times the number of groups);
@@ -250,6 +258,9 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
         f"SELECT x, y, beh, oid, half FROM _cv_abo_{t} UNION ALL SELECT y, x, beh, oid, half FROM _cv_abo_{t}"
         for t in tabs))
     con.execute("CREATE OR REPLACE TEMP TABLE _cv_ao AS " + " UNION ALL ".join(f"SELECT * FROM _cv_ao_{t}" for t in tabs))
+    acts = [t for t in tabs if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_cv_act_{t}'").fetchone()[0]]
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_act AS " + (" UNION ALL ".join(f"SELECT * FROM _cv_act_{t}" for t in acts)
+                if acts else "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half LIMIT 0"))
     con.register("_cv_h_in", halves)
     h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
         FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
@@ -259,7 +270,7 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
     col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
     folds, tests = _held_out_folds(con, a, b, col, params)
     keep = _combine_folds(tests, params.alpha, params.min_lift)
-    for t in ("_cv_abo", "_cv_ao", "_cv_g", "_cv_n"):
+    for t in ("_cv_abo", "_cv_ao", "_cv_act", "_cv_g", "_cv_n"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return keep, {"folds": folds, "accounts": len(keep)}
 
@@ -299,17 +310,36 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
         con.execute(f"CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT DISTINCT x AS acc FROM _cv_abo WHERE half = {s_}")
         names = [r[0] for r in con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetchall()]
         fold["accounts_tested"] = len(names)
-        res = con.execute(f"""
-            WITH mo AS (SELECT DISTINCT a.x AS acc, a.beh, a.oid, g.g FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
-                        WHERE a.half = {t_} AND a.x IN (SELECT acc FROM _cv_n)),
-                 nz AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM _cv_abo a JOIN _cv_g g ON g.acc = a.y
-                        LEFT JOIN _cv_g gx ON gx.acc = a.x WHERE a.half = {t_} AND gx.g IS DISTINCT FROM g.g
-                        GROUP BY 1, 2, 3),
+        res = _group_weights(con, f"= {t_}")
+        tests.append(_FoldTest.build(fold, names, grouped, sizes, res, params.min_lift))
+    return folds, tests
+
+
+def _group_weights(con: Any, hx: str) -> pa.Table:
+    """Per tested account (``_cv_n``) and group (``_cv_g``): co-actions and their null mean on objects ``half hx``.
+
+    Step 2 of :func:`validate_accounts`; ``hx`` selects the fold's test half (``= 1``).
+    """
+    return con.execute(f"""
+            WITH ab AS (SELECT * FROM _cv_abo WHERE half {hx} AND beh NOT IN (SELECT DISTINCT beh FROM _cv_act)),
+                 -- behaviours with a reference (_cv_act): every two of their accounts on an object co-act
+                 ac AS (SELECT acc, beh, oid FROM _cv_act WHERE half {hx}),
+                 gca AS (SELECT ac.beh, ac.oid, g.g, count(*) AS c FROM ac JOIN _cv_g g USING (acc) GROUP BY 1, 2, 3),
+                 mo AS (SELECT DISTINCT a.x AS acc, a.beh, a.oid, g.g FROM ab a JOIN _cv_g g ON g.acc = a.y
+                        WHERE a.x IN (SELECT acc FROM _cv_n)
+                        UNION SELECT ac.acc, ac.beh, ac.oid, gc.g FROM ac JOIN gca gc USING (beh, oid)
+                        LEFT JOIN _cv_g gx ON gx.acc = ac.acc WHERE ac.acc IN (SELECT acc FROM _cv_n)
+                        AND (gx.g IS DISTINCT FROM gc.g OR gc.c > 1)),
+                 nz AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM ab a JOIN _cv_g g ON g.acc = a.y
+                        LEFT JOIN _cv_g gx ON gx.acc = a.x WHERE gx.g IS DISTINCT FROM g.g
+                        GROUP BY 1, 2, 3
+                        UNION ALL SELECT ac.beh, ac.oid, gc.g, count(DISTINCT ac.acc) AS h FROM ac JOIN gca gc USING (beh, oid)
+                        LEFT JOIN _cv_g gx ON gx.acc = ac.acc WHERE gx.g IS DISTINCT FROM gc.g GROUP BY 1, 2, 3),
                  -- accounts on the object: those acting in the behaviour, or all of its reference accounts (rapid-fire)
                  no AS (SELECT beh, oid, greatest(count(*), coalesce(max(na), 0)) AS n FROM _cv_ao
-                        WHERE half = {t_} GROUP BY 1, 2),
+                        WHERE half {hx} GROUP BY 1, 2),
                  c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
-                       WHERE ao.half = {t_} GROUP BY 1, 2, 3),
+                       WHERE ao.half {hx} GROUP BY 1, 2, 3),
                  -- the group's times are fixed and m takes a random slot among the object's non-group
                  -- accounts: P(m co-acts with the group) = (non-group accounts with a group member within the
                  -- window) / (non-group accounts); for a member, the group without m (m's own slot counted as
@@ -322,13 +352,11 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
                        LEFT JOIN _cv_g gm ON gm.acc = ao.acc
                        LEFT JOIN nz ON nz.beh = c.beh AND nz.oid = c.oid AND nz.g = c.g
                        LEFT JOIN mo ON mo.acc = ao.acc AND mo.beh = c.beh AND mo.oid = c.oid AND mo.g = c.g
-                       WHERE ao.half = {t_} AND ao.acc IN (SELECT acc FROM _cv_n)
+                       WHERE ao.half {hx} AND ao.acc IN (SELECT acc FROM _cv_n)
                              AND (gm.g IS DISTINCT FROM c.g OR c.c > 1))
             -- weight = objects on which m co-acted with the group (one burst is one event)
             SELECT l.acc, l.g, count(*) FILTER (WHERE l.hit)::DOUBLE AS w, sum(least(1.0, l.e)) AS lam
             FROM l GROUP BY 1, 2""").fetch_arrow_table()
-        tests.append(_FoldTest.build(fold, names, grouped, sizes, res, params.min_lift))
-    return folds, tests
 
 
 @dataclass

@@ -11,12 +11,15 @@ import typer
 from rich.table import Table
 
 from ..cli_util import byte_progress, emit_json, handle_errors, out
+from ..errors import ConfigError
 from ..study import open_study
 from .coactions import COACTIONS
-from .network import NULL_MODELS, SEMANTICS, CoordParams
+from .network import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordParams
 
 BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.description})" for k, v in COACTIONS.items())
-                  + ". Several behaviours also give a fused network")
+                  + "; or a named set: " + "; ".join(f"{k} = {','.join(v)}" for k, v in BEHAVIOUR_SETS.items())
+                  + ". Several behaviours also give a fused network (more behaviours find more of a campaign and "
+                  "cost more time)")
 WINDOW_HELP = ("seconds within which two accounts' actions on the same object count as acting together. A long "
                "window admits coincidence (everyone who reposts a popular post in the same hour) and costs more "
                "pairs; a short one misses loosely scheduled campaigns")
@@ -28,6 +31,14 @@ ALPHA_HELP = ("significance level: an edge is judged coordinated when its Benjam
               "under the null model is below it, a cluster when its internal weight's p-value is. Larger values "
               "flag more honest accounts")
 SEM_HELP = "; ".join(f"{k}: {v}" for k, v in SEMANTICS.items())
+
+
+def _buckets(text: str) -> tuple[float, ...]:
+    """``--latency-buckets`` as a tuple of seconds (validated by :class:`CoordParams`)."""
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"--latency-buckets must be comma-separated seconds like 10,60,300,1800, not '{text}'") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -69,13 +80,21 @@ def register(app: typer.Typer) -> None:
                  "1 = identical normalised text only. Low values merge different messages")] = 0.8,
         rapid_seconds: Annotated[float, typer.Option(
             help="rapid-fire: amplification within this many seconds of the original post")] = 10.0,
+        early_seconds: Annotated[float, typer.Option(
+            help="early-amplify: engagements within this many seconds of the post, any two of which co-act "
+                 "(its own window). Longer admits the organic crowd of the first hour (the null discounts it, "
+                 "with less power); shorter misses slower campaigns")] = 600.0,
+        latency_buckets: Annotated[str, typer.Option(
+            help="co-latency: upper edges (seconds) of the delay buckets after the post, comma-separated; two "
+                 "engagements of the post in the same bucket co-act (the last edge is the window). Wide "
+                 "buckets admit the organic crowd; narrow ones split a campaign's wave")] = "10,60,300,1800",
         edge_weight_quantile: Annotated[float, typer.Option(
             help="coortweet semantics: edges above this quantile of edge weights are coordinated")] = 0.5,
         seed: Annotated[int, typer.Option(help="seed of the null model and of Leiden")] = 0,
         engine: Annotated[str, typer.Option(
-            help="where pruning, the guard and pairing run: duckdb (embedded) or spark (local[2]; the same "
-                 "results; a session costs ~30 s to start; echoscope semantics and co-retweet, co-reply, "
-                 "co-quote only)")] = "duckdb",
+            help="where pruning, the guard and pairing run: duckdb (embedded) or spark (the same results; "
+                 "master ECHOSCOPE_SPARK_MASTER or [spark] master in echoscope.toml, else local[2], whose session "
+                 "costs ~30 s to start; echoscope semantics and co-retweet, co-reply, co-quote only)")] = "duckdb",
         edges: Annotated[Optional[Path], typer.Option(
             "--edges", help="write the judged edges as a Gephi CSV (Source,Target,Weight,Type)")] = None,
         json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
@@ -89,6 +108,7 @@ def register(app: typer.Typer) -> None:
             min_repeat=min_repeat, min_weight=min_weight, alpha=alpha, semantics=semantics, null=null, reps=reps,
             max_window_actions=max_window_actions or None,
             near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
+            early_seconds=early_seconds, latency_buckets=_buckets(latency_buckets),
             edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p, group_resolution=group_resolution, min_lift=min_lift,
             evidence_per_edge=None if semantics != "echoscope" else 20)
         s = open_study(study)

@@ -63,13 +63,23 @@ class CoAction:
     cnt_name : str or None
         Name of the coordination-network-toolkit network this behaviour corresponds to.
     reference : callable or None
-        ``reference(params) -> str``: a query returning ``object_id, n_ref, a_ref`` (actions and distinct
-        accounts) over *all* actions of each object that the null model shuffles accounts over, when a
-        behaviour's actions are a filtered subset of them. rapid-fire keeps only amplifications within
-        seconds of the post; under the object-timeline null those all lie within the window of each other
-        (``q_o`` ~ 1, no power), while the question is whether the same accounts take the *first* slots of
+        ``reference(params) -> str``: a query returning ``account_id, object_id``, one row per action, over
+        *all* actions of each object that the null model shuffles accounts over, when a behaviour's actions
+        are a filtered subset of them (the null counts the object's slots from it, and an account is a
+        candidate on every object it acted on there, not only where its action made the behaviour).
+        rapid-fire keeps only amplifications within seconds of the post; under the object-timeline null
+        those all lie within the window of each other (``q_o`` ~ 1, no power), while the question is whether the same accounts take the *first* slots of
         a post's amplifications again and again: the null assigns accounts to all of the post's
         amplification slots.
+    window : callable or None
+        ``window(params) -> float``: the pairing window of this behaviour, replacing ``--window``.
+        early-amplify keeps only the engagements made within ``early_seconds`` of the post, and any two of
+        them count as acting together (its question is *which* posts two accounts reach early, not how
+        close in time), so its window is ``early_seconds``.
+    unit : str
+        SQL expression over ``object_id`` naming what the held-out validation splits into halves: the
+        object itself, or for co-latency's ``post@bucket`` objects the post, so that one post falls in the
+        same half in every behaviour of a fused run.
     """
 
     name: str
@@ -79,6 +89,8 @@ class CoAction:
     cnt_name: str | None = None
     tables: tuple[str, ...] = field(default=("posts",))
     reference: Callable[[dict[str, Any]], str] | None = None
+    window: Callable[[dict[str, Any]], float] | None = None
+    unit: str = "object_id"
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -128,9 +140,67 @@ def _rapid(p: dict[str, Any]) -> str:
 
 def _rapid_reference(p: dict[str, Any]) -> str:
     # every amplification of the post (the slots the null model assigns accounts to)
-    return ("SELECT subject_post_id AS object_id, count(*) AS n_ref, count(DISTINCT actor_id) AS a_ref "
-            "FROM engagements WHERE kind IN ('repost', 'quote') AND subject_post_id IS NOT NULL "
-            "AND latency_s IS NOT NULL AND latency_s >= 0 GROUP BY subject_post_id")
+    return ("SELECT actor_id AS account_id, subject_post_id AS object_id FROM engagements "
+            "WHERE kind IN ('repost', 'quote') AND subject_post_id IS NOT NULL "
+            "AND latency_s IS NOT NULL AND latency_s >= 0")
+
+
+def _rapid_window(p: dict[str, Any]) -> float:
+    # the window spans every rapid action of a post (all of them co-act), as the null model assumes
+    return max(float(p.get("window", 60.0)), float(p.get("rapid_seconds", 10.0)))
+
+
+#: engagement kinds that answer a post (early-amplify's actions and reference)
+ENGAGE_KINDS = "('repost', 'quote', 'reply')"
+
+
+def _early(p: dict[str, Any]) -> str:
+    # engagements made within `early_seconds` of the post; the object is the post
+    return (f"SELECT actor_id AS account_id, subject_post_id AS object_id, engagement_id AS action_id, "
+            f"{EPOCH.format(col='created_at')} AS ts FROM engagements WHERE kind IN {ENGAGE_KINDS} "
+            f"AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL AND latency_s >= 0 "
+            f"AND latency_s <= {float(p.get('early_seconds', 600.0))}")
+
+
+def _early_reference(p: dict[str, Any]) -> str:
+    # every engagement of the post, early or late (the slots the null model assigns accounts to)
+    return ("SELECT actor_id AS account_id, subject_post_id AS object_id FROM engagements "
+            f"WHERE kind IN {ENGAGE_KINDS} AND subject_post_id IS NOT NULL "
+            "AND latency_s IS NOT NULL AND latency_s >= 0")
+
+
+def _early_window(p: dict[str, Any]) -> float:
+    # every two early engagements of a post are at most early_seconds apart: all of them pair
+    return float(p.get("early_seconds", 600.0))
+
+
+def _latency_edges(p: dict[str, Any]) -> list[float]:
+    return sorted(float(x) for x in p.get("latency_buckets", (10.0, 60.0, 300.0, 1800.0)))
+
+
+def _latency_bucket_sql(p: dict[str, Any]) -> str:
+    edges = _latency_edges(p)
+    return "CASE " + " ".join(f"WHEN latency_s <= {e!r} THEN {i}" for i, e in enumerate(edges)) + " END"
+
+
+def _latency(p: dict[str, Any]) -> str:
+    # the object is (post, latency bucket): two accounts co-act when they answer the post at a similar delay
+    return (f"SELECT actor_id AS account_id, subject_post_id || '@' || {_latency_bucket_sql(p)} AS object_id, "
+            f"engagement_id AS action_id, {EPOCH.format(col='created_at')} AS ts FROM engagements "
+            f"WHERE kind IN {ENGAGE_KINDS} AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL "
+            f"AND latency_s >= 0 AND latency_s <= {_latency_edges(p)[-1]!r}")
+
+
+def _latency_reference(p: dict[str, Any]) -> str:
+    # every engagement of the post is a slot of each of the post's latency buckets that has actions
+    return (f"SELECT e.actor_id AS account_id, e.subject_post_id || '@' || b.k AS object_id FROM engagements e "
+            f"JOIN (SELECT DISTINCT subject_post_id, {_latency_bucket_sql(p)} AS k FROM engagements "
+            f"WHERE kind IN {ENGAGE_KINDS} AND latency_s >= 0 AND latency_s <= {_latency_edges(p)[-1]!r}) b "
+            f"USING (subject_post_id) WHERE e.kind IN {ENGAGE_KINDS} AND e.latency_s IS NOT NULL AND e.latency_s >= 0")
+
+
+def _latency_window(p: dict[str, Any]) -> float:
+    return _latency_edges(p)[-1]
 
 
 def _shared_ip(p: dict[str, Any]) -> str:
@@ -152,7 +222,14 @@ COACTIONS: dict[str, CoAction] = {
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions),
     "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
-                           tables=("posts", "likes"), reference=_rapid_reference),
+                           tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window),
+    "early-amplify": CoAction("early-amplify", "reposting, quoting or replying to the same post within "
+                              "--early-seconds of its publication (any two such engagements count)", _early,
+                              tables=("posts", "likes"), reference=_early_reference, window=_early_window),
+    "co-latency": CoAction("co-latency", "reposting, quoting or replying to the same post at a similar delay after "
+                           "its publication (the same latency bucket)", _latency, tables=("posts", "likes"),
+                           reference=_latency_reference, window=_latency_window,
+                           unit="regexp_replace(object_id, '@[0-9]+$', '')"),
     "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
                           timed=False, tables=("logins",)),
 }

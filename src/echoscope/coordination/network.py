@@ -35,6 +35,7 @@ with Benjamini-Hochberg at ``alpha`` over all candidate edges of the behaviour.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,30 @@ NULL_MODELS: dict[str, str] = {
 }
 
 
+#: named sets of behaviours that ``--behaviour`` accepts beside single names (expanded in place, in this order).
+#: ``amplification``: every behaviour about amplifying posts; on the simulator it finds 0.95 of the campaign
+#: accounts that act together against 0.69 for co-retweet alone, at about 2.5x the time (benchmarks/RESULTS.md)
+BEHAVIOUR_SETS: dict[str, tuple[str, ...]] = {
+    "amplification": ("co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency"),
+}
+
+
+def expand_behaviours(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Behaviour names with sets of :data:`BEHAVIOUR_SETS` expanded, first occurrence kept.
+
+    Examples
+    --------
+    >>> expand_behaviours(["co-link", "amplification", "co-retweet"])[:3]
+    ('co-link', 'co-retweet', 'co-reply')
+    """
+    out: list[str] = []
+    for name in names:
+        for b in BEHAVIOUR_SETS.get(name, (name,)):
+            if b not in out:
+                out.append(b)
+    return tuple(out)
+
+
 @dataclass
 class CoordParams:
     """Parameters of a coordination run (see ``echoscope coordinate --help`` for units and costs)."""
@@ -80,6 +105,10 @@ class CoordParams:
     max_window_actions: int | None = 200
     near_duplicate: float | None = 0.8
     rapid_seconds: float = 10.0
+    #: early-amplify: engagements within this many seconds of the post
+    early_seconds: float = 600.0
+    #: co-latency: upper edges (seconds) of the delay buckets after the post
+    latency_buckets: tuple[float, ...] = (10.0, 60.0, 300.0, 1800.0)
     edge_weight_quantile: float = 0.5
     evidence_per_edge: int | None = 20
     min_cluster_size: int = 2
@@ -93,10 +122,14 @@ class CoordParams:
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.behaviours = expand_behaviours(self.behaviours)
+
     def validate(self) -> None:
         unknown = [b for b in self.behaviours if b not in COACTIONS]
         if unknown:
-            raise ConfigError(f"--behaviour: unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(COACTIONS)}")
+            raise ConfigError(f"--behaviour: unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(COACTIONS)}, "
+                              f"or a set: {', '.join(BEHAVIOUR_SETS)}")
         if not self.behaviours:
             raise ConfigError("--behaviour: name at least one behaviour, e.g. co-retweet")
         if self.semantics not in SEMANTICS:
@@ -115,6 +148,12 @@ class CoordParams:
             raise ConfigError(f"--group-resolution must be a positive number (e.g. 0.5), not {self.group_resolution}")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"--alpha must be between 0 and 1 (e.g. 0.01), not {self.alpha}")
+        if not self.early_seconds > 0:
+            raise ConfigError(f"--early-seconds must be a positive number of seconds, not {self.early_seconds}")
+        if not self.latency_buckets or any(not b > 0 for b in self.latency_buckets) \
+                or list(self.latency_buckets) != sorted(set(self.latency_buckets)):
+            raise ConfigError("--latency-buckets must be increasing positive seconds like 10,60,300,1800, not "
+                              f"{','.join(f'{b:g}' for b in self.latency_buckets) or 'nothing'}")
         if self.near_duplicate is not None and not 0 < self.near_duplicate <= 1:
             raise ConfigError(f"--near-duplicate must be a Jaccard similarity in (0, 1], not {self.near_duplicate}")
         if self.semantics != "echoscope":
@@ -152,9 +191,12 @@ class BehaviourResult:
     halves: pa.Table | None = None
 
 
-#: which half of the objects an object falls in (a fixed hash of its integer id): selection on one half,
-#: validation on the other (see ``api.validate_accounts``)
-HALF = "(hash(oid, 7) % 2)"
+#: which half of the objects an object falls in: a fixed hash of its unit (``CoAction.unit``: the object id, or
+#: the post of co-latency's (post, delay bucket) objects), kept in ``_ca_half(oid, half)``; selection on one
+#: half, validation on the other (see ``api.validate_accounts``). Hashing the id string, not a behaviour's own
+#: integer numbering, puts one post in the same half in every behaviour, so a fused run does not select a
+#: group on a post's co-retweets and test it on the same post's replies
+HALF_SQL = "(hash({unit}, 7) % 2)"
 
 
 def _q(con: Any, sql: str) -> Any:
@@ -165,11 +207,25 @@ def _scalar(con: Any, sql: str) -> Any:
     return con.execute(sql).fetchone()[0]
 
 
+def sql_params(params: CoordParams) -> dict[str, Any]:
+    """The parameters a behaviour's SQL (``CoAction.sql``, ``reference``, ``window``) may read."""
+    return {"window": params.window, "rapid_seconds": params.rapid_seconds, "early_seconds": params.early_seconds,
+            "latency_buckets": tuple(params.latency_buckets), **params.extra}
+
+
+def behaviour_params(behaviour: str, params: CoordParams) -> CoordParams:
+    """``params`` with the behaviour's own pairing window when it has one (``CoAction.window``)."""
+    spec = COACTIONS[behaviour]
+    if spec.window is None or params.semantics != "echoscope":
+        return params
+    return dataclasses.replace(params, window=float(spec.window(sql_params(params))))
+
+
 def load_actions(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> int:
     """Create temp table ``_ca_raw(account_id, object_id, action_id, ts)`` for ``behaviour``; return its rows."""
     install_macros(con)
     spec = COACTIONS[behaviour]
-    p = {"raw_urls": params.semantics != "echoscope", "rapid_seconds": params.rapid_seconds, **params.extra}
+    p = {"raw_urls": params.semantics != "echoscope", **sql_params(params)}
     _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT CAST(account_id AS VARCHAR) AS account_id, "
             f"CAST(object_id AS VARCHAR) AS object_id, CAST(action_id AS VARCHAR) AS action_id, "
             f"CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)}) WHERE object_id IS NOT NULL AND object_id <> ''")
@@ -382,14 +438,16 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
     """
     w = float(params.window)
     timed = COACTIONS[behaviour].timed
+    unit = COACTIONS[behaviour].unit
+    _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_half AS SELECT oid, {HALF_SQL.format(unit=unit)} AS half FROM _ca_obj")
     _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
         SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
                avg(gap) AS mean_gap, min(t0) AS first_ts, max(t1) AS last_ts,
-               count(*) FILTER (WHERE {HALF} = 0) AS w0, count(*) FILTER (WHERE {HALF} = 1) AS w1
-        FROM _ca_abo JOIN _ca_idf i USING (oid) GROUP BY a, b HAVING count(*) >= {int(params.min_weight)}""")
+               count(*) FILTER (WHERE hf.half = 0) AS w0, count(*) FILTER (WHERE hf.half = 1) AS w1
+        FROM _ca_abo JOIN _ca_idf i USING (oid) JOIN _ca_half hf USING (oid) GROUP BY a, b HAVING count(*) >= {int(params.min_weight)}""")
     stats["candidate_edges"] = int(_scalar(con, "SELECT count(*) FROM _ca_edges"))
     spec = COACTIONS[behaviour]
-    ref_sql = spec.reference({"rapid_seconds": params.rapid_seconds, **params.extra}) if spec.reference else None
+    ref_sql = spec.reference(sql_params(params)) if spec.reference else None
     null_stats = _null_model(con, params, timed, progress, ref_sql) if params.null != "none" else {}
     stats["null"] = null_stats
     edges = con.execute("""SELECT e.a, e.b, aa.account_id AS account_a, ab.account_id AS account_b, e.n_objects,
@@ -450,15 +508,23 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
         # kept for validate_accounts (api.py): within-window pairs and account-object rows with q and half
         t = behaviour.replace("-", "_")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_abo_{t} AS
-            SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half
+            SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, hf.half
             FROM (SELECT DISTINCT a, b, oid FROM ({_pair_sql('_ca_pin', w, timed, False)})) x
-            JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b""")
+            JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_half hf ON hf.oid = x.oid""")
         _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
-            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, {HALF.replace('oid', 'x.oid')} AS half, q.q,
+            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, hf.half, q.q,
                    q.n, q.s, nr.k, nr.nb, q.na
-            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
-            JOIN (SELECT account_id, oid, count(*) AS k, sum(nb)::DOUBLE AS nb FROM _ca_nbr GROUP BY 1, 2) nr
+            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid
+            LEFT JOIN (SELECT account_id, oid, count(*) AS k, sum(nb)::DOUBLE AS nb FROM _ca_nbr GROUP BY 1, 2) nr
               ON nr.account_id = a.account_id AND nr.oid = x.oid""")
+        if spec.reference is not None:
+            # a behaviour with a reference keeps only some of an object's actions (the first seconds or
+            # minutes) and its window spans them all: every two of its accounts on the object co-act. The
+            # held-out test counts co-acting non-group accounts from all of them, pruned accounts included,
+            # as the null's slots (every account of the reference) include them
+            _q(con, f"""CREATE OR REPLACE TEMP TABLE _cv_act_{t} AS
+                SELECT DISTINCT r.account_id AS acc, '{behaviour}' AS beh, o.oid, hf.half
+                FROM _ca_raw r JOIN _ca_obj o USING (object_id) JOIN _ca_half hf ON hf.oid = o.oid""")
         halves = con.execute("""SELECT aa.account_id AS account_a, ab.account_id AS account_b,
                 e.w0::DOUBLE AS w0, coalesce(l.l0, 0.0) AS l0, e.w1::DOUBLE AS w1, coalesce(l.l1, 0.0) AS l1
             FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b
@@ -503,8 +569,19 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # with a reference (rapid-fire: every amplification of the post), the object's slots are all of its
         # actions: q_o = (ordered pairs of the behaviour's actions within the window) / (n_ref (n_ref - 1))
         if ref_sql:
-            _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_ref AS SELECT o.oid, r.n_ref, r.a_ref
-                FROM ({ref_sql}) r JOIN _ca_obj o USING (object_id)""")
+            _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_refr AS SELECT o.oid, CAST(r.account_id AS VARCHAR) AS account_id
+                FROM ({ref_sql}) r JOIN _ca_obj o ON o.object_id = CAST(r.object_id AS VARCHAR)""")
+            _q(con, """CREATE OR REPLACE TEMP TABLE _ca_ref AS SELECT oid, count(*) AS n_ref,
+                count(DISTINCT account_id) AS a_ref FROM _ca_refr GROUP BY oid""")
+            # an account is a candidate for every object it acted on in the reference, not only those where
+            # its action made the behaviour (a rapid repost): the null's question is how often both of two
+            # accounts' slots on an object they both acted on are among the behaviour's, and summing q_o over
+            # the objects where they both already did would leave out the objects where they did not
+            # (lambda far too small: every active account "significant")
+            _q(con, """CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT aid, oid FROM _ca_ao UNION
+                SELECT a.aid, r.oid FROM _ca_refr r JOIN _ca_acc a USING (account_id)
+                SEMI JOIN (SELECT DISTINCT aid FROM _ca_act) k ON k.aid = a.aid""")
+            _q(con, "DROP TABLE IF EXISTS _ca_refr")
         else:
             _q(con, "CREATE OR REPLACE TEMP TABLE _ca_ref (oid INTEGER, n_ref BIGINT, a_ref BIGINT)")
         _q(con, """CREATE OR REPLACE TEMP TABLE _ca_q AS
@@ -513,10 +590,10 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
                          any_value(r.a_ref) AS na
                   FROM _ca_nbr b LEFT JOIN _ca_ref r USING (oid) GROUP BY b.oid)""")
         lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
-                   coalesce(sum(q.q) FILTER (WHERE HALFX = 0), 0.0) AS l0,
-                   coalesce(sum(q.q) FILTER (WHERE HALFX = 1), 0.0) AS l1 FROM {src} e
+                   coalesce(sum(q.q) FILTER (WHERE hf.half = 0), 0.0) AS l0,
+                   coalesce(sum(q.q) FILTER (WHERE hf.half = 1), 0.0) AS l1 FROM {src} e
             JOIN _ca_ao x ON x.aid = e.a JOIN _ca_ao y ON y.aid = e.b AND y.oid = x.oid
-            JOIN _ca_q q ON q.oid = x.oid GROUP BY e.a, e.b""".replace("HALFX", HALF.replace("oid", "x.oid"))
+            JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid GROUP BY e.a, e.b"""
     else:
         k = _scalar(con, """SELECT sum(df * (df - 1))::DOUBLE / greatest(1, sum(df))::DOUBLE ^ 2
             FROM (SELECT oid, count(*) AS df FROM _ca_ao GROUP BY oid)""") or 0.0
