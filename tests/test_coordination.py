@@ -381,3 +381,25 @@ def test_behaviour_sets_expand_in_place():
     p.validate()
     with pytest.raises(ConfigError, match="or a set: amplification"):
         CoordParams(behaviours=("co-retweets",)).validate()
+
+
+def test_shared_ip_judged_by_the_configuration_null(tmp_path):
+    # A and B log in from the same four addresses (on different days), each also from one of its own; 30 other
+    # accounts use one address of their own, and 5 of them one shared household address. Under the bipartite
+    # configuration null (degrees kept, which account sits on which address random) the A-B mean is
+    # d_A d_B sum df(df-1) / (sum df)^2 = 5 * 5 * (4 * 2 + 5 * 4) / 70^2 = 0.143, so sharing 4 addresses has
+    # p ~ 2e-5: judged coordinated. The timestamp shuffles (the timed behaviours' calibration) would give back
+    # the observed network itself here, so they are not used (before, no shared-ip edge was ever judged)
+    logins = [dict(account_id=a, ts=_t(d * 86400), ip_hash=f"shared{d}", device_hash=None)
+              for a in ("A", "B") for d in range(4)]
+    logins += [dict(account_id=a, ts=_t(5 * 86400), ip_hash=f"own{a}", device_hash=None) for a in ("A", "B")]
+    logins += [dict(account_id=f"U{i}", ts=_t(i * 600), ip_hash=f"ownU{i}", device_hash=None) for i in range(30)]
+    logins += [dict(account_id=f"U{i}", ts=_t(i * 600 + 60), ip_hash="household" if i < 5 else f"ownV{i}",
+                    device_hash=None) for i in range(30)]
+    s = _study_with(tmp_path, logins=logins)
+    r = coordinate(s, CoordParams(behaviours=("shared-ip",)), write=False)
+    e = r.edges.to_pylist()
+    assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in e] == [("A", "B", 4)]
+    assert e[0]["null_mean"] == pytest.approx(25 * 28 / 70**2)
+    assert e[0]["significant"] and e[0]["p_value"] < 1e-4
+    assert r.summary["behaviours"]["shared-ip"]["null"]["reps"] == 0

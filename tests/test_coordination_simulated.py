@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import pytest
 
-#: the fused run of the accuracy table (benchmarks/bench_coordination_accuracy.py)
-FUSED = ("co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency")
+#: the fused run of the accuracy table (benchmarks/bench_coordination_accuracy.py): the seven behaviours of the
+#: ``amplification`` set (co-retweet, co-reply, co-quote, co-text, rapid-fire, early-amplify, co-latency) and
+#: shared-ip (the simulator's logins: operators' address pools, households and carrier NAT for organic users)
+FUSED = ("amplification", "shared-ip")
 
 
 def _platform(tmp_path_factory, name: str, **config):
@@ -91,7 +93,7 @@ def test_flagged_accounts_against_simulator_truth(default_platform):
 
 @pytest.mark.slow
 def test_fused_behaviours_reach_the_recall_target_on_the_default_platform(default_platform):
-    """The seven behaviours fused: the issue's targets (precision >= 0.95, recall >= 0.90, < 0.5% organic)."""
+    """The eight behaviours fused: the issue's targets (precision >= 0.95, recall >= 0.90, < 0.5% organic)."""
     from echoscope.coordination import CoordParams, coordinate
 
     platform, study = default_platform
@@ -99,18 +101,18 @@ def test_fused_behaviours_reach_the_recall_target_on_the_default_platform(defaul
     precision, organic, recall, per = _score(platform, study, res.flagged_accounts())
     assert precision >= 0.95  # measured 1.00 (seed 3: 1.00)
     assert organic < 0.005  # measured 0 of 19,758 (seed 3: 0)
-    assert recall >= 0.90  # issue target; measured 230 / 242 = 0.95
-    assert per["superspreaders"] >= 0.9  # measured 118 / 120
-    assert per["impersonation"] >= 0.9  # measured 61 / 62
+    assert recall >= 0.90  # issue target; measured 235 / 242 = 0.97 (seed 3: 0.98; the seven alone 0.95)
+    assert per["superspreaders"] >= 0.9  # measured 119 / 120
+    assert per["impersonation"] >= 0.9  # measured 62 / 62
     # early-amplify and co-latency: the hijacked (latency median 120 s) answer the targets early, not within
     # 60 s of each other; co-retweet and rapid-fire found none of them
-    assert per["hijacked"] >= 0.7  # measured 25 / 30
-    assert per["copypaste"] >= 0.7  # measured 26 / 30
+    assert per["hijacked"] >= 0.7  # measured 27 / 30
+    assert per["copypaste"] >= 0.7  # measured 27 / 30
 
 
 @pytest.mark.slow
 def test_fused_behaviours_on_the_hard_platform(tmp_path_factory):
-    """Hard setting: slower, noisier campaigns. Precision and the organic share hold; recall 0.67, not 0.90."""
+    """Hard setting: slower, noisier campaigns. Precision and the organic share hold; recall 0.73, not 0.90."""
     from echoscope.coordination import CoordParams, coordinate
 
     platform, study = _platform(tmp_path_factory, "hard", difficulty="hard")
@@ -118,8 +120,8 @@ def test_fused_behaviours_on_the_hard_platform(tmp_path_factory):
     precision, organic, recall, per = _score(platform, study, res.flagged_accounts())
     assert precision >= 0.95  # measured 1.00
     assert organic < 0.005  # measured 0
-    assert recall >= 0.6  # measured 158 / 235 = 0.67 (0.46 without early-amplify and co-latency)
-    assert per["superspreaders"] >= 0.58  # measured 77 / 114 = 0.68
+    assert recall >= 0.65  # measured 171 / 235 = 0.73 (seed 3: 0.80; the seven alone 0.67, the five 0.46)
+    assert per["superspreaders"] >= 0.65  # measured 86 / 114 = 0.75 (77 without shared-ip)
     assert per["impersonation"] >= 0.8  # measured 56 / 62
     assert per["copypaste"] >= 0.7  # measured 25 / 29 (co-latency: replies in the same delay bucket; 0 before)
 
@@ -131,7 +133,8 @@ def test_no_campaigns_no_flagged_accounts(tmp_path_factory):
     Every account the validation keeps is then a false discovery; with Benjamini-Hochberg at alpha = 0.01
     the chance of any is about 1%, and this seed gives none (measured: 0 of 20,000; co-retweet 1,971 and
     2,125 accounts tested in the two folds, the seven behaviours fused 4,253 and 4,365; on the hard
-    setting's organic platform the fused run also flags none of 5,207 and 5,275 tested).
+    setting's organic platform the fused run also flags none of 5,207 and 5,275 tested). The fused run
+    includes shared-ip: organic households and carrier-NAT addresses must not make anyone coordinated.
     """
     from echoscope.coordination import CoordParams, coordinate
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, StudyError
+from .coactions import COACTIONS
 from .network import (BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, behaviour_params, benjamini_hochberg,
                       poisson_sf)
 
@@ -146,6 +147,16 @@ def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write:
     if params.semantics == "echoscope" and params.null == "object" and halves:
         progress({"event": "stage", "message": "validating accounts on held-out objects"})
         validated, vstats = validate_accounts(con, pa.concat_tables(halves), list(params.behaviours), params)
+        # a behaviour without a time window (shared-ip) has no held-out test: its edges are judged by the
+        # exact configuration-model null (BH at alpha), and the accounts of its judged edges join the validated
+        untimed = [r.edges.filter(r.edges["significant"]) for r in per if r.halves is None
+                   and not COACTIONS[r.behaviour].timed]
+        for sig in untimed:
+            validated |= set(pc.unique(pa.concat_arrays([sig["account_a"].combine_chunks(),
+                                                          sig["account_b"].combine_chunks()])).to_pylist())
+        if untimed:
+            vstats["untimed_significant_edges"] = {r.behaviour: int(pc.sum(r.edges["significant"]).as_py() or 0)
+                                          for r in per if r.halves is None and not COACTIONS[r.behaviour].timed}
     else:
         vstats = None
     clusters, members = cluster(con, edges, evidence, params, network, validated)

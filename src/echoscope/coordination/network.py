@@ -68,9 +68,11 @@ NULL_MODELS: dict[str, str] = {
 
 #: named sets of behaviours that ``--behaviour`` accepts beside single names (expanded in place, in this order).
 #: ``amplification``: every behaviour about amplifying posts; on the simulator it finds 0.95 of the campaign
-#: accounts that act together against 0.69 for co-retweet alone, at about 2.5x the time (benchmarks/RESULTS.md)
+#: accounts that act together against 0.69 for co-retweet alone, at about 2.5x the time (benchmarks/RESULTS.md).
+#: ``all``: every behaviour (those whose tables a study lacks find nothing and cost little)
 BEHAVIOUR_SETS: dict[str, tuple[str, ...]] = {
     "amplification": ("co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency"),
+    "all": tuple(COACTIONS),
 }
 
 
@@ -595,9 +597,14 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
             JOIN _ca_ao x ON x.aid = e.a JOIN _ca_ao y ON y.aid = e.b AND y.oid = x.oid
             JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid GROUP BY e.a, e.b"""
     else:
+        # over every (account, object) of the behaviour, before pruning and the guard: an account's degree
+        # counts the addresses only it used, and a crowded address (a carrier NAT) raises everyone's mean
+        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_rao AS SELECT DISTINCT account_id, object_id FROM _ca_raw")
         k = _scalar(con, """SELECT sum(df * (df - 1))::DOUBLE / greatest(1, sum(df))::DOUBLE ^ 2
-            FROM (SELECT oid, count(*) AS df FROM _ca_ao GROUP BY oid)""") or 0.0
-        _q(con, "CREATE OR REPLACE TEMP TABLE _ca_deg AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
+            FROM (SELECT object_id, count(*) AS df FROM _ca_rao GROUP BY object_id)""") or 0.0
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_deg AS SELECT a.aid, count(*) AS d
+            FROM _ca_rao r JOIN _ca_acc a USING (account_id) GROUP BY a.aid""")
+        _q(con, "DROP TABLE IF EXISTS _ca_rao")
         lam_sql = f"""SELECT e.a, e.b, da.d * db.d * {float(k)!r} AS lam, 0 AS n_shared,
                    da.d * db.d * {float(k) / 2!r} AS l0, da.d * db.d * {float(k) / 2!r} AS l1 FROM {{src}} e
             JOIN _ca_deg da ON da.aid = e.a JOIN _ca_deg db ON db.aid = e.b"""
@@ -608,6 +615,12 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # are all of the object's actions, which the shuffles do not have: no empirical cut-off (BH only)
         out["reps"] = 0
         out["reference"] = True
+    elif not timed:
+        # the shuffles move accounts among an object's timestamps; without a window every two accounts of an
+        # object co-act whatever their times, so each shuffled network is the observed one and its "false"
+        # edges would be every candidate edge (no edge ever judged). The analytic configuration-model means
+        # above are the null: BH only
+        out["reps"] = 0
     elif params.reps > 0:
         _shuffled_networks(con, params, timed, progress)
         mw = int(params.min_weight)
