@@ -63,6 +63,10 @@ def register(app: typer.Typer) -> None:
                  "+/- window are dropped before pairing and reported (0 = no guard, exact but quadratic on "
                  "viral posts; a high value costs time quadratically on viral posts, a low one drops "
                  "small bursts)")] = 200,
+        max_shared_accounts: Annotated[int, typer.Option(
+            help="shared-ip: an address or device used by more than this many other accounts (carrier NAT, "
+                 "VPN exits) is dropped before pairing and reported (0 = no cap: crowded addresses then pair "
+                 "their users, and two NAT addresses in common can look like an operator's pool)")] = 50,
         cluster_p: Annotated[float, typer.Option(
             help="held-out validation: pairs with a p-value at most this on one half of the objects form the "
                  "groups tested on the other half; higher admits more candidates (more time), not more "
@@ -106,7 +110,7 @@ def register(app: typer.Typer) -> None:
         params = CoordParams(
             behaviours=tuple(b.strip() for b in behaviour.split(",") if b.strip()), window=window,
             min_repeat=min_repeat, min_weight=min_weight, alpha=alpha, semantics=semantics, null=null, reps=reps,
-            max_window_actions=max_window_actions or None,
+            max_window_actions=max_window_actions or None, max_shared_accounts=max_shared_accounts or None,
             near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
             early_seconds=early_seconds, latency_buckets=_buckets(latency_buckets),
             edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p, group_resolution=group_resolution, min_lift=min_lift,

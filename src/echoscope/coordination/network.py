@@ -105,6 +105,9 @@ class CoordParams:
     null: str = "object"
     reps: int = 20
     max_window_actions: int | None = 200
+    #: behaviours without a window (shared-ip): an address or device used by more than this many other
+    #: accounts (carrier NAT, VPN exits, cloud egress) is dropped before pairing and reported
+    max_shared_accounts: int | None = 50
     near_duplicate: float | None = 0.8
     rapid_seconds: float = 10.0
     #: early-amplify: engagements within this many seconds of the post
@@ -140,6 +143,9 @@ class CoordParams:
             raise ConfigError(f"--null must be one of {', '.join(NULL_MODELS)}, not '{self.null}'")
         if not self.window > 0:
             raise ConfigError(f"--window must be a positive number of seconds, not {self.window}")
+        if self.max_shared_accounts is not None and self.max_shared_accounts < 1:
+            raise ConfigError(f"--max-shared-accounts must be at least 1 (0 on the command line: no cap), not "
+                              f"{self.max_shared_accounts}")
         if self.min_weight < 1 or self.min_repeat < 1:
             raise ConfigError("--min-weight and --min-repeat must be at least 1")
         if not 0 < self.cluster_p <= 1:
@@ -385,7 +391,8 @@ def echoscope_edges(con: Any, behaviour: str, params: CoordParams, progress: Pro
     for t in ("_ca_i", "_ca_ao0", "_ca_df", "_ca_obj0"):
         _q(con, f"DROP TABLE IF EXISTS {t}")
     # dense-window guard (reported): drop actions with more than `cap` others on the object within +/- window
-    cap = params.max_window_actions
+    # (without a window every action of an object is within it: the cap is on the accounts sharing an address)
+    cap = params.max_window_actions if timed else params.max_shared_accounts
     stats["guard"] = {"max_window_actions": cap, "actions_dropped": 0, "objects_affected": 0, "top_objects": []}
     if cap is not None:
         _dense_window_guard(con, int(cap), w, timed, stats["guard"])
