@@ -174,6 +174,21 @@ def test_url_and_text_normalisation():
     assert normalise_url("example.com/a/") == "example.com/a"
     assert normalise_url("https://EXAMPLE.com/Path/?b=2&utm_medium=y&a=1") == "example.com/Path?b=2&a=1"
     assert normalise_text("RT @bob: Hello, World!! https://t.co/x  @alice") == "hello world"
+    # scripts without spaces between words: each Han / kana character is a token (punctuation and the
+    # spacing between characters no longer matter); Latin words stay words
+    assert normalise_text("支持大使，说得好！") == "支 持 大 使 说 得 好"
+    assert normalise_text("支持 大使 说得好 #xinjiang") == "支 持 大 使 说 得 好 xinjiang"
+
+
+def test_co_text_on_chinese_posts(tmp_path):
+    # two accounts post the same Chinese sentences seconds apart three times: a co-text edge of weight 3
+    # (before, a Chinese post was a single whitespace token, under co-text's minimum of 4, and had no action)
+    texts = ["西方媒体的谎言不攻自破", "新疆是个好地方，欢迎来看看", "感谢大使分享事实"]
+    posts = [dict(post_id=f"{a}{j}", account_id=a, kind="original", created_at=_t(j * 7200 + (0 if a == "A" else 20)),
+                  text=t + ("！" if a == "B" else "")) for j, t in enumerate(texts) for a in "AB"]
+    s = _study_with(tmp_path, posts=posts)
+    r = coordinate(s, CoordParams(behaviours=("co-text",), null="none", near_duplicate=None), write=False)
+    assert [(e["account_a"], e["account_b"], e["n_objects"]) for e in r.edges.to_pylist()] == [("A", "B", 3)]
 
 
 def _study_with(tmp_path, **tables):

@@ -34,12 +34,15 @@ CREATE OR REPLACE TEMP MACRO echo_norm_url(u) AS (
 )
 """.replace("PARAMS", "|".join(TRACKING_PARAMS))
 
-#: DuckDB macro: text normalised for co-text (lower case; URLs, mentions, a leading RT, punctuation removed)
+#: DuckDB macro: text normalised for co-text (lower case; URLs, mentions, a leading RT, punctuation removed;
+#: each Han, Hiragana and Katakana character made a token of its own, since those scripts put no spaces
+#: between words: without it a Chinese post is one "word", below co-text's minimum of 4 tokens, and its
+#: near-duplicates cannot be shingled)
 TEXT_MACRO = r"""
 CREATE OR REPLACE TEMP MACRO echo_norm_text(t) AS (
-  trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(t),
+  trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(t),
     'https?://\S+', ' ', 'g'), '(^|\s)rt\s+@\S+:?', ' ', 'g'), '@\S+', ' ', 'g'), '[\pP\pS]+', ' ', 'g'),
-    '\s+', ' ', 'g'))
+    '([\p{Han}\p{Hiragana}\p{Katakana}])', ' \1 ', 'g'), '\s+', ' ', 'g'))
 )
 """
 
