@@ -418,3 +418,17 @@ def test_shared_ip_judged_by_the_configuration_null(tmp_path):
     assert e[0]["null_mean"] == pytest.approx(25 * 28 / 70**2)
     assert e[0]["significant"] and e[0]["p_value"] < 1e-4
     assert r.summary["behaviours"]["shared-ip"]["null"]["reps"] == 0
+
+
+def test_shared_ip_cap_is_reported(tmp_path, cli):
+    # 60 accounts behind one carrier-NAT address (more than the default 50 others): left out and reported;
+    # A and B still share two addresses of their own
+    logins = [dict(account_id=f"U{i}", ts=_t(i * 60), ip_hash="nat", device_hash=f"d{i}") for i in range(60)]
+    logins += [dict(account_id=a, ts=_t(d * 86400), ip_hash=f"shared{d}", device_hash=None)
+               for a in ("A", "B") for d in range(2)]
+    s = _study_with(tmp_path, logins=logins)
+    r = cli("coordinate", s.path, "--behaviour", "shared-ip")
+    assert r.exit_code == 0, r.output
+    assert "1 address(es) or device(s) used by more than 50 other accounts left out (60 action(s))" in r.stdout
+    res = coordinate(s, CoordParams(behaviours=("shared-ip",)), write=False)
+    assert [(e["account_a"], e["account_b"]) for e in res.edges.to_pylist()] == [("A", "B")]

@@ -132,9 +132,14 @@ def register(app: typer.Typer) -> None:
             out.print(f"expected false edges among those judged: {sm['expected_false_edges']:.3g}")
         for b, g in (sm.get("capped") or {}).items():
             if g and g.get("actions_dropped"):
-                out.print(f"[yellow]{b}: dense-window guard dropped {g['actions_dropped']:,} action(s) on "
-                          f"{g['objects_affected']:,} object(s) (more than {g['max_window_actions']} others "
-                          f"within the window); --max-window-actions 0 for an exact run[/]")
+                if COACTIONS[b].timed:
+                    out.print(f"[yellow]{b}: dense-window guard dropped {g['actions_dropped']:,} action(s) on "
+                              f"{g['objects_affected']:,} object(s) (more than {g['max_window_actions']} others "
+                              f"within the window); --max-window-actions 0 for an exact run[/]")
+                else:
+                    out.print(f"[yellow]{b}: {g['objects_affected']:,} address(es) or device(s) used by more than "
+                              f"{g['max_window_actions']} other accounts left out ({g['actions_dropped']:,} "
+                              f"action(s)); --max-shared-accounts 0 to pair them too[/]")
         t = Table(title="coordinated clusters")
         for c in ("cluster", "size", "p-value", "behaviours", "median followers", "suspended", "targets", "accounts"):
             t.add_column(c)
