@@ -647,11 +647,22 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
 
 
 def _shuffled_networks(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> None:
-    """All ``reps`` shuffles in one query; leaves ``_ca_nw(rep, a, b, w)`` (distinct objects per null pair)."""
+    """All ``reps`` shuffles in one query; leaves ``_ca_nw(rep, a, b, w)`` (distinct objects per null pair).
+
+    Under the object-timeline null an object keeps its timestamps and only which account holds which of its
+    action slots changes, so the pairs of slots within the window are the same in every shuffle: they are
+    found once (one windowed self-join instead of ``reps``), and each shuffle only looks up the accounts of
+    both slots. When no account holds two slots of one object (one repost per post, the usual case) a pair of
+    accounts meets at most once per object and ``count(*)`` is the number of objects, at half the cost of
+    ``count(DISTINCT oid)`` over tens of millions of null pairs (measured at 5M engagements: 48.8 -> ~26 s).
+    """
     reps = int(params.reps)
     seed = int(params.seed)
     w = float(params.window)
     progress({"event": "stage", "message": f"null model: {reps} shuffles ({params.null})"})
+    multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
+    wsql = "count(DISTINCT oid)" if multi else "count(*)"
+    bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
     if params.null == "account":
         shuffled = f"""
             SELECT p.rep, p.aid, p.oid, p.eid, s.ts FROM
@@ -659,18 +670,34 @@ def _shuffled_networks(con: Any, params: CoordParams, timed: bool, progress: Pro
                       ORDER BY hash(x.eid, r.rep, {seed})) AS k FROM _ca_act x, range({reps}) r(rep)) p
             JOIN (SELECT aid, ts, row_number() OVER (PARTITION BY aid ORDER BY ts, eid) AS k FROM _ca_act) s
               USING (aid, k)"""
+        _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nact AS SELECT *, {bucket} AS bk FROM ({shuffled})")
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS SELECT rep, a, b, {wsql} AS w
+            FROM ({_pair_sql('_ca_nact', w, timed, True)}) GROUP BY rep, a, b""")
+        _q(con, "DROP TABLE IF EXISTS _ca_nact")
+        return
+    # the slot pairs (the pairs _pair_sql would give on any shuffle, before the accounts are known)
+    if timed:
+        _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_sp AS
+            SELECT a.oid, a.eid AS ea, b.eid AS eb FROM _ca_act a JOIN _ca_act b ON a.oid = b.oid AND b.bk = a.bk
+              AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE b.ts - a.ts <= {w!r}
+            UNION ALL SELECT a.oid, a.eid, b.eid FROM _ca_act a JOIN _ca_act b ON a.oid = b.oid AND b.bk = a.bk + 1
+              WHERE b.ts - a.ts <= {w!r}""")
     else:
-        shuffled = f"""
-            SELECT p.rep, s.aid, p.oid, p.eid, p.ts FROM
-              (SELECT r.rep, x.oid, x.eid, x.ts, row_number() OVER (PARTITION BY r.rep, x.oid
-                      ORDER BY hash(x.eid, r.rep, {seed})) AS k FROM _ca_act x, range({reps}) r(rep)) p
-            JOIN (SELECT oid, aid, row_number() OVER (PARTITION BY oid ORDER BY eid) AS k FROM _ca_act) s
-              USING (oid, k)"""
-    bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
-    _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_nact AS SELECT *, {bucket} AS bk FROM ({shuffled})")
-    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS SELECT rep, a, b, count(DISTINCT oid) AS w
-        FROM ({_pair_sql('_ca_nact', w, timed, True)}) GROUP BY rep, a, b""")
-    _q(con, "DROP TABLE IF EXISTS _ca_nact")
+        _q(con, """CREATE OR REPLACE TEMP TABLE _ca_sp AS SELECT a.oid, a.eid AS ea, b.eid AS eb
+            FROM _ca_act a JOIN _ca_act b ON a.oid = b.oid AND a.eid < b.eid""")
+    # shuffle r: the action of rank k (by hash) on an object gets the account of the object's k-th action
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_perm AS
+        SELECT p.rep, p.eid, s.aid FROM
+          (SELECT r.rep, x.oid, x.eid, row_number() OVER (PARTITION BY r.rep, x.oid
+                  ORDER BY hash(x.eid, r.rep, {seed})) AS k
+           FROM _ca_act x SEMI JOIN (SELECT DISTINCT oid FROM _ca_sp) o ON o.oid = x.oid, range({reps}) r(rep)) p
+        JOIN (SELECT oid, aid, row_number() OVER (PARTITION BY oid ORDER BY eid) AS k FROM _ca_act) s USING (oid, k)""")
+    _q(con, f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS
+        SELECT p1.rep, least(p1.aid, p2.aid) AS a, greatest(p1.aid, p2.aid) AS b, {wsql.replace('oid', 'sp.oid')} AS w
+        FROM _ca_sp sp JOIN _ca_perm p1 ON p1.eid = sp.ea JOIN _ca_perm p2 ON p2.eid = sp.eb AND p2.rep = p1.rep
+        WHERE p1.aid <> p2.aid GROUP BY 1, 2, 3""")
+    for t in ("_ca_sp", "_ca_perm"):
+        _q(con, f"DROP TABLE IF EXISTS {t}")
 
 
 def _sampled_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
