@@ -71,9 +71,9 @@ class CoAction:
         are a filtered subset of them (the null counts the object's slots from it, and an account is a
         candidate on every object it acted on there, not only where its action made the behaviour).
         rapid-fire keeps only amplifications within seconds of the post; under the object-timeline null
-        those all lie within the window of each other (``q_o`` ~ 1, no power), while the question is whether the same accounts take the *first* slots of
-        a post's amplifications again and again: the null assigns accounts to all of the post's
-        amplification slots.
+        those all lie within the window of each other (``q_o`` ~ 1, no power), while the question is
+        whether the same accounts take the *first* slots of a post's amplifications again and again: the
+        null assigns accounts to all of the post's amplification slots.
     window : callable or None
         ``window(params) -> float``: the pairing window of this behaviour, replacing ``--window``.
         early-amplify keeps only the engagements made within ``early_seconds`` of the post, and any two of
@@ -133,19 +133,30 @@ def _text(p: dict[str, Any]) -> str:
             f"{int(p.get('min_text_tokens', 4))}")
 
 
+#: engagement kinds that amplify a post (rapid-fire) and that answer it (early-amplify, co-latency)
+AMPLIFY_KINDS = "('repost', 'quote')"
+ENGAGE_KINDS = "('repost', 'quote', 'reply')"
+
+
+def _answers(kinds: str, max_latency: float | None = None, obj: str = "subject_post_id",
+             actions: bool = True) -> str:
+    """Engagements of ``kinds`` with a known latency, at most ``max_latency`` seconds: a behaviour's actions
+    (``actions``), or the ``account_id, object_id`` rows of its reference (the null model's slots)."""
+    cols = (f"actor_id AS account_id, {obj} AS object_id, engagement_id AS action_id, "
+            f"{EPOCH.format(col='created_at')} AS ts") if actions else f"actor_id AS account_id, {obj} AS object_id"
+    cap = "" if max_latency is None else f" AND latency_s <= {float(max_latency)!r}"
+    return (f"SELECT {cols} FROM engagements WHERE kind IN {kinds} AND subject_post_id IS NOT NULL "
+            f"AND latency_s IS NOT NULL AND latency_s >= 0{cap}")
+
+
 def _rapid(p: dict[str, Any]) -> str:
     # amplifications made within `rapid_seconds` of the original post; the object is the amplified post
-    return (f"SELECT actor_id AS account_id, subject_post_id AS object_id, engagement_id AS action_id, "
-            f"{EPOCH.format(col='created_at')} AS ts FROM engagements WHERE kind IN ('repost', 'quote') "
-            f"AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL AND latency_s >= 0 "
-            f"AND latency_s <= {float(p.get('rapid_seconds', 10.0))}")
+    return _answers(AMPLIFY_KINDS, p.get("rapid_seconds", 10.0))
 
 
 def _rapid_reference(p: dict[str, Any]) -> str:
     # every amplification of the post (the slots the null model assigns accounts to)
-    return ("SELECT actor_id AS account_id, subject_post_id AS object_id FROM engagements "
-            "WHERE kind IN ('repost', 'quote') AND subject_post_id IS NOT NULL "
-            "AND latency_s IS NOT NULL AND latency_s >= 0")
+    return _answers(AMPLIFY_KINDS, actions=False)
 
 
 def _rapid_window(p: dict[str, Any]) -> float:
@@ -153,23 +164,14 @@ def _rapid_window(p: dict[str, Any]) -> float:
     return max(float(p.get("window", 60.0)), float(p.get("rapid_seconds", 10.0)))
 
 
-#: engagement kinds that answer a post (early-amplify's actions and reference)
-ENGAGE_KINDS = "('repost', 'quote', 'reply')"
-
-
 def _early(p: dict[str, Any]) -> str:
     # engagements made within `early_seconds` of the post; the object is the post
-    return (f"SELECT actor_id AS account_id, subject_post_id AS object_id, engagement_id AS action_id, "
-            f"{EPOCH.format(col='created_at')} AS ts FROM engagements WHERE kind IN {ENGAGE_KINDS} "
-            f"AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL AND latency_s >= 0 "
-            f"AND latency_s <= {float(p.get('early_seconds', 600.0))}")
+    return _answers(ENGAGE_KINDS, p.get("early_seconds", 600.0))
 
 
 def _early_reference(p: dict[str, Any]) -> str:
     # every engagement of the post, early or late (the slots the null model assigns accounts to)
-    return ("SELECT actor_id AS account_id, subject_post_id AS object_id FROM engagements "
-            f"WHERE kind IN {ENGAGE_KINDS} AND subject_post_id IS NOT NULL "
-            "AND latency_s IS NOT NULL AND latency_s >= 0")
+    return _answers(ENGAGE_KINDS, actions=False)
 
 
 def _early_window(p: dict[str, Any]) -> float:
@@ -188,10 +190,7 @@ def _latency_bucket_sql(p: dict[str, Any]) -> str:
 
 def _latency(p: dict[str, Any]) -> str:
     # the object is (post, latency bucket): two accounts co-act when they answer the post at a similar delay
-    return (f"SELECT actor_id AS account_id, subject_post_id || '@' || {_latency_bucket_sql(p)} AS object_id, "
-            f"engagement_id AS action_id, {EPOCH.format(col='created_at')} AS ts FROM engagements "
-            f"WHERE kind IN {ENGAGE_KINDS} AND subject_post_id IS NOT NULL AND latency_s IS NOT NULL "
-            f"AND latency_s >= 0 AND latency_s <= {_latency_edges(p)[-1]!r}")
+    return _answers(ENGAGE_KINDS, _latency_edges(p)[-1], obj=f"subject_post_id || '@' || {_latency_bucket_sql(p)}")
 
 
 def _latency_reference(p: dict[str, Any]) -> str:
