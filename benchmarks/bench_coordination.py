@@ -92,7 +92,7 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
     res: dict = {"engagements": n, "load_before": os.getloadavg()}
     with PeakRSS() as mem:
         t = time.perf_counter()
-        r = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="none"), write=True)
+        r = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, null="none"), write=True)
         res["default_s"] = round(time.perf_counter() - t, 2)
     res["default_peak_rss_gib"] = round(mem.peak / 2**30, 2)
     st = r.summary["behaviours"]["co-retweet"]
@@ -110,7 +110,7 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
         return res
     with PeakRSS() as mem:
         t = time.perf_counter()
-        r2 = coordinate(s, CoordParams(window=60, min_weight=2, min_repeat=2, null="object", reps=reps), write=False)
+        r2 = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, null="object", reps=reps), write=False)
         res["with_null_s"] = round(time.perf_counter() - t, 2)
     res["null_only_s"] = round(res["with_null_s"] - res["default_s"], 2)
     res["null_reps"] = reps

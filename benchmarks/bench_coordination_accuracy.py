@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RUNS = ["co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency",
+DEFAULT_RUNS = ["default", "co-retweet", "co-reply", "co-quote", "co-text", "rapid-fire", "early-amplify", "co-latency",
                 "co-retweet,rapid-fire", "co-retweet,co-reply,co-quote", "co-retweet,co-reply,co-quote,co-text",
                 "co-retweet,co-reply,co-quote,co-text,rapid-fire",
                 "co-retweet,co-reply,co-quote,early-amplify,co-latency",

@@ -97,7 +97,7 @@ def run_size(n: int, workdir: Path, reps: int) -> dict:
     (path / "echoscope.toml").write_text(cfg)
     s.load_arrow({"posts": generate(n)})
     res: dict = {"engagements": n, "load_before": os.getloadavg()}
-    params = CoordParams(window=60, min_weight=2, min_repeat=2, null="none")
+    params = CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, null="none")
     with PeakTreeRSS() as mem:
         t = time.perf_counter()
         d = coordinate(s, params, write=False)
@@ -121,7 +121,7 @@ def run_size(n: int, workdir: Path, reps: int) -> dict:
     res["equal"] = _equal(d, sp)
     res["stats_equal"] = {k: st.get(k) == d.summary["behaviours"]["co-retweet"].get(k) for k in st if k != "seconds"}
     if reps > 0:
-        p2 = CoordParams(window=60, min_weight=2, min_repeat=2, null="object", reps=reps)
+        p2 = CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, null="object", reps=reps)
         t = time.perf_counter()
         d2 = coordinate(s, p2, write=False)
         res["duckdb_with_null_s"] = round(time.perf_counter() - t, 2)

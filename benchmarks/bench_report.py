@@ -61,7 +61,7 @@ def prepare(study: Path, accounts: int, engagements: int, seed: int, measures: b
     """Simulate, load and analyse; returns the seconds of each stage."""
     import echoscope
     from echoscope.accounts import score_study
-    from echoscope.coordination import coordinate
+    from echoscope.coordination import CoordParams, coordinate
     from echoscope.measures import measures as run_measures
     from echoscope.simulate.config import make_config
     from echoscope.simulate.platform import simulate
@@ -75,7 +75,7 @@ def prepare(study: Path, accounts: int, engagements: int, seed: int, measures: b
     times["simulate+load"] = time.perf_counter() - t
     s = echoscope.open_study(study)
     t = time.perf_counter()
-    coordinate(s)
+    coordinate(s, CoordParams(behaviours=("co-retweet",)))  # the runs before 2026-12-06 (the default then)
     times["coordinate"] = time.perf_counter() - t
     t = time.perf_counter()
     score_study(s)

@@ -82,9 +82,12 @@ def test_planted_bots_form_the_only_coordinated_cluster(bots):
     assert c["targets"].startswith("@ambassador (72)")  # 6 bots x 12 reposts of the target's posts
     assert c["created_spread_days"] == pytest.approx(5.0)
     assert "co-retweet" in c["evidence"] and "s apart" in c["evidence"]
-    # 15 bot pairs, each 12 objects together; every judged edge is a bot pair
+    # the default behaviours (amplification, shared-ip) fused: 15 bot pairs, each 12 posts co-reposted;
+    # every judged edge of every behaviour is a bot pair
+    assert res.summary["network"] == "fused" and res.summary["significant_edges"] == 15
     sig = res.edges.filter(res.edges["significant"]).to_pylist()
-    assert len(sig) == 15 and all(e["n_objects"] == 12 for e in sig)
+    co = [e for e in sig if e["behaviour"] == "co-retweet"]
+    assert len(co) == 15 and all(e["n_objects"] == 12 for e in co)
     assert all(e["account_a"].startswith("bot") and e["account_b"].startswith("bot") for e in sig)
     assert res.summary["expected_false_edges"] < 0.01
     # results are stored in the study under the fixed names, with the parameters in their metadata
@@ -105,7 +108,13 @@ def test_explain_by_handle_and_id(bots, cli):
     doc = explain(bots, "@bot_0", "bot1")  # handles are case-insensitive; ids accepted as they are
     assert doc["account_a"] == "bot0" and doc["account_b"] == "bot1"
     assert doc["edges"][0]["significant"] and doc["cluster"] is not None
-    assert len(doc["evidence"]) == 12 and all(r["gap_s"] <= 20 for r in doc["evidence"])
+    # evidence per behaviour of the default set: the 12 co-reposts within 20 s, as early-amplify (the same
+    # posts, early) and co-latency (the same posts, in one delay bucket)
+    by: dict[str, list] = {}
+    for r in doc["evidence"]:
+        by.setdefault(r["behaviour"], []).append(r)
+    assert len(by["co-retweet"]) == 12 and all(r["gap_s"] <= 20 for r in doc["evidence"])
+    assert {r["object_id"] for r in by["early-amplify"]} == {r["object_id"] for r in by["co-retweet"]}
     r = cli("explain", bots.path, "@Bot_0", "@Bot_1")
     assert r.exit_code == 0 and "judged coordinated" in r.stdout
     r = cli("explain", bots.path, "@nobody", "@Bot_1")
@@ -150,14 +159,16 @@ def test_dense_window_guard_is_reported(tmp_path):
               for i in range(40)]
     s = echoscope.init_study(tmp_path / "s")
     s.load_arrow({"posts": _table(posts, {"created_at": TS})})
-    res = coordinate(s, CoordParams(window=60, max_window_actions=10, null="none"), write=False)
+    res = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, max_window_actions=10, null="none"),
+                     write=False)
     g = res.summary["capped"]["co-retweet"]
     # every one of the 40 has 39 others within 60 s (> 10): all dropped, the object named
     assert g["actions_dropped"] == 40 and g["objects_affected"] == 1 and g["top_objects"][0]["object_id"] == "viral"
     # a0 and a1 still share q0 and q1: an edge of weight 2 survives outside the dense window
     e = res.edges.to_pylist()
     assert [(x["account_a"], x["account_b"], x["n_objects"]) for x in e] == [("a0", "a1", 2)]
-    exact = coordinate(s, CoordParams(window=60, max_window_actions=None, null="none"), write=False)
+    exact = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, max_window_actions=None, null="none"),
+                       write=False)
     assert exact.summary["capped"]["co-retweet"]["actions_dropped"] == 0
     # exact mode keeps the viral post; a2..a39 have no other co-action (their own posts have no neighbour
     # within the window), so they cannot reach weight 2 and are pruned before pairing: only a0-a1 are

@@ -82,7 +82,7 @@ def test_flagged_accounts_against_simulator_truth(default_platform):
     from echoscope.coordination import CoordParams, coordinate
 
     platform, study = default_platform
-    res = coordinate(study, CoordParams(), write=False)
+    res = coordinate(study, CoordParams(behaviours=("co-retweet",)), write=False)
     precision, organic, recall, per = _score(platform, study, res.flagged_accounts(), kinds=("repost",))
     assert precision >= 0.95  # issue target; measured 1.00
     assert organic < 0.005  # issue target; measured 0.0
@@ -97,7 +97,8 @@ def test_fused_behaviours_reach_the_recall_target_on_the_default_platform(defaul
     from echoscope.coordination import CoordParams, coordinate
 
     platform, study = default_platform
-    res = coordinate(study, CoordParams(behaviours=FUSED), write=False)
+    res = coordinate(study, CoordParams(), write=False)  # the default behaviours are FUSED
+    assert res.summary["parameters"]["behaviours"] == CoordParams(behaviours=FUSED).behaviours
     precision, organic, recall, per = _score(platform, study, res.flagged_accounts())
     assert precision >= 0.95  # measured 1.00 (seed 3: 1.00)
     assert organic < 0.005  # measured 0 of 19,758 (seed 3: 0)
@@ -139,7 +140,7 @@ def test_no_campaigns_no_flagged_accounts(tmp_path_factory):
     from echoscope.coordination import CoordParams, coordinate
 
     _, study = _platform(tmp_path_factory, "organic", campaigns=[])
-    res = coordinate(study, CoordParams(), write=False)
+    res = coordinate(study, CoordParams(behaviours=("co-retweet",)), write=False)
     assert res.summary["validation"]["folds"][0]["accounts_tested"] > 1000  # the test did run on many accounts
     assert res.flagged_accounts() == set()
     fused = coordinate(study, CoordParams(behaviours=FUSED), write=False)

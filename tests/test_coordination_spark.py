@@ -81,13 +81,13 @@ def _russian_study(root):
     return s
 
 
-#: study -> parameters run on both engines. The simulated study runs the defaults (object-timeline null
-#: with 20 shuffles, held-out validation, clusters). The real data runs a dense-window cap of 3 so the guard
+#: study -> parameters run on both engines. The simulated study runs co-retweet with the default parameters
+#: (object-timeline null with 20 shuffles, held-out validation, clusters). The real data runs a dense-window cap of 3 so the guard
 #: drops actions (whole buckets and exact counts in ambiguous ones; measured on DuckDB: 305 actions) and
 #: reports its top objects, with the account-shuffle null (27 candidate edges, 19 judged, 15 clusters).
 CASES = {
-    "sim": (_sim_study, CoordParams()),
-    "russian": (_russian_study, CoordParams(window=60, min_weight=2, min_repeat=2, max_window_actions=3,
+    "sim": (_sim_study, CoordParams(behaviours=("co-retweet",))),
+    "russian": (_russian_study, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, max_window_actions=3,
                                             null="account", reps=10)),
 }
 
@@ -168,3 +168,48 @@ def test_unsupported_on_spark_is_a_config_error(kw, needle):
 
     with pytest.raises(ConfigError, match=needle):
         check_supported(CoordParams(**kw))
+
+
+def test_engagement_behaviours_equal(tmp_path_factory):
+    """rapid-fire, early-amplify and co-latency (actions over the engagements view: a post joined with the post
+    it answers, for the latency) fused on both engines: the same edges, evidence, clusters and validation."""
+    from echoscope.coordination.spark import coordinate_spark
+
+    study = _sim_study(tmp_path_factory.mktemp("cspark_eng"))
+    params = CoordParams(behaviours=("rapid-fire", "early-amplify", "co-latency"))
+    duck = coordinate(study, params, write=False)
+    spark = coordinate_spark(study, params, write=False)
+    assert duck.summary["significant_edges"] > 0 and duck.flagged_accounts()
+    for b in params.behaviours:
+        db, sb = duck.summary["behaviours"][b], spark.summary["behaviours"][b]
+        for k in ("actions", "accounts", "accounts_after_pruning", "actions_after_pruning", "guard",
+                  "actions_paired", "pairs_within_window", "pair_object_rows", "candidate_edges",
+                  "significant_edges", "null"):
+            _same_value(sb.get(k), db.get(k), f"{b}.{k}")
+        assert db["actions"] > 0 and db["candidate_edges"] > 0, b
+    assert sum(duck.summary["behaviours"][b]["significant_edges"] for b in params.behaviours) > 0
+    _same_table(duck.edges, spark.edges, "edges")
+    # the action ids are numbered by action id on both engines: the evidence (closest action pairs, ties to
+    # the smallest ids) is the same rows; rows with equal gaps come in any order, so both are put in one order
+    key = [(c, "ascending") for c in ("behaviour", "account_a", "account_b", "gap_s", "object_id")]
+    _same_table(duck.evidence.sort_by(key), spark.evidence.sort_by(key), "evidence")
+    _same_table(duck.clusters, spark.clusters, "clusters")
+    _same_table(duck.members, spark.members, "members")
+    assert spark.summary["validation"] == duck.summary["validation"]
+    assert spark.flagged_accounts() == duck.flagged_accounts()
+
+
+def test_spark_default_runs_the_supported_part_of_the_default_set():
+    # a default set is cut to what Spark runs, the rest named; a named behaviour Spark lacks is refused
+    from echoscope.coordination.spark import SPARK_BEHAVIOURS, check_supported, spark_default
+
+    dflt = CoordParams()
+    assert dflt.default_behaviours and "shared-ip" in dflt.behaviours
+    params, skipped = spark_default(dflt)
+    assert params.behaviours == tuple(b for b in dflt.behaviours if b in SPARK_BEHAVIOURS) != ()
+    assert set(skipped) == set(dflt.behaviours) - set(SPARK_BEHAVIOURS) != set()
+    check_supported(params)  # no error
+    named = CoordParams(behaviours=("co-retweet", "co-text"))
+    assert spark_default(named) == (named, {})
+    with pytest.raises(ConfigError, match="co-text"):
+        check_supported(named)

@@ -86,9 +86,11 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
     params = params or CoordParams()
     params.validate()
     progress = progress or _noop
+    skipped: dict[str, str] = {}
     if engine == "spark":
-        from .spark import spark_builder
+        from .spark import spark_builder, spark_default
 
+        params, skipped = spark_default(params)
         builder = spark_builder(study, params, spark_master)
     elif engine == "duckdb":
         builder = BUILDERS[params.semantics]
@@ -97,7 +99,7 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
     con = study.con().con
     restore = _raise_memory_limit(con, COORD_MEMORY_LIMIT_BYTES)
     try:
-        return _coordinate(study, con, params, progress, write, builder)
+        return _coordinate(study, con, params, progress, write, builder, skipped)
     finally:
         if restore is not None:
             con.execute(f"SET memory_limit='{restore}'")
@@ -127,7 +129,7 @@ def _raise_memory_limit(con: Any, limit: int) -> str | None:
 
 
 def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write: bool,
-                builder: Any) -> CoordinationResult:
+                builder: Any, skipped: dict[str, str] | None = None) -> CoordinationResult:
     t0 = time.perf_counter()
     per: list[Any] = []
     for b in params.behaviours:
@@ -174,6 +176,7 @@ def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write:
         "coordinated_clusters": int(pc.sum(clusters["coordinated"]).as_py() or 0) if clusters.num_rows else 0,
         "flagged_accounts": 0,
         "validation": vstats,
+        "skipped_behaviours": skipped or {},
         "seconds": 0.0,
     }
     res = CoordinationResult(edges, clusters, members, evidence, summary)

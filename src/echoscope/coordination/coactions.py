@@ -83,6 +83,10 @@ class CoAction:
         SQL expression over ``object_id`` naming what the held-out validation splits into halves: the
         object itself, or for co-latency's ``post@bucket`` objects the post, so that one post falls in the
         same half in every behaviour of a fused run.
+    order : str or None
+        ``ORDER BY`` list giving the actions their ids (``_ca_raw`` row order) when the query's own order is
+        not a table scan's: the behaviours over the ``engagements`` view (a join) are numbered by action id,
+        so that both engines (:mod:`.spark`) and every run pick the same evidence among equally close pairs.
     """
 
     name: str
@@ -94,6 +98,7 @@ class CoAction:
     reference: Callable[[dict[str, Any]], str] | None = None
     window: Callable[[dict[str, Any]], float] | None = None
     unit: str = "object_id"
+    order: str | None = None
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -132,6 +137,9 @@ def _text(p: dict[str, Any]) -> str:
             f"AND created_at IS NOT NULL AND len(string_split(echo_norm_text(text), ' ')) >= "
             f"{int(p.get('min_text_tokens', 4))}")
 
+
+#: action order (ids) of the behaviours over the engagements view: a total order of their rows
+ENGAGEMENT_ORDER = "action_id, account_id, object_id, ts"
 
 #: engagement kinds that amplify a post (rapid-fire) and that answer it (early-amplify, co-latency)
 AMPLIFY_KINDS = "('repost', 'quote')"
@@ -224,14 +232,16 @@ COACTIONS: dict[str, CoAction] = {
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions),
     "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
-                           tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window),
+                           tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
+                           order=ENGAGEMENT_ORDER),
     "early-amplify": CoAction("early-amplify", "reposting, quoting or replying to the same post within "
                               "--early-seconds of its publication (any two such engagements count)", _early,
-                              tables=("posts", "likes"), reference=_early_reference, window=_early_window),
+                              tables=("posts", "likes"), reference=_early_reference, window=_early_window,
+                              order=ENGAGEMENT_ORDER),
     "co-latency": CoAction("co-latency", "reposting, quoting or replying to the same post at a similar delay after "
                            "its publication (the same latency bucket)", _latency, tables=("posts", "likes"),
                            reference=_latency_reference, window=_latency_window,
-                           unit="regexp_replace(object_id, '@[0-9]+$', '')"),
+                           unit="regexp_replace(object_id, '@[0-9]+$', '')", order=ENGAGEMENT_ORDER),
     "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
                           timed=False, tables=("logins",)),
 }

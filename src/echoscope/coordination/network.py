@@ -75,6 +75,28 @@ BEHAVIOUR_SETS: dict[str, tuple[str, ...]] = {
     "all": tuple(COACTIONS),
 }
 
+#: what ``default`` (the ``--behaviour`` default) means under each semantics. echoscope: the amplification set
+#: and shared-ip (a study without a logins table pays nothing for it): on the simulator it finds 0.96-0.98 of
+#: the campaign accounts that act together against 0.67-0.69 for co-retweet alone (precision 1.00 both), at
+#: about 2-3x the time of co-retweet alone (benchmarks/RESULTS.md, "Coordination accuracy"). The peers'
+#: semantics define single networks: their default is co-retweet
+DEFAULT_BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    "echoscope": ("amplification", "shared-ip"),
+    "cnt": ("co-retweet",),
+    "coortweet": ("co-retweet",),
+}
+
+
+def expand_default(names: tuple[str, ...] | list[str], semantics: str) -> tuple[tuple[str, ...], bool]:
+    """``names`` with ``default`` replaced by :data:`DEFAULT_BEHAVIOURS` of ``semantics``; and whether it was."""
+    if "default" not in names:
+        return tuple(names), False
+    dflt = DEFAULT_BEHAVIOURS.get(semantics, ("co-retweet",))
+    out: list[str] = []
+    for n in names:
+        out.extend(dflt if n == "default" else (n,))
+    return tuple(out), True
+
 
 def expand_behaviours(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Behaviour names with sets of :data:`BEHAVIOUR_SETS` expanded, first occurrence kept.
@@ -96,7 +118,8 @@ def expand_behaviours(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 class CoordParams:
     """Parameters of a coordination run (see ``echoscope coordinate --help`` for units and costs)."""
 
-    behaviours: tuple[str, ...] = ("co-retweet",)
+    #: ``("default",)``: :data:`DEFAULT_BEHAVIOURS` of the semantics (echoscope: amplification and shared-ip)
+    behaviours: tuple[str, ...] = ("default",)
     window: float = 60.0
     min_repeat: int = 2
     min_weight: int = 2
@@ -126,15 +149,20 @@ class CoordParams:
     min_lift: float = 1.5
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: set when ``behaviours`` came from ``default`` (the Spark engine then runs the part of the default set it
+    #: supports, with a note, instead of refusing behaviours the user did not ask for)
+    default_behaviours: bool = False
 
     def __post_init__(self) -> None:
-        self.behaviours = expand_behaviours(self.behaviours)
+        names, dflt = expand_default(self.behaviours, self.semantics)
+        self.behaviours = expand_behaviours(names)
+        self.default_behaviours = self.default_behaviours or dflt
 
     def validate(self) -> None:
         unknown = [b for b in self.behaviours if b not in COACTIONS]
         if unknown:
             raise ConfigError(f"--behaviour: unknown behaviour(s) {', '.join(unknown)}; known: {', '.join(COACTIONS)}, "
-                              f"or a set: {', '.join(BEHAVIOUR_SETS)}")
+                              f"or a set: {', '.join(BEHAVIOUR_SETS)}, default")
         if not self.behaviours:
             raise ConfigError("--behaviour: name at least one behaviour, e.g. co-retweet")
         if self.semantics not in SEMANTICS:
@@ -234,9 +262,19 @@ def load_actions(con: Any, behaviour: str, params: CoordParams, progress: Progre
     install_macros(con)
     spec = COACTIONS[behaviour]
     p = {"raw_urls": params.semantics != "echoscope", **sql_params(params)}
-    _q(con, f"CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT CAST(account_id AS VARCHAR) AS account_id, "
-            f"CAST(object_id AS VARCHAR) AS object_id, CAST(action_id AS VARCHAR) AS action_id, "
-            f"CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)}) WHERE object_id IS NOT NULL AND object_id <> ''")
+    sql = (f"CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT CAST(account_id AS VARCHAR) AS account_id, "
+           f"CAST(object_id AS VARCHAR) AS object_id, CAST(action_id AS VARCHAR) AS action_id, "
+           f"CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)}) WHERE object_id IS NOT NULL AND object_id <> ''")
+    if spec.order:
+        # the rows' order is their action ids (rowid): kept from the ORDER BY only with insertion order on
+        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        _q(con, "SET preserve_insertion_order=true")
+        try:
+            _q(con, f"{sql} ORDER BY {spec.order}")
+        finally:
+            _q(con, f"SET preserve_insertion_order={'true' if keep else 'false'}")
+    else:
+        _q(con, sql)
     if behaviour == "co-text" and params.near_duplicate is not None and params.near_duplicate < 1:
         from .text import merge_near_duplicates
 

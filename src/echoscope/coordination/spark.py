@@ -19,31 +19,44 @@ cut-offs and validation are the same. Only floating-point sums (``weight_idf``, 
 and what follows from them, as between two DuckDB runs) may differ in the last bits (summation order). The evidence action of a (pair, object) with several
 equally close action pairs is the smallest action pair on Spark; DuckDB's ``arg_min`` picks any of them.
 
-Supported now: ``--semantics echoscope`` with the behaviours in :data:`SPARK_BEHAVIOURS` (the reposts,
-replies and quotes of posts), every null model. Anything else raises :class:`~echoscope.errors.ConfigError`
+Supported now: ``--semantics echoscope`` with the behaviours in :data:`SPARK_BEHAVIOURS` (co-retweet,
+co-reply, co-quote over the posts; rapid-fire, early-amplify, co-latency over the engagements), every null
+model. Anything else raises :class:`~echoscope.errors.ConfigError`
 naming what is missing (see docs/coordination.md, "Spark").
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from ..errors import ConfigError
+from . import coactions as C
 from . import network as N
 from .network import BehaviourResult, CoordParams
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
 #: behaviour -> the posts.kind whose ref_post_id is the object (coactions._ref_kind, in Spark SQL)
-SPARK_BEHAVIOURS: dict[str, str] = {"co-retweet": "repost", "co-reply": "reply", "co-quote": "quote"}
+POST_BEHAVIOURS: dict[str, str] = {"co-retweet": "repost", "co-reply": "reply", "co-quote": "quote"}
+
+#: behaviours over the engagements view (their actions are posts answering a post, with the latency after it):
+#: behaviour -> (engagement kinds, latency cap: None or a function of the parameters)
+ENGAGEMENT_BEHAVIOURS: dict[str, tuple[str, Callable[[CoordParams], float | None]]] = {
+    "rapid-fire": (C.AMPLIFY_KINDS, lambda p: float(p.rapid_seconds)),
+    "early-amplify": (C.ENGAGE_KINDS, lambda p: float(p.early_seconds)),
+    "co-latency": (C.ENGAGE_KINDS, lambda p: sorted(float(x) for x in p.latency_buckets)[-1]),
+}
+
+#: every behaviour the Spark engine runs
+SPARK_BEHAVIOURS: tuple[str, ...] = tuple(POST_BEHAVIOURS) + tuple(ENGAGEMENT_BEHAVIOURS)
 
 #: Spark SQL settings for the run (restored afterwards): the engine's session turns whole-stage code
 #: generation off for small measure queries; the pairing join over millions of rows needs it
@@ -63,6 +76,23 @@ def check_supported(params: CoordParams) -> None:
     if bad:
         raise ConfigError(f"--engine spark does not run behaviour(s) {', '.join(bad)} yet (supported: "
                           f"{', '.join(SPARK_BEHAVIOURS)}); use --engine duckdb for them")
+
+
+def spark_default(params: CoordParams) -> tuple[CoordParams, dict[str, str]]:
+    """``params`` for the Spark engine: of a default behaviour set, the behaviours Spark runs; and the others.
+
+    A behaviour the user named and Spark does not run is refused (:func:`check_supported`); one that only
+    came with ``default`` is left out with a note (``summary["skipped_behaviours"]``), so that ``--engine
+    spark`` without ``--behaviour`` runs instead of refusing what nobody asked for.
+    """
+    if not params.default_behaviours or params.semantics != "echoscope":
+        return params, {}
+    keep = tuple(b for b in params.behaviours if b in SPARK_BEHAVIOURS)
+    skipped = {b: "not on the Spark engine yet (run it with --engine duckdb)"
+               for b in params.behaviours if b not in SPARK_BEHAVIOURS}
+    if not skipped:
+        return params, {}
+    return dataclasses.replace(params, behaviours=keep), skipped
 
 
 # ---------------------------------------------------------------------------------------------- Spark
@@ -142,7 +172,7 @@ def _posts_frame(spark: Any, study: Any) -> Any:
     from ..engine import spark_read_parts, spark_target
 
     parts = study.manifest()["tables"].get("posts", {}).get("parts", [])
-    cols = ["account_id", "post_id", "ref_post_id", "kind", "created_at"]
+    cols = ["platform", "account_id", "post_id", "ref_post_id", "kind", "created_at"]
     if not parts:
         ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in S.ALL_TABLES["posts"] if f.name in cols)
         return spark.createDataFrame([], ddl + ", _part INT, _ri BIGINT")
@@ -191,7 +221,6 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
         ``actions_paired``, ``pairs_within_window``, ``pair_object_rows``, as the DuckDB builder reports them.
     """
     check_supported(CoordParams(behaviours=(behaviour,), semantics=params.semantics))
-    kind = SPARK_BEHAVIOURS[behaviour]
     w = float(params.window)
     W = _lit(w)
     k = max(int(params.min_repeat), int(params.min_weight))
@@ -201,13 +230,7 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
         with _conf(spark, RUN_CONF):
             _posts_frame(spark, study).createOrReplaceTempView(v.name("posts"))
             progress({"event": "stage", "message": f"{behaviour}: reading actions (Spark)"})
-            v.make("raw", f"""SELECT account_id, object_id, action_id, ts,
-                    CAST(row_number() OVER (ORDER BY _part, _ri) - 1 AS BIGINT) AS eid FROM
-                (SELECT CAST(account_id AS STRING) AS account_id, CAST(ref_post_id AS STRING) AS object_id,
-                        CAST(post_id AS STRING) AS action_id, CAST(unix_micros(created_at) / 1e6 AS DOUBLE) AS ts,
-                        _part, _ri
-                 FROM {{P}}posts WHERE kind = '{kind}' AND ref_post_id IS NOT NULL AND created_at IS NOT NULL)
-                WHERE object_id IS NOT NULL AND object_id <> ''""")
+            v.make("raw", _raw_sql(behaviour, params))
             spark.catalog.dropTempView(v.name("posts"))
             stats["actions"] = v.count("raw")
             v.make("acc", """SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INT) AS aid
@@ -248,6 +271,44 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
         return tables, stats
     finally:
         v.close()
+
+
+def _raw_sql(behaviour: str, params: CoordParams) -> str:
+    """Spark SQL of a behaviour's actions with their ids ``eid`` in DuckDB's ``_ca_raw`` row order.
+
+    The reposts, replies and quotes of posts are numbered in the scan order of the posts' parts (DuckDB's
+    scan); the behaviours over the engagements view in :data:`echoscope.coordination.coactions.ENGAGEMENT_ORDER`
+    (DuckDB sorts them so, as a join has no scan order). Their latency is the engagements view's
+    (:data:`echoscope.engine.ENGAGEMENTS_SQL`): seconds from the answered post, on the same platform.
+    """
+    if behaviour in POST_BEHAVIOURS:
+        return f"""SELECT account_id, object_id, action_id, ts,
+                CAST(row_number() OVER (ORDER BY _part, _ri) - 1 AS BIGINT) AS eid FROM
+            (SELECT CAST(account_id AS STRING) AS account_id, CAST(ref_post_id AS STRING) AS object_id,
+                    CAST(post_id AS STRING) AS action_id, CAST(unix_micros(created_at) / 1e6 AS DOUBLE) AS ts,
+                    _part, _ri
+             FROM {{P}}posts WHERE kind = '{POST_BEHAVIOURS[behaviour]}' AND ref_post_id IS NOT NULL
+               AND created_at IS NOT NULL)
+            WHERE object_id IS NOT NULL AND object_id <> ''"""
+    kinds, cap_of = ENGAGEMENT_BEHAVIOURS[behaviour]
+    cap = cap_of(params)
+    if behaviour == "co-latency":
+        edges = sorted(float(x) for x in params.latency_buckets)
+        bucket = "CASE " + " ".join(f"WHEN latency_s <= {_lit(e)} THEN {i}" for i, e in enumerate(edges)) + " END"
+        obj = f"concat(subject_post_id, '@', CAST({bucket} AS STRING))"
+    else:
+        obj = "subject_post_id"
+    capped = "" if cap is None else f" AND latency_s <= {_lit(cap)}"
+    return f"""SELECT account_id, object_id, action_id, ts,
+            CAST(row_number() OVER (ORDER BY {C.ENGAGEMENT_ORDER}) - 1 AS BIGINT) AS eid FROM
+        (SELECT account_id, {obj} AS object_id, action_id, ts FROM
+            (SELECT CAST(p.account_id AS STRING) AS account_id, CAST(p.ref_post_id AS STRING) AS subject_post_id,
+                    CAST(p.post_id AS STRING) AS action_id, CAST(unix_micros(p.created_at) / 1e6 AS DOUBLE) AS ts,
+                    CAST(unix_micros(p.created_at) / 1e6 - unix_micros(s.created_at) / 1e6 AS DOUBLE) AS latency_s
+             FROM {{P}}posts p LEFT JOIN {{P}}posts s ON s.platform = p.platform AND s.post_id = p.ref_post_id
+             WHERE p.kind IN {kinds} AND p.ref_post_id IS NOT NULL)
+         WHERE latency_s IS NOT NULL AND latency_s >= 0{capped})
+        WHERE object_id IS NOT NULL AND object_id <> ''"""
 
 
 def _guard(v: _Views, cap: int, w: float, report: dict[str, Any]) -> None:
