@@ -224,6 +224,52 @@ def test_co_link_matches_normalised_urls_but_cnt_does_not(tmp_path):
     assert raw.edges.num_rows == 0  # the toolkit compares URLs as given
 
 
+def test_near_duplicate_groups_equal_the_exact_jaccard_components():
+    # MinHash LSH (in DuckDB) against the brute force: every pair's exact Jaccard of word 3-shingles, pairs at
+    # >= 0.8 joined into components; the banding is tuned for 0.6, so a pair at 0.8 is a candidate with
+    # probability ~1 and the groups must be exactly the components (each named by its smallest index)
+    import random
+
+    from echoscope.coordination.text import near_duplicate_groups
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(60)]
+    templates = [[rng.choice(words) for _ in range(rng.randint(12, 50))] for _ in range(6)]
+    texts = set()
+    for _ in range(120):
+        t = list(rng.choice(templates))
+        for _ in range(rng.choice([0, 0, 1, 2, 6])):  # mostly copies or one or two edits
+            t[rng.randrange(len(t))] = rng.choice(words)
+        texts.add(" ".join(t))
+    texts.add("")  # no words: its own group
+    texts.add("two words")
+    texts = sorted(texts)
+
+    def sh(t):
+        w = t.split()
+        return {" ".join(w[i:i + 3]) for i in range(len(w) - 2)} if len(w) >= 3 else set(w)
+
+    sets = [sh(t) for t in texts]
+    parent = list(range(len(texts)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(texts)):
+        for j in range(i):
+            if sets[i] and len(sets[i] & sets[j]) >= 0.8 * len(sets[i] | sets[j]):
+                a, b = find(i), find(j)
+                parent[max(a, b)] = min(a, b)
+    expected = [find(i) for i in range(len(texts))]
+    got = near_duplicate_groups(texts, 0.8)
+    assert got == expected
+    # the test has real groups: 75 distinct texts in 59 groups (copies are one text; one edit in a long
+    # template stays above 0.8, in a short one or several edits fall below it)
+    assert len(set(expected)) <= len(texts) - 10
+
+
 def test_co_text_near_duplicates_and_fused_network(tmp_path):
     base = ["the ambassador gave a truly great speech today about trade and friendship",
             "our nation stands with the embassy against all the lies of the western media",
