@@ -279,14 +279,26 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
     h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
         FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
     con.unregister("_cv_h_in")
+    col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
+    # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance):
+    # the account ids of all candidate pairs as Python strings were the validation's peak memory
+    use = np.zeros(h.num_rows, dtype=bool)
+    for x in ("0", "1"):
+        use |= _selected(col[f"w{x}"], col[f"l{x}"], params)
+    h = h.filter(pa.array(use))
+    col = {k: v[use] for k, v in col.items()}
     a = np.asarray(h["account_a"].to_pylist(), dtype=object)
     b = np.asarray(h["account_b"].to_pylist(), dtype=object)
-    col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
     folds, tests = _held_out_folds(con, a, b, col, params)
     keep = _combine_folds(tests, params.alpha, params.min_lift)
     for t in ("_cv_abo", "_cv_ao", "_cv_act", "_cv_g", "_cv_n"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return keep, {"folds": folds, "accounts": len(keep)}
+
+
+def _selected(w: np.ndarray, lam: np.ndarray, params: CoordParams) -> np.ndarray:
+    """Pairs joining a fold's Leiden graph: weight >= min_weight on the selection half, p <= cluster_p there."""
+    return (w >= params.min_weight) & (poisson_sf(w, np.maximum(lam, 1e-9)) <= params.cluster_p)
 
 
 def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.ndarray],
@@ -299,7 +311,7 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
     tests: list[_FoldTest] = []
     for s_, t_ in ((0, 1), (1, 0)):
         ws, ls = col[f"w{s_}"], np.maximum(col[f"l{s_}"], 1e-9)
-        sel = (poisson_sf(ws, ls) <= params.cluster_p) & (ws >= params.min_weight)
+        sel = _selected(col[f"w{s_}"], col[f"l{s_}"], params)
         names = sorted(set(a[sel]) | set(b[sel]))
         fold: dict[str, Any] = {"selection_half": s_, "graph_edges": int(sel.sum()), "groups": 0,
                                 "coordinated_groups": 0, "accounts_tested": len(names), "accounts_kept": 0}
