@@ -59,6 +59,13 @@ def _same_value(x, y, what: str) -> None:
         assert x == y, what
 
 
+def _duck_handover(con) -> dict[str, pa.Table]:
+    """The hand-over tables on a DuckDB connection, each in the order of its key."""
+    from echoscope.coordination.spark import HANDOVER
+
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY {KEYS[t]}").fetch_arrow_table() for t in HANDOVER}
+
+
 def _sim_study(root):
     from echoscope.simulate import make_config, simulate, write
 
@@ -92,25 +99,34 @@ CASES = {
 }
 
 
+#: the hand-over tables' keys: both engines' tables are compared in this order (``_ca_raw`` in action-id order)
+KEYS = {"_ca_acc": "aid", "_ca_obj": "oid", "_ca_idf": "oid", "_ca_act": "eid", "_ca_pin": "eid",
+        "_ca_abo": "a, b, oid", "_ca_raw": "rowid"}
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+def sim_study(tmp_path_factory: pytest.TempPathFactory):
+    """The simulated study, written once for the module's tests (none of them writes into it)."""
+    return _sim_study(tmp_path_factory.mktemp("cspark_sim"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, sim_study) -> dict[str, tuple]:
     from echoscope.coordination.network import echoscope_edges
-    from echoscope.coordination.spark import HANDOVER, coordinate_spark
+    from echoscope.coordination.spark import coordinate_spark
 
     root = tmp_path_factory.mktemp("cspark")
-    keys = {"_ca_acc": "aid", "_ca_obj": "oid", "_ca_idf": "oid", "_ca_act": "eid", "_ca_pin": "eid",
-            "_ca_abo": "a, b, oid", "_ca_raw": "rowid"}
     out = {}
     for name, (make, params) in CASES.items():
-        study = make(root)
+        study = sim_study if name == "sim" else make(root)
         con = study.con().con
         duck = coordinate(study, params, write=False)
         # the DuckDB builder's temp tables at the hand-over point, left on the study's connection
         built = echoscope_edges(con, "co-retweet", CoordParams(**{**params.__dict__, "null": "none"}), lambda e: None)
-        dtabs = {t: con.execute(f"SELECT * FROM {t} ORDER BY {keys[t]}").fetch_arrow_table() for t in HANDOVER}
+        dtabs = _duck_handover(con)
         # the Spark run writes its hand-over tables into the same connection under the same names
         spark = coordinate_spark(study, params, write=False)
-        stabs = {t: con.execute(f"SELECT * FROM {t} ORDER BY {keys[t]}").fetch_arrow_table() for t in HANDOVER}
+        stabs = _duck_handover(con)
         out[name] = (duck, spark, dtabs, stabs, built.stats, spark.summary["behaviours"]["co-retweet"])
     return out
 
@@ -160,8 +176,8 @@ def test_sim_finds_coordinated_clusters(runs):
 
 
 @pytest.mark.parametrize("kw, needle", [
-    ({"behaviours": ("co-link",)}, "co-link"),
     ({"semantics": "cnt"}, "--semantics cnt"),
+    ({"semantics": "coortweet"}, "--semantics coortweet"),
 ])
 def test_unsupported_on_spark_is_a_config_error(kw, needle):
     from echoscope.coordination.spark import check_supported
@@ -170,12 +186,12 @@ def test_unsupported_on_spark_is_a_config_error(kw, needle):
         check_supported(CoordParams(**kw))
 
 
-def test_engagement_behaviours_equal(tmp_path_factory):
+def test_engagement_behaviours_equal(sim_study):
     """rapid-fire, early-amplify and co-latency (actions over the engagements view: a post joined with the post
     it answers, for the latency) fused on both engines: the same edges, evidence, clusters and validation."""
     from echoscope.coordination.spark import coordinate_spark
 
-    study = _sim_study(tmp_path_factory.mktemp("cspark_eng"))
+    study = sim_study
     params = CoordParams(behaviours=("rapid-fire", "early-amplify", "co-latency"))
     duck = coordinate(study, params, write=False)
     spark = coordinate_spark(study, params, write=False)
@@ -199,17 +215,221 @@ def test_engagement_behaviours_equal(tmp_path_factory):
     assert spark.flagged_accounts() == duck.flagged_accounts()
 
 
-def test_spark_default_runs_the_supported_part_of_the_default_set():
-    # a default set is cut to what Spark runs, the rest named; a named behaviour Spark lacks is refused
-    from echoscope.coordination.spark import SPARK_BEHAVIOURS, check_supported, spark_default
+def test_spark_default_runs_the_whole_default_set():
+    # every behaviour runs on Spark now: the default set is not cut (a future behaviour that Spark lacks would
+    # be left out of a default set with a note, and refused when named)
+    from echoscope.coordination import spark as sp
 
     dflt = CoordParams()
-    assert dflt.default_behaviours and "shared-ip" in dflt.behaviours
-    params, skipped = spark_default(dflt)
-    assert params.behaviours == tuple(b for b in dflt.behaviours if b in SPARK_BEHAVIOURS) != ()
-    assert set(skipped) == set(dflt.behaviours) - set(SPARK_BEHAVIOURS) != set()
-    check_supported(params)  # no error
+    assert dflt.default_behaviours and {"co-text", "shared-ip"} <= set(dflt.behaviours)
+    assert set(CoordParams(behaviours=("all",)).behaviours) <= set(sp.SPARK_BEHAVIOURS)
+    assert sp.spark_default(dflt) == (dflt, {})
+    sp.check_supported(dflt)  # no error
+
+
+def test_spark_default_cuts_what_spark_lacks(monkeypatch):
+    from echoscope.coordination import spark as sp
+
+    monkeypatch.setattr(sp, "SPARK_BEHAVIOURS", tuple(b for b in sp.SPARK_BEHAVIOURS if b != "co-text"))
+    dflt = CoordParams()
+    params, skipped = sp.spark_default(dflt)
+    assert params.behaviours == tuple(b for b in dflt.behaviours if b != "co-text") and set(skipped) == {"co-text"}
+    sp.check_supported(params)
     named = CoordParams(behaviours=("co-retweet", "co-text"))
-    assert spark_default(named) == (named, {})
+    assert sp.spark_default(named) == (named, {})
     with pytest.raises(ConfigError, match="co-text"):
-        check_supported(named)
+        sp.check_supported(named)
+
+
+def test_normalisation_equal_to_duckdb():
+    """URL and text normalisation (and the lower-casing of hashtags and mentions) give DuckDB's results.
+
+    Java's regular expressions and case mapping differ from DuckDB's RE2 and utf8proc (see
+    spark.duckdb_unicode): the URLs below hit each step of the URL macro (scheme, www., upper-case host,
+    fragment, tracking parameters, trailing slashes, spaces around, line breaks that Java's ``$`` and ``.``
+    treat differently), the texts each step of the text macro; and every Unicode code point is lower-cased
+    and text-normalised between letters (a code point Java and RE2 class differently would change the
+    text: e.g. the emoji U+1FAE0, a symbol to RE2 and unassigned to Java 17).
+    """
+    import duckdb
+
+    from echoscope.coordination import coactions as C
+    from echoscope.coordination.spark import _lower, text_sql, url_sql
+    from echoscope.engine import spark_session, spark_target
+
+    urls = ["https://www.Example.com/a/?utm_source=x&id=3#top", "HTTP://WWW.EXAMPLE.COM/A//", "example.com",
+            "www.x.org/?", "https://x.org/?utm_medium=1&UTM_Campaign=2&fbclid=3&s=4&si=&sid=5&a=&&b=1#f#g",
+            "  https://x.org/p?q=1  ", "\u00a0https://x.org/p\u3000", "\thttps://x.org/a\t", "ftp+x.y-z://h/p/",
+            "https://x.org/p?a=1\n#frag", "https://x.org/p\r?a=1#x\u2028y", "https://x.org/p?a=1\u0085b",
+            "https://x.org/a#b\n", "https://x.org/a/\n/", "mailto:bob@x.org", "https://www.www.x.org",
+            "https://x.org/p?ref_src=a&ref_url=u&_ga=1&spm=2&cmpid=3&__twitter_impression=true&keep=1",
+            "https://x.org:8080/a/b/?", "//x.org/a", "https://İSTANBUL.com/ΟΔΟΣ/?utm_x=1", "https://x.org/?UTM_İ=1&z",
+            "https://x.org/#", "#", "?", "/", "https://x.org/a?b=c?d=e#f?g", "https://user@WWW.x.org/a",
+            "https://x.org/a?s", "https://x.org/a?s=", "https://x.org/a?ss=1", "https://ΣΑΣ.gr/"]
+    texts = ["RT @bob: Hello https://x.org/a WORLD!!", "x rt @a: hi", "rt  @b: z", "e-mail me@x.org now",
+             "中文测试，你好！ ひらがな カタカナ ｶﾀｶﾅ", "a\u000bb\u00a0c\u2003d", "emoji 🫠🙂 ok 🫶🏽", "  ΟΔΟΣ  İ ",
+             "\u3000x\u00a0", "http://a\u000bb c", "𐐀𐐁 ΣΑΣ."]
+    # every code point (no surrogates) between letters, 2,000 to a string
+    cps = [chr(i) for i in range(1, 0x110000) if not 0xD800 <= i < 0xE000]
+    every = ["".join(f"a{c}" for c in cps[j:j + 2000]) + "a" for j in range(0, len(cps), 2000)]
+    con = duckdb.connect()
+    C.install_macros(con)
+    con.register("_u", pa.table({"u": urls}))
+    con.register("_t", pa.table({"t": texts + every}))
+    spark = spark_session(spark_target())
+    spark.createDataFrame(pa.table({"u": urls})).createOrReplaceTempView("_t_urls")
+    spark.createDataFrame(pa.table({"t": texts + every})).createOrReplaceTempView("_t_texts")
+    try:
+        d_urls = [r[0] for r in con.execute("SELECT echo_norm_url(u) FROM _u").fetchall()]
+        s_urls = [r[0] for r in spark.sql(f"SELECT {url_sql('u')} FROM _t_urls").collect()]
+        assert d_urls[:2] == ["example.com/a?id=3", "example.com/A"]  # the macro's own examples
+        assert [(u, s) for u, d, s in zip(urls, d_urls, s_urls) if d != s] == []
+        d_txt = con.execute("SELECT echo_norm_text(t), lower(t) FROM _t").fetchall()
+        s_txt = spark.sql(f"SELECT {text_sql('t')}, {_lower('t')} FROM _t_texts").collect()
+        assert d_txt[0][0] == "hello world"
+        assert [(i, d, tuple(s)) for i, (d, s) in enumerate(zip(d_txt, s_txt)) if d != tuple(s)] == []
+    finally:
+        spark.catalog.dropTempView("_t_urls")
+        spark.catalog.dropTempView("_t_texts")
+
+
+def _tricky_study(root):
+    """A small study where four accounts share links, hashtags, mentions, texts and logins written differently.
+
+    c1..c4 post on four stories K, each account a variant of the same URL (scheme and www. or not, upper-case
+    host, fragment, utm/fbclid/s parameters, trailing slashes, spaces around; each normalises to
+    ``siteK.com/story/K?id=K``), the same hashtags in other case and order (one list with a null), the same
+    account mentioned in other case, near-identical texts (English with emoji, Chinese, Japanese), within
+    seconds of each other; they log in from one IP and one device (times with microseconds, several logins
+    each). n1..n6 post and log in alone. One c1 post carries its URL twice (two equal actions).
+    """
+    import datetime as dt
+
+    t0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+    accounts = ["c1", "c2", "c3", "c4"]
+
+    def url(j: int, k: int) -> str:
+        return [f"https://www.site{k}.com/story/{k}?utm_source=tw&id={k}#top",
+                f"HTTP://WWW.SITE{k}.COM/story/{k}/?id={k}&fbclid=abc",
+                f"site{k}.com/story/{k}//?id={k}&utm_medium=x",
+                f" https://Site{k}.com/story/{k}?id={k}&s=1 "][j]
+
+    def tags(j: int, k: int) -> list:
+        return [["Vote", f"TOPIC{k}", "vote"], [f"topic{k}", "VOTE"], [f"Topic{k}", None, "vote"],
+                ["VOTE", f"topic{k}", f"Topic{k}"]][j]
+
+    def mentions(j: int, k: int) -> list[str]:
+        return [[f"Rep{k}", f"rep{k}"], [f"REP{k}"], [f"rep{k}", "Alice"], [f"Rep{k}"]][j]
+
+    # the second English text has one word more: a near-duplicate (Jaccard 0.9 of the 3-shingles), merged
+    texts = [["Great speech by the ambassador today, everyone should watch it 🫠",
+              "great speech by the ambassador today everyone should watch it now!",
+              "Great speech by the ambassador today - everyone should watch it 🫠🫠",
+              "GREAT speech by the ambassador today, everyone should watch it"],
+             ["大使今天的演讲很精彩，大家都应该看！", "大使今天的演讲很精彩 大家都应该看", "大使今天的演讲很精彩，大家都应该看。",
+              "大使今天的演讲很精彩！大家都应该看！"],
+             ["今日の大使のスピーチは素晴らしかった。みんな見るべきです", "今日の大使のスピーチは素晴らしかった！みんな見るべきです",
+              "今日の大使のスピーチは素晴らしかった みんな見るべきです", "今日の大使のスピーチは素晴らしかった。みんな見るべきです！"],
+             ["Vote for the new park at the council meeting tonight", "vote for the new park at the council meeting tonight!",
+              "Vote for the new park at the council meeting tonight ✊", "VOTE for the new park at the council meeting tonight"]]
+    rows = []
+    for k in range(4):
+        for j, a in enumerate(accounts):
+            ts = t0 + dt.timedelta(hours=6 * k, seconds=7 * j + k)
+            urls = [url(j, k)] + ([url(j, k).replace("#top", "#other")] if (j, k) == (0, 1) else [])
+            rows.append({"post_id": f"{a}-{k}", "account_id": a, "created_at": ts, "kind": "original",
+                         "text": texts[k][j], "urls": urls, "hashtags": tags(j, k), "mentions": mentions(j, k)})
+    for i in range(6):
+        a = f"n{i + 1}"
+        for k in range(3):
+            ts = t0 + dt.timedelta(hours=5 * k + i, seconds=13 * i)
+            rows.append({"post_id": f"{a}-{k}", "account_id": a, "created_at": ts, "kind": "original",
+                         "text": f"my own words number {k} from {a} today", "urls": [f"https://n.org/{a}/{k}"],
+                         "hashtags": ["Solo", f"t{k}"], "mentions": ["bob"] if k == 0 else []})
+    posts = pa.Table.from_pylist(rows)
+    # login times differ by distinct gaps between the campaign accounts (equal gaps would leave the cluster
+    # summary's choice of its closest pairs to the order rows come in, on either engine)
+    logins = [{"account_id": a, "ts": t0 + dt.timedelta(days=d, microseconds=123450 * (j + 1) ** 2 + d),
+               "ip_hash": "ip-shared" if a.startswith("c") else f"ip-{a}",
+               "device_hash": "dev-shared" if a.startswith("c") else f"dev-{a}-{d}"}
+              for j, a in enumerate(accounts + [f"n{i + 1}" for i in range(6)]) for d in range(3)]
+    s = echoscope.init_study(root / "tricky")
+    s.load_arrow({"posts": posts, "logins": pa.Table.from_pylist(logins)})
+    return s
+
+
+#: the behaviours added to the Spark engine after the reposts and engagements: lists, texts and logins
+LIST_BEHAVIOURS = ("co-link", "co-hashtag", "co-mention", "co-text", "shared-ip")
+
+
+@pytest.mark.parametrize("case", ["sim", "tricky"])
+def test_list_text_login_behaviours_equal(case, sim_study, tmp_path_factory, monkeypatch):
+    """co-link, co-hashtag, co-mention and shared-ip fused on both engines: the hand-over tables of each
+    behaviour (actions numbered alike, the same objects after normalisation) and the whole result. The
+    tricky study (every variant above normalises to one object) runs them all without a null, so every
+    candidate edge is judged and has evidence; the simulated one runs those where it has significant edges,
+    co-mention (4,231 actions) and shared-ip (4,428; 102 judged edges), with the defaults (object null, 20
+    shuffles); its few links and hashtag sets (1,026 and 376 actions) judge no edge and cost Spark time."""
+    from echoscope.coordination import spark as sp
+    from echoscope.coordination.network import behaviour_params, echoscope_edges
+
+    if case == "sim":
+        study, params = sim_study, CoordParams(behaviours=("co-mention", "shared-ip"))
+    else:
+        study = _tricky_study(tmp_path_factory.mktemp("cspark_tricky"))
+        params = CoordParams(behaviours=LIST_BEHAVIOURS, null="none")
+    got: dict[str, dict[str, pa.Table]] = {}
+    run = sp.spark_candidates
+
+    def record(spark, study_, behaviour, params_, progress):
+        tables, stats = run(spark, study_, behaviour, params_, progress)
+        got[behaviour] = tables
+        return tables, stats
+
+    monkeypatch.setattr(sp, "spark_candidates", record)
+    duck = coordinate(study, params, write=False)
+    spark = sp.coordinate_spark(study, params, write=False)
+    con = study.con().con
+    for b in params.behaviours:
+        bp = behaviour_params(b, CoordParams(**{**params.__dict__, "null": "none"}))
+        echoscope_edges(con, b, bp, lambda e: None)
+        for t, d in _duck_handover(con).items():
+            s = got[b][t]  # _ca_raw comes in action-id order, the others are put in their key's
+            if t != "_ca_raw":
+                s = s.sort_by([(c.strip(), "ascending") for c in KEYS[t].split(",")])
+            _same_table(d, s, f"{b}.{t}")
+        db, sb = duck.summary["behaviours"][b], spark.summary["behaviours"][b]
+        for k in ("actions", "accounts", "accounts_after_pruning", "actions_after_pruning", "guard",
+                  "actions_paired", "pairs_within_window", "pair_object_rows", "candidate_edges",
+                  "significant_edges", "null", "p_threshold", "expected_false_edges"):
+            _same_value(sb.get(k), db.get(k), f"{b}.{k}")
+        assert db["candidate_edges"] > 0, b
+    _same_table(duck.edges, spark.edges, "edges")
+    # actions are numbered alike, so the evidence is the same rows (put in one order: equal gaps come in any)
+    key = [(c, "ascending") for c in ("behaviour", "account_a", "account_b", "gap_s", "object_id", "action_a",
+                                      "action_b")]
+    _same_table(duck.evidence.sort_by(key), spark.evidence.sort_by(key), "evidence")
+    _same_table(duck.clusters, spark.clusters, "clusters")
+    _same_table(duck.members, spark.members, "members")
+    assert spark.summary["validation"] == duck.summary["validation"]
+    assert spark.flagged_accounts() == duck.flagged_accounts()
+    if case == "tricky":
+        # each kind of variant met: the four campaign accounts pair on every behaviour, the URL variants are
+        # one object per story, the shared-ip evidence names the first login with its microseconds
+        ev = duck.evidence
+        for b in LIST_BEHAVIOURS:
+            pairs = {(a, c) for a, c, x in zip(ev["account_a"].to_pylist(), ev["account_b"].to_pylist(),
+                                               ev["behaviour"].to_pylist()) if x == b}
+            assert pairs == {(a, c) for a in ("c1", "c2", "c3", "c4") for c in ("c1", "c2", "c3", "c4") if a < c}, b
+        objs = set(ev.filter(pc.equal(ev["behaviour"], "co-link"))["object_id"].to_pylist())
+        assert objs == {f"site{k}.com/story/{k}?id={k}" for k in range(4)}
+        assert set(ev.filter(pc.equal(ev["behaviour"], "co-hashtag"))["object_id"].to_pylist()) == \
+            {f"topic{k} vote" for k in range(4)}
+        assert set(ev.filter(pc.equal(ev["behaviour"], "co-mention"))["object_id"].to_pylist()) == \
+            {f"rep{k}" for k in range(4)}
+        # the near-duplicate texts of a story are one object
+        assert len(set(ev.filter(pc.equal(ev["behaviour"], "co-text"))["object_id"].to_pylist())) == 4
+        ip = ev.filter(pc.and_(pc.equal(ev["behaviour"], "shared-ip"), pc.equal(ev["account_a"], "c1")))
+        assert "c1@2024-03-01 12:00:00.12345+00" in ip["action_a"].to_pylist()
+    else:
+        assert duck.summary["significant_edges"] > 0 and duck.flagged_accounts()

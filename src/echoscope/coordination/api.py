@@ -540,8 +540,10 @@ def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, 
     strongest = dict(con.execute("""WITH x AS (SELECT ma.cluster_id, e.* FROM _cev e JOIN _cm ma ON ma.account_id = e.account_a
                 JOIN _cm mb ON mb.account_id = e.account_b WHERE ma.cluster_id = mb.cluster_id)
         SELECT cluster_id, string_agg(behaviour || ' ' || object_id || ': ' || account_a || ' & ' || account_b ||
-               ' ' || CAST(round(gap_s, 1) AS VARCHAR) || ' s apart', '; ' ORDER BY gap_s, object_id)
-        FROM (SELECT * FROM x QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY gap_s, object_id) <= 3)
+               ' ' || CAST(round(gap_s, 1) AS VARCHAR) || ' s apart', '; '
+               ORDER BY gap_s, object_id, account_a, account_b, behaviour)
+        FROM (SELECT * FROM x QUALIFY row_number() OVER (PARTITION BY cluster_id
+                                                         ORDER BY gap_s, object_id, account_a, account_b, behaviour) <= 3)
         GROUP BY 1""").fetchall())
     for t in ("_cm", "_ce", "_cev"):
         con.execute(f"DROP TABLE IF EXISTS {t}")

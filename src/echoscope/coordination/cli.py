@@ -100,9 +100,7 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[str, typer.Option(
             help="where pruning, the guard and pairing run: duckdb (embedded) or spark (the same results; "
                  "master ECHOSCOPE_SPARK_MASTER or [spark] master in echoscope.toml, else local[2], whose session "
-                 "costs ~30 s to start; echoscope semantics and co-retweet, co-reply, co-quote, rapid-fire, "
-                 "early-amplify, co-latency only: of the default behaviours co-text and shared-ip are left out, "
-                 "with a note)")] = "duckdb",
+                 "costs ~30 s to start; echoscope semantics, every behaviour)")] = "duckdb",
         edges: Annotated[Optional[Path], typer.Option(
             "--edges", help="write the judged edges as a Gephi CSV (Source,Target,Weight,Type)")] = None,
         json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,

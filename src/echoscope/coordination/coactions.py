@@ -227,9 +227,12 @@ COACTIONS: dict[str, CoAction] = {
     "co-retweet": CoAction("co-retweet", "reposts of the same post", _ref_kind("repost"), cnt_name="co_retweet"),
     "co-reply": CoAction("co-reply", "replies to the same post", _ref_kind("reply"), cnt_name="co_reply"),
     "co-quote": CoAction("co-quote", "quotes of the same post", _ref_kind("quote")),
-    "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link"),
-    "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags", _hashtags),
-    "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions),
+    "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link",
+                        order="action_id, account_id, object_id, ts"),
+    "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags", _hashtags,
+                           order="action_id, account_id, object_id, ts"),
+    "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
+                           order="action_id, account_id, object_id, ts"),
     "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
@@ -243,7 +246,7 @@ COACTIONS: dict[str, CoAction] = {
                            reference=_latency_reference, window=_latency_window,
                            unit="regexp_replace(object_id, '@[0-9]+$', '')", order=ENGAGEMENT_ORDER),
     "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
-                          timed=False, tables=("logins",)),
+                          timed=False, tables=("logins",), order="account_id, object_id"),
 }
 
 

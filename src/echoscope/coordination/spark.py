@@ -11,18 +11,26 @@ and hands over to the same downstream code: candidate edges, null model (:func:`
 p-values, evidence, held-out validation, fusion and clustering (:mod:`.api`).
 
 Identical results need identical integer ids. Account and object ids are ranks of the string ids on both
-engines (both order strings by their UTF-8 bytes); an action's id ``eid`` is its position among the
-behaviour's actions in the order of the posts' Parquet parts (manifest order) and rows, which is the order
-DuckDB's scan gives ``_ca_raw`` (its ``rowid``). The null model's shuffles and the object halves use
-DuckDB's ``hash()``, which Spark does not have: they run in DuckDB, on the tables handed over, so p-values,
-cut-offs and validation are the same. Only floating-point sums (``weight_idf``, ``mean_gap_s``, null means
-and what follows from them, as between two DuckDB runs) may differ in the last bits (summation order). The evidence action of a (pair, object) with several
-equally close action pairs is the smallest action pair on Spark; DuckDB's ``arg_min`` picks any of them.
+engines (both order strings by their UTF-8 bytes). An action's id ``eid`` is its row in DuckDB's ``_ca_raw``
+(its ``rowid``): for a behaviour whose query is a plain scan (co-retweet, co-reply, co-quote) its position
+in the order of the table's Parquet parts (manifest order) and rows; for the others (a join, an unnest, a
+grouping: no scan order) its rank in the behaviour's ``CoAction.order``, by which DuckDB sorts them too.
+The null model's shuffles and the object halves use DuckDB's ``hash()``, which Spark does not have: they
+run in DuckDB, on the tables handed over, so p-values, cut-offs and validation are the same. Only
+floating-point sums (``weight_idf``, ``mean_gap_s``, null means and what follows from them, as between two
+DuckDB runs) may differ in the last bits (summation order). The evidence action of a (pair, object) with
+several equally close action pairs is the smallest action pair on both engines.
+
+The behaviours' action queries are written again in Spark SQL (:data:`SPARK_ACTIONS`), with the URL and
+text normalisation of :mod:`.coactions` reproduced exactly: Java's regular expressions and case mapping
+differ from DuckDB's (RE2, utf8proc), so lower-casing, trimming and the Unicode character classes use
+tables read from DuckDB itself (:func:`duckdb_unicode`); every code point normalises alike.
 
 Supported now: ``--semantics echoscope`` with the behaviours in :data:`SPARK_BEHAVIOURS` (co-retweet,
-co-reply, co-quote over the posts; rapid-fire, early-amplify, co-latency over the engagements), every null
-model. Anything else raises :class:`~echoscope.errors.ConfigError`
-naming what is missing (see docs/coordination.md, "Spark").
+co-reply, co-quote, co-link, co-hashtag, co-mention over the posts; rapid-fire, early-amplify, co-latency
+over the engagements; co-text over the posts, near-duplicates merged as on DuckDB; shared-ip over the
+logins), every null model: every behaviour. Anything else raises
+:class:`~echoscope.errors.ConfigError` naming what is missing (see docs/coordination.md, "Spark").
 """
 
 from __future__ import annotations
@@ -55,8 +63,10 @@ ENGAGEMENT_BEHAVIOURS: dict[str, tuple[str, Callable[[CoordParams], float | None
     "co-latency": (C.ENGAGE_KINDS, lambda p: sorted(float(x) for x in p.latency_buckets)[-1]),
 }
 
-#: every behaviour the Spark engine runs
-SPARK_BEHAVIOURS: tuple[str, ...] = tuple(POST_BEHAVIOURS) + tuple(ENGAGEMENT_BEHAVIOURS)
+#: every behaviour the Spark engine runs with results identical to DuckDB's (see :data:`SPARK_ACTIONS` for
+#: how it reads their actions)
+SPARK_BEHAVIOURS: tuple[str, ...] = (*POST_BEHAVIOURS, "co-link", "co-hashtag", "co-mention", "co-text",
+                                     *ENGAGEMENT_BEHAVIOURS, "shared-ip")
 
 #: Spark SQL settings for the run (restored afterwards): the engine's session turns whole-stage code
 #: generation off for small measure queries; the pairing join over millions of rows needs it
@@ -160,24 +170,24 @@ class _Views:
         self.stale.clear()
 
 
-def _posts_frame(spark: Any, study: Any) -> Any:
-    """The study's posts with their place in DuckDB's scan order: (manifest part, row in the part).
+def _table_frame(spark: Any, study: Any, table: str, cols: tuple[str, ...]) -> Any:
+    """A canonical table's ``cols`` with their place in DuckDB's scan order: (manifest part, row in the part).
 
     The parts are read where :func:`echoscope.engine.spark_target` says (the study directory, or a copy of it
-    at ``data_root`` on an object store; see docs/scale-out.md).
+    at ``data_root`` on an object store; see docs/scale-out.md). A table without parts is an empty frame of
+    the canonical types (a study without logins finds no shared-ip actions, as on DuckDB).
     """
     from pyspark.sql import functions as F
 
     from .. import schema as S
     from ..engine import spark_read_parts, spark_target
 
-    parts = study.manifest()["tables"].get("posts", {}).get("parts", [])
-    cols = ["platform", "account_id", "post_id", "ref_post_id", "kind", "created_at"]
+    parts = study.manifest()["tables"].get(table, {}).get("parts", [])
     if not parts:
-        ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in S.ALL_TABLES["posts"] if f.name in cols)
+        ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in S.ALL_TABLES[table] if f.name in cols)
         return spark.createDataFrame([], ddl + ", _part INT, _ri BIGINT")
     target = spark_target(study)
-    frames = [spark_read_parts(spark, study, target, "posts", [p])
+    frames = [spark_read_parts(spark, study, target, table, [p])
               .select(*cols, F.col("_metadata.row_index").alias("_ri"))
               .withColumn("_part", F.lit(i)) for i, p in enumerate(parts)]
     return functools.reduce(lambda a, b: a.unionByName(b), frames)
@@ -203,11 +213,12 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
     spark : pyspark.sql.SparkSession
         The session (``echoscope.engine.spark_session()``).
     study : echoscope.Study
-        Its posts' Parquet parts are read directly (with their row positions, for the action ids).
+        Its posts' or logins' Parquet parts are read directly (with their row positions, for the action ids).
     behaviour : str
         One of :data:`SPARK_BEHAVIOURS`.
     params : CoordParams
-        ``window``, ``min_repeat``, ``min_weight``, ``max_window_actions`` are used here.
+        ``window``, ``min_repeat``, ``min_weight``, ``max_window_actions`` (``max_shared_accounts`` without a
+        window), ``near_duplicate`` and ``seed`` (co-text), the behaviours' own parameters are used here.
     progress : callable
         Receives ``{"event": "stage", "message": ...}``.
 
@@ -220,18 +231,23 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
         ``actions``, ``accounts``, ``accounts_after_pruning``, ``actions_after_pruning``, ``guard``,
         ``actions_paired``, ``pairs_within_window``, ``pair_object_rows``, as the DuckDB builder reports them.
     """
-    check_supported(CoordParams(behaviours=(behaviour,), semantics=params.semantics))
+    if params.semantics != "echoscope" or behaviour not in SPARK_ACTIONS:
+        check_supported(CoordParams(behaviours=(behaviour,), semantics=params.semantics))
     w = float(params.window)
     W = _lit(w)
     k = max(int(params.min_repeat), int(params.min_weight))
     v = _Views(spark, f"_cs{threading.get_ident() % 100000}_")
-    stats: dict[str, Any] = {"behaviour": behaviour, "timed": True}
+    timed = C.COACTIONS[behaviour].timed
+    src = SPARK_ACTIONS[behaviour]
+    stats: dict[str, Any] = {"behaviour": behaviour, "timed": timed}
     try:
         with _conf(spark, RUN_CONF):
-            _posts_frame(spark, study).createOrReplaceTempView(v.name("posts"))
+            _table_frame(spark, study, src.table, src.cols).createOrReplaceTempView(v.name(src.table))
             progress({"event": "stage", "message": f"{behaviour}: reading actions (Spark)"})
             v.make("raw", _raw_sql(behaviour, params))
-            spark.catalog.dropTempView(v.name("posts"))
+            spark.catalog.dropTempView(v.name(src.table))
+            if behaviour == "co-text" and params.near_duplicate is not None and params.near_duplicate < 1:
+                _merge_texts(v, params, progress)
             stats["actions"] = v.count("raw")
             v.make("acc", """SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INT) AS aid
                 FROM (SELECT DISTINCT account_id FROM {P}raw)""")
@@ -249,19 +265,25 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
             # DuckDB reads 1.0 as a decimal and divides decimals in double: the same double division here
             v.make("idf", f"""SELECT oid, ln((CAST(1 AS DOUBLE) + {stats['accounts']})
                 / (CAST(1 AS DOUBLE) + df)) AS idf FROM {{P}}obj""", keep=False)
-            v.make("act", f"""SELECT x.aid, o.oid, x.eid, x.ts, CAST(floor(x.ts / {W}) AS BIGINT) AS bk
+            # without a window (shared-ip) every action is in bucket 0: the guard's counts are per object
+            bucket = f"CAST(floor(x.ts / {W}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
+            v.make("act", f"""SELECT x.aid, o.oid, x.eid, x.ts, {bucket} AS bk
                 FROM {{P}}i x LEFT SEMI JOIN {{P}}keep k ON k.aid = x.aid JOIN {{P}}obj o ON o.oid0 = x.oid0""")
             stats["accounts_after_pruning"] = int(v.scalar("SELECT count(DISTINCT aid) FROM {P}act"))
             stats["actions_after_pruning"] = v.count("act")
-            cap = params.max_window_actions
+            # untimed: the cap is on the accounts sharing an address (network.echoscope_edges)
+            cap = params.max_window_actions if timed else params.max_shared_accounts
             stats["guard"] = {"max_window_actions": cap, "actions_dropped": 0, "objects_affected": 0,
                               "top_objects": []}
             if cap is not None:
                 _guard(v, int(cap), w, stats["guard"])
-            _exact_prune(v, w, k)
+            if timed:
+                _exact_prune(v, w, k)
+            else:
+                v.make("pin", "SELECT aid, oid, eid, ts, bk FROM {P}act", keep=False)
             stats["actions_paired"] = v.count("pin")
             progress({"event": "stage", "message": f"{behaviour}: pairing {stats['actions_paired']:,} actions (Spark)"})
-            _pairs(v, w, int(params.min_weight), stats)
+            _pairs(v, w, timed, int(params.min_weight), stats)
             t0 = time.perf_counter()
             tables = {t: _arrow(v.frames[s], t) for t, s in (
                 ("_ca_raw", "raw"), ("_ca_acc", "acc"), ("_ca_obj", "obj"), ("_ca_idf", "idf"),
@@ -273,23 +295,131 @@ def spark_candidates(spark: Any, study: Any, behaviour: str, params: CoordParams
         v.close()
 
 
-def _raw_sql(behaviour: str, params: CoordParams) -> str:
-    """Spark SQL of a behaviour's actions with their ids ``eid`` in DuckDB's ``_ca_raw`` row order.
+#: epoch seconds of a timestamp column, as DuckDB's ``epoch_us(col) / 1e6`` (coactions.EPOCH)
+_EPOCH = "CAST(unix_micros({col}) / 1e6 AS DOUBLE)"
 
-    The reposts, replies and quotes of posts are numbered in the scan order of the posts' parts (DuckDB's
-    scan); the behaviours over the engagements view in :data:`echoscope.coordination.coactions.ENGAGEMENT_ORDER`
-    (DuckDB sorts them so, as a join has no scan order). Their latency is the engagements view's
-    (:data:`echoscope.engine.ENGAGEMENTS_SQL`): seconds from the answered post, on the same platform.
+
+#: character classes of :data:`echoscope.coordination.coactions.TEXT_MACRO` (RE2 syntax), as Java classes in Spark
+_TEXT_CLASSES = {"ps": r"[\pP\pS]", "cjk": r"[\p{Han}\p{Hiragana}\p{Katakana}]"}
+
+
+@functools.lru_cache(maxsize=1)
+def duckdb_unicode() -> dict[str, str]:
+    r"""DuckDB's own Unicode tables, read from DuckDB, for Spark SQL that must give DuckDB's results.
+
+    Java (Spark's ``lower`` and regular expressions) and DuckDB (utf8proc, RE2) disagree on some characters:
+    Java's full case mapping turns a word-final capital sigma into final sigma and dotted capital I into
+    two characters, and the JDK's Unicode tables are older than RE2's (emoji of Unicode 14 and later, e.g.
+    U+1FAE0, are symbols to RE2 and unassigned to Java 17, so ``\pS`` misses them). So the tables are taken
+    from the installed DuckDB (one query over all code points, ~1 s, once per process): ``lower_from`` /
+    ``lower_to``, the characters DuckDB's ``lower`` changes and what it makes of each (one code point each,
+    for ``translate``), ``ps`` / ``cjk``, the code points of :data:`_TEXT_CLASSES`, and ``space``, those
+    DuckDB's ``trim`` removes (Unicode space separators; Spark's removes the ASCII space only), as explicit
+    Java character classes.
     """
-    if behaviour in POST_BEHAVIOURS:
-        return f"""SELECT account_id, object_id, action_id, ts,
-                CAST(row_number() OVER (ORDER BY _part, _ri) - 1 AS BIGINT) AS eid FROM
-            (SELECT CAST(account_id AS STRING) AS account_id, CAST(ref_post_id AS STRING) AS object_id,
-                    CAST(post_id AS STRING) AS action_id, CAST(unix_micros(created_at) / 1e6 AS DOUBLE) AS ts,
-                    _part, _ri
-             FROM {{P}}posts WHERE kind = '{POST_BEHAVIOURS[behaviour]}' AND ref_post_id IS NOT NULL
-               AND created_at IS NOT NULL)
-            WHERE object_id IS NOT NULL AND object_id <> ''"""
+    import duckdb
+
+    con = duckdb.connect()
+    # every code point but the surrogates (no characters of their own)
+    cps = ("(SELECT i, chr(i::INTEGER) AS c FROM (SELECT range AS i FROM range(1, 55296) UNION ALL "
+           "SELECT range FROM range(57344, 1114112)))")
+    pairs = con.execute(f"SELECT c, lower(c) FROM {cps} WHERE lower(c) <> c ORDER BY i").fetchall()
+    if any(len(lo) != 1 for _, lo in pairs):  # pragma: no cover - utf8proc's simple mapping is one to one
+        raise RuntimeError("DuckDB's lower maps a character to several: translate cannot reproduce it")
+    out = {"lower_from": "".join(c for c, _ in pairs), "lower_to": "".join(lo for _, lo in pairs)}
+    # the characters DuckDB's trim() removes (the space separators, not tabs or line breaks)
+    tests = {**{n: f"regexp_matches(c, '{cls}')" for n, cls in _TEXT_CLASSES.items()}, "space": "trim(c) = ''"}
+    for name, test in tests.items():
+        ranges = con.execute(f"""SELECT min(i), max(i) FROM (SELECT i, i - row_number() OVER (ORDER BY i) AS g
+            FROM {cps} WHERE {test}) GROUP BY g ORDER BY 1""").fetchall()
+        out[name] = _java_class([(int(lo), int(hi)) for lo, hi in ranges])
+    con.close()
+    return out
+
+
+def _java_class(ranges: list[tuple[int, int]]) -> str:
+    """A Java regex class of the sorted, disjoint code point ``ranges``, tested in O(log n).
+
+    Java tests a class of ranges one range after the other (a union of hundreds: ~10x slower than the
+    built-in ``\\pP``); so the ranges are split in halves at a code point, each half intersected with its side
+    (``[[[lo-side]&&[..]][[hi-side]&&[..]]]``, Java stops at the first failing side), a search tree.
+    """
+    def one(lo: int, hi: int) -> str:
+        return f"\\x{{{lo:X}}}" if lo == hi else f"\\x{{{lo:X}}}-\\x{{{hi:X}}}"
+
+    if len(ranges) <= 8:
+        return "[" + "".join(one(lo, hi) for lo, hi in ranges) + "]"
+    m = ranges[len(ranges) // 2][0]
+    return (f"[[[{one(0, m - 1)}]&&{_java_class(ranges[:len(ranges) // 2])}]"
+            f"[[{one(m, 0x10FFFF)}]&&{_java_class(ranges[len(ranges) // 2:])}]]")
+
+
+def _trim(x: str) -> str:
+    """DuckDB's ``trim`` in Spark SQL (:func:`duckdb_unicode`: it removes every space separator)."""
+    sp = duckdb_unicode()["space"]
+    return rf"regexp_replace({x}, r'^{sp}+|{sp}+\z', '')"
+
+
+def _lower(x: str) -> str:
+    """DuckDB's ``lower`` in Spark SQL: its own mapping, character by character (:func:`duckdb_unicode`)."""
+    u = duckdb_unicode()
+    return f"translate({x}, r'{u['lower_from']}', r'{u['lower_to']}')"
+
+
+def url_sql(u: str) -> str:
+    r"""Spark SQL of :data:`echoscope.coordination.coactions.URL_MACRO` (``echo_norm_url``) over column ``u``.
+
+    The same steps as the DuckDB macro, with DuckDB's ``trim`` and ``lower`` (:func:`_trim`, :func:`_lower`);
+    the regular expressions are RE2's semantics written for Java: ``$`` (end of text in RE2) is ``\z``
+    (Java's ``$`` also matches before a final line break), ``.`` (anything but a newline in RE2) gets the
+    ``(?d)`` flag (Java's ``.`` also stops at ``\r``, U+0085, U+2028 and U+2029), and DuckDB's
+    ``regexp_replace`` replaces the first match only where Spark's replaces all (the patterns here are
+    anchored or reach the end of the text: one match at most either way).
+    """
+    params = "|".join(C.TRACKING_PARAMS)
+    v = rf"regexp_replace(regexp_replace({_trim(u)}, r'^[A-Za-z][A-Za-z0-9+.-]*://', ''), r'(?d)#.*\z', '')"
+    host = rf"regexp_replace({_lower(f'regexp_extract({v}, {chr(39)}^[^/?]*{chr(39)}, 0)')}, r'^www\.', '')"
+    path = rf"regexp_replace(regexp_extract({v}, r'^[^/?]*([^?]*)', 1), r'/+\z', '')"
+    q = (rf"array_join(filter(split(regexp_extract({v}, r'(?d)\?(.*)\z', 1), '&'), "
+         rf"x -> x <> '' AND NOT {_lower('x')} rlike r'^({params})(=|\z)'), '&')")
+    return f"concat({host}, {path}, CASE WHEN {q} = '' THEN '' ELSE concat('?', {q}) END)"
+
+
+def text_sql(t: str) -> str:
+    r"""Spark SQL of :data:`echoscope.coordination.coactions.TEXT_MACRO` (``echo_norm_text``) over column ``t``.
+
+    The same replacements in the same order (all matches, as the macro's ``'g'``), with RE2's classes made
+    explicit for Java: ``\s`` is ``[\t\n\f\r ]`` in RE2 (Java's adds the vertical tab), the punctuation and
+    symbol class and the Han, Hiragana and Katakana class are DuckDB's own code points
+    (:func:`duckdb_unicode`), and lower-casing and trimming are DuckDB's (:func:`_lower`, :func:`_trim`).
+    """
+    u = duckdb_unicode()
+    sp, ns = r"[\t\n\f\r ]", r"[^\t\n\f\r ]"
+    x = _lower(t)
+    for pat, rep in ((rf"https?://{ns}+", " "), (rf"(^|{sp})rt{sp}+@{ns}+:?", " "), (rf"@{ns}+", " "),
+                     (u["ps"] + "+", " "), ("(" + u["cjk"] + ")", " $1 "), (rf"{sp}+", " ")):
+        x = f"regexp_replace({x}, r'{pat}', '{rep}')"
+    return _trim(x)
+
+
+def _ts_text(col: str) -> str:
+    """DuckDB's ``CAST(col AS VARCHAR)`` of a TIMESTAMPTZ in UTC: ``2020-01-01 12:00:00.25+00`` (the fraction
+    without trailing zeros, none when whole seconds; years 1-9999)."""
+    us = f"pmod(unix_micros({col}), 1000000)"
+    return (f"concat(date_format({col}, 'yyyy-MM-dd HH:mm:ss'), CASE WHEN {us} = 0 THEN '' ELSE "
+            f"concat('.', regexp_replace(lpad(CAST({us} AS STRING), 6, '0'), '0+$', '')) END, '+00')")
+
+
+def _post_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._ref_kind: the referenced post is the object
+    return f"""SELECT account_id, ref_post_id AS object_id, post_id AS action_id,
+            {_EPOCH.format(col='created_at')} AS ts, _part, _ri FROM {{P}}posts
+        WHERE kind = '{POST_BEHAVIOURS[behaviour]}' AND ref_post_id IS NOT NULL AND created_at IS NOT NULL"""
+
+
+def _engagement_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._answers over the engagements view (engine.ENGAGEMENTS_SQL: the answered post joined for the
+    # latency, on the same platform)
     kinds, cap_of = ENGAGEMENT_BEHAVIOURS[behaviour]
     cap = cap_of(params)
     if behaviour == "co-latency":
@@ -299,15 +429,133 @@ def _raw_sql(behaviour: str, params: CoordParams) -> str:
     else:
         obj = "subject_post_id"
     capped = "" if cap is None else f" AND latency_s <= {_lit(cap)}"
-    return f"""SELECT account_id, object_id, action_id, ts,
-            CAST(row_number() OVER (ORDER BY {C.ENGAGEMENT_ORDER}) - 1 AS BIGINT) AS eid FROM
-        (SELECT account_id, {obj} AS object_id, action_id, ts FROM
-            (SELECT CAST(p.account_id AS STRING) AS account_id, CAST(p.ref_post_id AS STRING) AS subject_post_id,
-                    CAST(p.post_id AS STRING) AS action_id, CAST(unix_micros(p.created_at) / 1e6 AS DOUBLE) AS ts,
+    return f"""SELECT account_id, {obj} AS object_id, action_id, ts FROM
+            (SELECT p.account_id, p.ref_post_id AS subject_post_id, p.post_id AS action_id,
+                    {_EPOCH.format(col='p.created_at')} AS ts,
                     CAST(unix_micros(p.created_at) / 1e6 - unix_micros(s.created_at) / 1e6 AS DOUBLE) AS latency_s
              FROM {{P}}posts p LEFT JOIN {{P}}posts s ON s.platform = p.platform AND s.post_id = p.ref_post_id
              WHERE p.kind IN {kinds} AND p.ref_post_id IS NOT NULL)
-         WHERE latency_s IS NOT NULL AND latency_s >= 0{capped})
+        WHERE latency_s IS NOT NULL AND latency_s >= 0{capped}"""
+
+
+def _link_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._links: one action per URL of a post that is not a repost, the URL normalised
+    return f"""SELECT account_id, {url_sql('u')} AS object_id, post_id AS action_id, ts FROM
+            (SELECT account_id, post_id, {_EPOCH.format(col='created_at')} AS ts, explode(urls) AS u FROM {{P}}posts
+             WHERE kind <> 'repost' AND created_at IS NOT NULL AND size(urls) > 0)
+        WHERE u IS NOT NULL AND u <> ''"""
+
+
+def _hashtag_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._hashtags: the sorted set of lower-cased hashtags (DuckDB's list_distinct drops NULLs)
+    k = int(N.sql_params(params).get("min_hashtags", 2))
+    return f"""SELECT account_id, array_join(array_sort(h), ' ') AS object_id, post_id AS action_id, ts FROM
+            (SELECT account_id, post_id, {_EPOCH.format(col='created_at')} AS ts,
+                    array_distinct(filter(transform(hashtags, x -> {_lower('x')}), x -> x IS NOT NULL)) AS h
+             FROM {{P}}posts WHERE kind <> 'repost' AND created_at IS NOT NULL)
+        WHERE size(h) >= {k}"""
+
+
+def _mention_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._mentions: each distinct mention of a post (distinct before lower-casing, as there)
+    return f"""SELECT account_id, {_lower('m')} AS object_id, post_id AS action_id, ts FROM
+            (SELECT account_id, post_id, {_EPOCH.format(col='created_at')} AS ts, explode(array_distinct(mentions)) AS m
+             FROM {{P}}posts WHERE kind <> 'repost' AND created_at IS NOT NULL AND size(mentions) > 0)
+        WHERE m IS NOT NULL"""
+
+
+def _text_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._text: the normalised text of posts that are not reposts, at least min_text_tokens words
+    k = int(N.sql_params(params).get("min_text_tokens", 4))
+    return f"""SELECT account_id, norm AS object_id, post_id AS action_id, ts, _part, _ri FROM
+            (SELECT account_id, post_id, {_EPOCH.format(col='created_at')} AS ts, {text_sql('text')} AS norm, _part, _ri
+             FROM {{P}}posts WHERE kind <> 'repost' AND text IS NOT NULL AND created_at IS NOT NULL)
+        WHERE size(split(norm, ' ')) >= {k}"""
+
+
+def _merge_texts(v: _Views, params: CoordParams, progress: ProgressFn) -> None:
+    """``text.merge_near_duplicates`` on Spark: each text of ``raw`` replaced by its near-duplicate group's.
+
+    As on DuckDB, the distinct normalised texts (sorted, so both engines get the same groups) travel to
+    Python in Arrow for MinHash LSH (:func:`echoscope.coordination.text.near_duplicate_groups`), the posts do
+    not; only the texts that change go back to Spark. The actions keep their ids.
+    """
+    from .text import near_duplicate_groups
+
+    texts = v.sql("SELECT DISTINCT object_id FROM {P}raw ORDER BY object_id").toArrow().column(0).to_pylist()
+    if not texts:
+        return
+    progress({"event": "stage", "message": f"co-text: MinHash LSH over {len(texts):,} distinct texts (Spark)"})
+    groups = near_duplicate_groups(texts, float(params.near_duplicate), seed=int(params.seed) + 1)
+    moved = [i for i, g in enumerate(groups) if g != i]
+    if not moved:
+        return
+    mapping = pa.table({"object_id": [texts[i] for i in moved], "rep": [texts[groups[i]] for i in moved]})
+    v.spark.createDataFrame(mapping).createOrReplaceTempView(v.name("textmap"))
+    v.make("raw", """SELECT r.account_id, coalesce(m.rep, r.object_id) AS object_id, r.action_id, r.ts, r.eid
+        FROM {P}raw r LEFT JOIN {P}textmap m ON m.object_id = r.object_id""")
+    v.spark.catalog.dropTempView(v.name("textmap"))
+
+
+def _shared_ip_actions(behaviour: str, params: CoordParams) -> str:
+    # coactions._shared_ip: one action per (account, address or device), its first login (the action id is
+    # the smallest 'account@time' text, DuckDB's text of the login time)
+    one = """SELECT account_id, concat('{kind}:', {col}) AS object_id, concat(account_id, '@', {txt}) AS action_id,
+                {ts} AS ts FROM {{P}}logins WHERE {col} IS NOT NULL AND ts IS NOT NULL"""
+    both = " UNION ALL ".join(one.format(kind=k, col=c, txt=_ts_text("ts"), ts=_EPOCH.format(col="ts"))
+                              for k, c in (("ip", "ip_hash"), ("device", "device_hash")))
+    return f"""SELECT account_id, object_id, min(action_id) AS action_id, min(ts) AS ts FROM ({both})
+        GROUP BY account_id, object_id"""
+
+
+@dataclasses.dataclass(frozen=True)
+class SparkActions:
+    """How the Spark engine reads a behaviour's actions (its ``coactions.COACTIONS`` query in Spark SQL).
+
+    Attributes
+    ----------
+    table : str
+        The canonical table read (as view ``{P}<table>``, with ``_part`` and ``_ri``: its scan position).
+    cols : tuple of str
+        Its columns the query needs.
+    sql : callable
+        ``sql(behaviour, params) -> str``: Spark SQL returning ``account_id, object_id, action_id, ts`` (and
+        ``_part, _ri`` when the behaviour's actions are numbered in scan order, ``CoAction.order`` None).
+    """
+
+    table: str
+    cols: tuple[str, ...]
+    sql: Callable[[str, CoordParams], str]
+
+
+_POST_COLS = ("platform", "account_id", "post_id", "ref_post_id", "kind", "created_at")
+
+#: behaviour -> how Spark reads its actions (the behaviours of :data:`SPARK_BEHAVIOURS`)
+SPARK_ACTIONS: dict[str, SparkActions] = {
+    **{b: SparkActions("posts", _POST_COLS, _post_actions) for b in POST_BEHAVIOURS},
+    "co-link": SparkActions("posts", ("account_id", "post_id", "kind", "created_at", "urls"), _link_actions),
+    "co-hashtag": SparkActions("posts", ("account_id", "post_id", "kind", "created_at", "hashtags"), _hashtag_actions),
+    "co-mention": SparkActions("posts", ("account_id", "post_id", "kind", "created_at", "mentions"), _mention_actions),
+    "co-text": SparkActions("posts", ("account_id", "post_id", "kind", "created_at", "text"), _text_actions),
+    **{b: SparkActions("posts", _POST_COLS, _engagement_actions) for b in ENGAGEMENT_BEHAVIOURS},
+    "shared-ip": SparkActions("logins", ("account_id", "ts", "ip_hash", "device_hash"), _shared_ip_actions),
+}
+
+
+def _raw_sql(behaviour: str, params: CoordParams) -> str:
+    """Spark SQL of a behaviour's actions with their ids ``eid`` in DuckDB's ``_ca_raw`` row order.
+
+    Behaviours whose DuckDB query is a plain scan (co-retweet, co-reply, co-quote) are numbered in the scan
+    order of the table's parts (DuckDB's rowid); the others by their ``CoAction.order`` (DuckDB sorts their
+    rows so: a join, an unnest or a grouping has no scan order of its own). The outer casts and the filter on
+    ``object_id`` are those of ``network.load_actions``.
+    """
+    order = C.COACTIONS[behaviour].order or "_part, _ri"
+    return f"""SELECT account_id, object_id, action_id, ts,
+            CAST(row_number() OVER (ORDER BY {order}) - 1 AS BIGINT) AS eid FROM
+        (SELECT CAST(account_id AS STRING) AS account_id, CAST(object_id AS STRING) AS object_id,
+                CAST(action_id AS STRING) AS action_id, CAST(ts AS DOUBLE) AS ts{', _part, _ri' if order == '_part, _ri' else ''}
+         FROM ({SPARK_ACTIONS[behaviour].sql(behaviour, params)}))
         WHERE object_id IS NOT NULL AND object_id <> ''"""
 
 
@@ -376,16 +624,17 @@ def _exact_prune(v: _Views, w: float, k: int) -> None:
             (SELECT oid FROM {P}pin GROUP BY oid HAVING count(DISTINCT aid) >= 2) s ON s.oid = p.oid""")
 
 
-def _pairs(v: _Views, w: float, min_weight: int, stats: dict[str, Any]) -> None:
+def _pairs(v: _Views, w: float, timed: bool, min_weight: int, stats: dict[str, Any]) -> None:
     """Pairs within the window aggregated per (account pair, object) into ``abo`` (``network._ca_abo``).
 
-    The pairs are those of ``network._pair_sql`` (bucket and next bucket, ``a.aid < b.aid`` orientation).
+    The pairs are those of ``network._pair_sql`` (bucket and next bucket, ``a.aid < b.aid`` orientation;
+    without a window every two accounts of an object).
     One aggregation per (pair, object) over all pairs, then the pairs meeting on two or more objects (when
     ``min_weight >= 2``): the same rows and counts as DuckDB's two passes.
     """
     from ..engine import spark_sql
 
-    pairs = spark_sql(N._pair_sql(v.name("pin"), w, True, False))
+    pairs = spark_sql(N._pair_sql(v.name("pin"), w, timed, False))
     v.make("abo", f"""SELECT a, b, oid, count(*) AS n, min(gap) AS gap,
             min(named_struct('g', gap, 'e', ea * 4294967296 + eb)).e AS ev,
             min(least(ta, tb)) AS t0, max(greatest(ta, tb)) AS t1 FROM ({pairs}) GROUP BY a, b, oid""")

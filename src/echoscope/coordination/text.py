@@ -126,8 +126,15 @@ def merge_near_duplicates(con: Any, params: Any, progress: Callable[[dict[str, A
         con.execute("""CREATE OR REPLACE TEMP TABLE _nd_map AS SELECT a.t AS object_id, b.t AS rep
             FROM _nd_mv m JOIN _nd_t a ON a.i = m.i JOIN _nd_t b ON b.i = m.r""")
         con.unregister("_nd_mv")
-        con.execute("""CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT r.account_id, coalesce(m.rep, r.object_id) AS object_id,
-                r.action_id, r.ts FROM _ca_raw r LEFT JOIN _nd_map m USING (object_id)""")
+        # the actions keep their order (rowid = action id, which the Spark engine reproduces)
+        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        con.execute("SET preserve_insertion_order=true")
+        try:
+            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT r.account_id,
+                    coalesce(m.rep, r.object_id) AS object_id, r.action_id, r.ts
+                FROM _ca_raw r LEFT JOIN _nd_map m USING (object_id) ORDER BY r.rowid""")
+        finally:
+            con.execute(f"SET preserve_insertion_order={'true' if keep else 'false'}")
         con.execute("DROP TABLE IF EXISTS _nd_map")
     con.execute("DROP TABLE IF EXISTS _nd_t")
     return int(len(moved))
