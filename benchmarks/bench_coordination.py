@@ -2,12 +2,15 @@
 
 Usage::
 
-    python benchmarks/bench_coordination.py 1000000 5000000 [--reps 10] [--cnt] [--workdir /tmp/bench-coord]
+    python benchmarks/bench_coordination.py 1000000 5000000 [--reps 10] [--cnt] [--coortweet] [--workdir /tmp/bench-coord]
 
 For each size: generates retweets with numpy (post popularity and account activity Zipf-distributed, viral posts
 retweeted in bursts), loads them into a fresh study (not timed), then times (1) the default run without the
 null model (pruning + dense-window guard + pairing + clusters), (2) the null-model repetitions alone, and
-optionally (3) the coordination-network-toolkit on the same input (``--cnt``; needs the ``bench`` extra).
+optionally (3) the coordination-network-toolkit on the same input (``--cnt``; needs the ``bench`` extra) and
+(4) CooRTweet on the same input (``--coortweet``: R with CooRTweet 2.1.3 installed by
+``../shared/peers/install-coortweet.sh``; its ``run_coortweet.R`` runs detect_groups with time_window 60 and
+min_participation 2 and builds its network), with echoscope's own ``--semantics coortweet`` run timed beside it.
 Peak memory is the peak resident set of this process (DuckDB runs in-process) sampled every 50 ms.
 """
 
@@ -28,12 +31,13 @@ import numpy as np
 import pyarrow as pa
 
 
-def generate(n: int, seed: int = 0) -> pa.Table:
-    """``n`` retweets: Zipf post popularity and account activity; bursty latencies for viral posts."""
+def generate(n: int, seed: int = 0, post_zipf: float = 1.1) -> pa.Table:
+    """``n`` retweets: Zipf post popularity (exponent ``post_zipf``) and account activity; bursty latencies for
+    viral posts (at 1.1 the most popular post of 100k retweets has 16,045 of them within minutes)."""
     rng = np.random.default_rng(seed)
     n_posts = max(n // 20, 10)
     n_accounts = max(n // 10, 10)
-    post_w = 1.0 / np.arange(1, n_posts + 1) ** 1.1
+    post_w = 1.0 / np.arange(1, n_posts + 1) ** post_zipf
     acc_w = 1.0 / np.arange(1, n_accounts + 1) ** 0.9
     post = rng.choice(n_posts, size=n, p=post_w / post_w.sum())
     acc = rng.choice(n_accounts, size=n, p=acc_w / acc_w.sum())
@@ -50,6 +54,23 @@ def generate(n: int, seed: int = 0) -> pa.Table:
         "created_at": pa.array(((base + ts) * 1e6).astype("int64")).cast(pa.timestamp("us", tz="UTC")),
         "kind": pa.array(np.full(n, "repost")),
     })
+
+
+def simulated(n: int, seed: int = 7) -> pa.Table:
+    """The reposts of a simulated platform with ``n`` engagements (``--generator simulator``): campaigns,
+    communities, viral moments and sleep cycles instead of the power-law generator's extreme bursts (on
+    which CooRTweet 2.1.3 stops with "negative length vectors are not allowed" at 100k)."""
+    import pyarrow.compute as pc
+
+    from echoscope.simulate import make_config, simulate
+
+    plat = simulate(make_config(accounts=max(n // 5, 2000), engagements=n, seed=seed))
+    posts = plat.posts
+    posts = posts.filter(pc.equal(posts["kind"].cast(pa.string()), "repost"))
+    return pa.table({"post_id": posts["post_id"].cast(pa.string()), "account_id": posts["account_id"].cast(pa.string()),
+                     "ref_post_id": posts["ref_post_id"].cast(pa.string()),
+                     "created_at": posts["created_at"].cast(pa.timestamp("us", tz="UTC")),
+                     "kind": posts["kind"].cast(pa.string())})
 
 
 class PeakRSS:
@@ -78,7 +99,8 @@ class PeakRSS:
         self._t.join()
 
 
-def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
+def run_size(n: int, workdir: Path, reps: int, cnt: bool, coortweet: bool = False,
+             generator: str = "powerlaw", post_zipf: float = 1.1) -> dict:
     import echoscope
     from echoscope.coordination import CoordParams, coordinate
 
@@ -87,9 +109,11 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
     s = echoscope.init_study(path)
     cfg = (path / "echoscope.toml").read_text().replace('memory_limit = "1GB"', 'memory_limit = "3GB"')
     (path / "echoscope.toml").write_text(cfg)
-    data = generate(n)
+    data = generate(n, post_zipf=post_zipf) if generator == "powerlaw" else simulated(n)
     s.load_arrow({"posts": data})
-    res: dict = {"engagements": n, "load_before": os.getloadavg()}
+    res: dict = {"engagements": n, "generator": generator, "reposts": data.num_rows, "load_before": os.getloadavg()}
+    if generator == "powerlaw":
+        res["post_zipf"] = post_zipf
     with PeakRSS() as mem:
         t = time.perf_counter()
         r = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, null="none"), write=True)
@@ -106,6 +130,18 @@ def run_size(n: int, workdir: Path, reps: int, cnt: bool) -> dict:
         res["cnt"] = run_cnt(data, workdir / f"cnt-{n}")
         res["cnt"]["speedup"] = round((res["cnt"]["preprocess_s"] + res["cnt"]["compute_s"]) / res["default_s"], 1)
         res["load_after_cnt"] = os.getloadavg()
+    if coortweet:
+        t = time.perf_counter()
+        rc = coordinate(s, CoordParams(behaviours=("co-retweet",), window=60, min_repeat=2, semantics="coortweet"),
+                        write=False)
+        res["coortweet_semantics_s"] = round(time.perf_counter() - t, 2)
+        res["coortweet_semantics_edges"] = int(rc.edges.num_rows)
+        res["coortweet"] = run_coortweet(data, workdir / f"coortweet-{n}")
+        if res["coortweet"].get("wall_s") is not None:
+            res["coortweet"]["speedup_vs_default"] = round(res["coortweet"]["wall_s"] / res["default_s"], 1)
+            res["coortweet"]["speedup_vs_coortweet_semantics"] = round(
+                res["coortweet"]["wall_s"] / res["coortweet_semantics_s"], 1)
+        res["load_after_coortweet"] = os.getloadavg()
     if reps <= 0:
         return res
     with PeakRSS() as mem:
@@ -151,17 +187,46 @@ def run_cnt(data: pa.Table, where: Path) -> dict:
     return {"preprocess_s": round(t_pre, 1), "compute_s": round(t_comp, 1), "undirected_edges": edges}
 
 
+def run_coortweet(data: pa.Table, where: Path, timeout: float = 900.0) -> dict:
+    """CooRTweet 2.1.3 (R) on the same retweets: object = the retweeted post, content = the retweet."""
+    import pyarrow.csv as pcsv
+
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    f = where / "events.csv"
+    pcsv.write_csv(pa.table({"object_id": data["ref_post_id"], "account_id": data["account_id"],
+                             "content_id": data["post_id"],
+                             "timestamp_share": pa.array(data["created_at"].cast(pa.int64()).to_numpy() // 10**6)}), f)
+    script = Path(__file__).resolve().parents[2] / "shared" / "peers" / "run_coortweet.R"
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(["Rscript", str(script), str(f), str(where / "pairs.csv"), "60", "2", "0.5"],
+                           capture_output=True, text=True, timeout=timeout, env={**os.environ, "TZ": "UTC"})
+    except subprocess.TimeoutExpired:
+        return {"wall_s": None, "timeout_s": timeout}
+    wall = time.perf_counter() - t
+    if p.returncode:
+        return {"wall_s": None, "error": p.stderr.strip().splitlines()[-1:] }
+    return {"wall_s": round(wall, 1), "output": p.stdout.strip().splitlines()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sizes", nargs="*", type=int, default=[1_000_000, 5_000_000])
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--cnt", action="store_true", help="also time the coordination-network-toolkit")
+    ap.add_argument("--coortweet", action="store_true", help="also time CooRTweet (R) on the same input")
+    ap.add_argument("--generator", choices=("powerlaw", "simulator"), default="powerlaw",
+                    help="input: the power-law retweets of generate(), or the reposts of a simulated platform "
+                         "with that many engagements")
+    ap.add_argument("--post-zipf", type=float, default=1.1,
+                    help="power-law generator: Zipf exponent of post popularity (lower: milder viral bursts)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench-coord"))
     a = ap.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
     for n in a.sizes:
-        print(json.dumps({"machine": machine, **run_size(n, a.workdir, a.reps, a.cnt)}), flush=True)
+        print(json.dumps({"machine": machine, **run_size(n, a.workdir, a.reps, a.cnt, a.coortweet, a.generator, a.post_zipf)}), flush=True)
 
 
 if __name__ == "__main__":
