@@ -35,9 +35,10 @@ with Benjamini-Hochberg at ``alpha`` over all candidate edges of the behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,6 +258,19 @@ def behaviour_params(behaviour: str, params: CoordParams) -> CoordParams:
     return dataclasses.replace(params, window=float(spec.window(sql_params(params))))
 
 
+@contextlib.contextmanager
+def insertion_order(con: Any) -> Iterator[None]:
+    """DuckDB's ``preserve_insertion_order`` on for the block, then as it was: a table created in it keeps the
+    order of its query's ORDER BY (or its source's rows), so its ``rowid`` can be an action id that both
+    engines give alike (the study connection turns the setting off for speed)."""
+    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order=true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order={'true' if keep else 'false'}")
+
+
 def load_actions(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn) -> int:
     """Create temp table ``_ca_raw(account_id, object_id, action_id, ts)`` for ``behaviour``; return its rows."""
     install_macros(con)
@@ -267,12 +281,8 @@ def load_actions(con: Any, behaviour: str, params: CoordParams, progress: Progre
            f"CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)}) WHERE object_id IS NOT NULL AND object_id <> ''")
     if spec.order:
         # the rows' order is their action ids (rowid): kept from the ORDER BY only with insertion order on
-        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-        _q(con, "SET preserve_insertion_order=true")
-        try:
+        with insertion_order(con):
             _q(con, f"{sql} ORDER BY {spec.order}")
-        finally:
-            _q(con, f"SET preserve_insertion_order={'true' if keep else 'false'}")
     else:
         _q(con, sql)
     if behaviour == "co-text" and params.near_duplicate is not None and params.near_duplicate < 1:

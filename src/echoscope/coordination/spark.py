@@ -669,15 +669,11 @@ def _arrow(df: Any, table: str) -> pa.Table:
 # ---------------------------------------------------------------------------------------------- hand-over
 def load_handover(con: Any, tables: dict[str, pa.Table]) -> None:
     """Write the hand-over tables into DuckDB temp tables of the same names (``_ca_raw`` in row order)."""
-    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order=true")  # _ca_raw.rowid must be the action id
-    try:
+    with N.insertion_order(con):  # _ca_raw.rowid must be the action id
         for name in HANDOVER:
             con.register("_cs_in", tables[name])
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _cs_in")
             con.unregister("_cs_in")
-    finally:
-        con.execute(f"SET preserve_insertion_order={'true' if keep else 'false'}")
 
 
 def spark_edges(spark: Any, study: Any, con: Any, behaviour: str, params: CoordParams,

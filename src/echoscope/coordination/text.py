@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .network import insertion_order
+
 #: MinHash permutations per text (as datasketch's default)
 NUM_PERM = 128
 
@@ -127,14 +129,10 @@ def merge_near_duplicates(con: Any, params: Any, progress: Callable[[dict[str, A
             FROM _nd_mv m JOIN _nd_t a ON a.i = m.i JOIN _nd_t b ON b.i = m.r""")
         con.unregister("_nd_mv")
         # the actions keep their order (rowid = action id, which the Spark engine reproduces)
-        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-        con.execute("SET preserve_insertion_order=true")
-        try:
+        with insertion_order(con):
             con.execute("""CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT r.account_id,
                     coalesce(m.rep, r.object_id) AS object_id, r.action_id, r.ts
                 FROM _ca_raw r LEFT JOIN _nd_map m USING (object_id) ORDER BY r.rowid""")
-        finally:
-            con.execute(f"SET preserve_insertion_order={'true' if keep else 'false'}")
         con.execute("DROP TABLE IF EXISTS _nd_map")
     con.execute("DROP TABLE IF EXISTS _nd_t")
     return int(len(moved))
