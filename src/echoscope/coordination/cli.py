@@ -21,7 +21,7 @@ BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.descripti
                   + "; default = amplification,shared-ip under echoscope semantics (co-retweet under cnt and "
                   "coortweet). Several behaviours also give a fused network: more behaviours find more of a "
                   "campaign and cost more time (the default finds ~0.97 of the simulator's co-acting campaign "
-                  "accounts, co-retweet alone ~0.68, at ~2-3x its time; -b co-retweet for the fastest run)")
+                  "accounts, co-retweet alone ~0.68, at ~4-5x its time; -b co-retweet for the fastest run)")
 WINDOW_HELP = ("seconds within which two accounts' actions on the same object count as acting together. A long "
                "window admits coincidence (everyone who reposts a popular post in the same hour) and costs more "
                "pairs; a short one misses loosely scheduled campaigns")
