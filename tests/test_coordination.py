@@ -144,6 +144,15 @@ def test_cli_json_edges_file_and_errors(bots, cli, tmp_path):
     doc = json.loads(r.stdout)
     assert doc["summary"]["parameters"]["early_seconds"] == 300.0
     assert doc["summary"]["behaviours"]["early-amplify"]["window"] == 300.0
+    # without --behaviour: the default set, fused (co-retweet under the peers' semantics)
+    from echoscope.coordination.network import BEHAVIOUR_SETS
+
+    for extra, want in (((), (*BEHAVIOUR_SETS["amplification"], "shared-ip")), (("--semantics", "cnt"), ("co-retweet",))):
+        r = cli("coordinate", bots.path, "--json", "--reps", "0", *extra)
+        assert r.exit_code == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert tuple(doc["summary"]["parameters"]["behaviours"]) == want
+        assert doc["summary"]["network"] == ("fused" if len(want) > 1 else "co-retweet")
 
 
 def test_dense_window_guard_is_reported(tmp_path):
