@@ -10,8 +10,8 @@ near-duplicates as the same object.
 Why in SQL: the signatures were computed with ``datasketch.MinHash`` objects, one Python object per text --
 26 of the 74 s of the default coordination run at 1M engagements (426,574 distinct texts), and the texts,
 their shingle sets and signatures all in Python memory. Here the shingles, the 128 min-hashes per text
-(``min(hash(shingle, permutation))``: DuckDB's hash seeded per permutation is the hash family; all of them
-in one aggregation per text), the bands,
+(``min(hash(shingle, permutation))``: DuckDB's hash seeded per permutation is the hash family; one
+aggregation per band), the bands,
 the candidate pairs and their exact Jaccard similarity are DuckDB queries over the study's own connection
 (out of core); only the verified pairs go to Python, for the connected components (python-igraph).
 datasketch still chooses the banding (``MinHashLSH``'s optimal bands and rows for the threshold).
@@ -29,6 +29,10 @@ from .network import insertion_order
 
 #: MinHash permutations per text (as datasketch's default)
 NUM_PERM = 128
+
+#: LSH buckets with more texts than this propose linear candidates, not every pair (see :func:`_components`);
+#: the largest bucket at 1M simulated engagements holds 248 texts, at 10M thousands
+BUCKET_CAP = 256
 
 
 def _bands(threshold: float, num_perm: int) -> list[tuple[int, int]]:
@@ -51,15 +55,25 @@ def _components(con: Any, threshold: float, num_perm: int, seed: int) -> np.ndar
         SELECT i, unnest(CASE WHEN len(w) < 3 THEN w
                               ELSE list_transform(range(1, len(w) - 1), k -> array_to_string(w[k:k + 2], ' ')) END) AS s
         FROM (SELECT i, list_filter(string_split(t, ' '), x -> x <> '') AS w FROM _nd_t))""")
-    # each band's bucket key: its permutations' min-hashes hashed together, all bands in one pass over the
-    # shingles (one min() per permutation, grouped by text); texts sharing a key in any band are candidates
-    bands = _bands(threshold, num_perm)
-    keys = ", ".join("hash(" + ", ".join(f"min(hash(h, {p}, {int(seed)}))" for p in range(lo, hi)) + f") AS k{b}"
-                     for b, (lo, hi) in enumerate(bands))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _nd_band AS SELECT i, {keys} FROM _nd_sh GROUP BY i")
-    con.execute("CREATE OR REPLACE TEMP TABLE _nd_cand AS " + " UNION ALL ".join(
-        f"SELECT x.i, y.i AS j FROM _nd_band x JOIN _nd_band y ON x.k{b} = y.k{b} AND x.i > y.i"
-        for b in range(len(bands))))
+    # each band's bucket key: its permutations' min-hashes hashed together, one pass over the shingles per band
+    # (one min() per permutation, grouped by text; all 128 in one pass held 4.2M texts x 128 states in memory).
+    # A bucket of c texts proposes c(c-1)/2 pairs; text families that differ in a word or two (a template with
+    # a varying word) fill buckets of thousands at 10M engagements (hundreds of millions of candidates, the
+    # disk full). A bucket of more than BUCKET_CAP texts proposes each text with the bucket's first text and
+    # with its predecessor in text order instead (linear; a near-duplicate family still links up through
+    # them and through the other bands)
+    con.execute("CREATE OR REPLACE TEMP TABLE _nd_cand (i BIGINT, j BIGINT)")
+    for lo, hi in _bands(threshold, num_perm):
+        mins = ", ".join(f"min(hash(h, {p}, {int(seed)}))" for p in range(lo, hi))
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _nd_bk AS SELECT * FROM (
+                SELECT i, key, count(*) OVER w AS c, min(i) OVER w AS r,
+                       lag(i) OVER (PARTITION BY key ORDER BY i) AS prev
+                FROM (SELECT i, hash({mins}) AS key FROM _nd_sh GROUP BY i) WINDOW w AS (PARTITION BY key))
+            WHERE c > 1""")
+        con.execute(f"""INSERT INTO _nd_cand
+            SELECT x.i, y.i FROM _nd_bk x JOIN _nd_bk y ON x.key = y.key AND x.i > y.i WHERE x.c <= {BUCKET_CAP}
+            UNION ALL SELECT i, r FROM _nd_bk WHERE c > {BUCKET_CAP} AND i > r
+            UNION ALL SELECT i, prev FROM _nd_bk WHERE c > {BUCKET_CAP} AND prev > r""")
     # verified on the exact shingle sets: |A & B| >= threshold * |A | B|. The candidate's shingles are
     # listed first, then looked up in the other text's (two keys): joining the shingle table with itself on
     # the shingle alone would pair every two texts sharing a common 3-gram
@@ -70,7 +84,7 @@ def _components(con: Any, threshold: float, num_perm: int, seed: int) -> np.ndar
                   GROUP BY x.i, x.j)
         SELECT x.i, x.j FROM x JOIN n na ON na.i = x.i JOIN n nb ON nb.i = x.j
         WHERE x.inter >= {float(threshold)!r} * (na.n + nb.n - x.inter)""").fetchnumpy()
-    for t in ("_nd_sh", "_nd_cand", "_nd_band", "_nd_ch"):
+    for t in ("_nd_sh", "_nd_cand", "_nd_bk", "_nd_ch"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     rep = np.arange(n, dtype=np.int64)
     if len(pairs["i"]):
@@ -98,7 +112,7 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NU
 
     if not texts:
         return []
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": "2GB"})  # out of core, like the study's connection
     try:
         con.register("_nd_in", pa.table({"t": pa.array(texts, pa.string()),
                                          "i": pa.array(np.arange(len(texts), dtype=np.int64))}))
