@@ -138,8 +138,9 @@ def _text(p: dict[str, Any]) -> str:
             f"{int(p.get('min_text_tokens', 4))}")
 
 
-#: action order (ids) of the behaviours over the engagements view: a total order of their rows
-ENGAGEMENT_ORDER = "action_id, account_id, object_id, ts"
+#: action order (ids) of the behaviours whose query has no scan order (a join, an unnest): a total order of
+#: their rows, the same on both engines (CoAction.order)
+ACTION_ORDER = "action_id, account_id, object_id, ts"
 
 #: engagement kinds that amplify a post (rapid-fire) and that answer it (early-amplify, co-latency)
 AMPLIFY_KINDS = "('repost', 'quote')"
@@ -231,23 +232,23 @@ COACTIONS: dict[str, CoAction] = {
     "co-reply": CoAction("co-reply", "replies to the same post", _ref_kind("reply"), cnt_name="co_reply"),
     "co-quote": CoAction("co-quote", "quotes of the same post", _ref_kind("quote")),
     "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link",
-                        order="action_id, account_id, object_id, ts"),
+                        order=ACTION_ORDER),
     "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags", _hashtags,
-                           order="action_id, account_id, object_id, ts"),
+                           order=ACTION_ORDER),
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
-                           order="action_id, account_id, object_id, ts"),
+                           order=ACTION_ORDER),
     "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
-                           order=ENGAGEMENT_ORDER),
+                           order=ACTION_ORDER),
     "early-amplify": CoAction("early-amplify", "reposting, quoting or replying to the same post within "
                               "--early-seconds of its publication (any two such engagements count)", _early,
                               tables=("posts", "likes"), reference=_early_reference, window=_early_window,
-                              order=ENGAGEMENT_ORDER),
+                              order=ACTION_ORDER),
     "co-latency": CoAction("co-latency", "reposting, quoting or replying to the same post at a similar delay after "
                            "its publication (the same latency bucket)", _latency, tables=("posts", "likes"),
                            reference=_latency_reference, window=_latency_window,
-                           unit="regexp_replace(object_id, '@[0-9]+$', '')", order=ENGAGEMENT_ORDER),
+                           unit="regexp_replace(object_id, '@[0-9]+$', '')", order=ACTION_ORDER),
     "shared-ip": CoAction("shared-ip", "logins from the same IP or device hash (logins table)", _shared_ip,
                           timed=False, tables=("logins",), order="account_id, object_id"),
 }
