@@ -88,7 +88,7 @@ def make_tables(n: int, seed: int = 1) -> dict[str, pa.Table]:
 
 def build(path: Path, n: int) -> None:
     import echoscope
-    from echoscope.targets import add_targets
+    from echoscope.store.targets import add_targets
 
     if (path / "manifest.json").exists():
         return

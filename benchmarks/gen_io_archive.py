@@ -159,7 +159,7 @@ def bench(path: Path) -> dict[str, float]:
 
     import duckdb
 
-    from echoscope.engine import configure_duckdb
+    from echoscope.settings import configure_duckdb
     from echoscope.sources.base import SourceFile
     from echoscope.sources.io_archive import read_io_archive
     from echoscope.study import init_study
@@ -168,7 +168,7 @@ def bench(path: Path) -> dict[str, float]:
     out: dict[str, float] = {"mb": size / 1e6}
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect()
-        configure_duckdb(con, memory_limit="1GB", temp_directory=tmp)
+        configure_duckdb(con, stage="ingest", temp_directory=tmp)
         sink = _CountingSink(con)
         src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))
         src.materialise = lambda: str(path)

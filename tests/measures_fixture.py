@@ -26,7 +26,7 @@ import pyarrow as pa
 
 import echoscope
 from echoscope import schema as S
-from echoscope.targets import add_targets
+from echoscope.store.targets import add_targets
 
 UTC = dt.timezone.utc
 

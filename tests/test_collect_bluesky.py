@@ -94,7 +94,7 @@ def test_faults_no_loss_no_duplicates(tmp_path):
     assert result["reconnects"] >= 4
     assert result["quarantined"] == 2  # both malformed frames, each kept with its reason
     assert len((study.path / "collect" / "bluesky-quarantine.jsonl").read_text().splitlines()) == 2
-    assert study.manifest()["files"][-1]["path"] == "collect:bluesky"
+    assert study.manifest().files()[-1]["path"] == "collect:bluesky"
     assert_same(study, reference(tmp_path, events, TARGETS))
     assert study.info()["reconciled"]
     assert result["cursor"] == events[-1]["time_us"]
@@ -132,7 +132,7 @@ def test_crash_between_commit_and_cursor_save_resumes_without_gap_or_duplicate(t
 
 
 #: the collect commands alone (the full CLI imports every capability; this test is about collection only)
-APP = ("import typer; from echoscope.collect.cli import register; app = typer.Typer(); register(app); "
+APP = ("import typer; from echoscope.cli.collect import register; app = typer.Typer(); register(app); "
        "app.command('noop')(lambda: None); app()")
 
 
@@ -263,7 +263,7 @@ def test_compaction_keeps_rows_and_folds_manifest(tmp_path):
     assert merged == {"posts": 12}
     assert len(study.parts("posts")) == 1 and "part-c1-" in study.parts("posts")[0]
     assert study.rows("posts") == 60 and study.sql("SELECT count(*) n FROM posts").to_pylist()[0]["n"] == 60
-    files = [f for f in study.manifest()["files"] if f["path"] == "collect:bluesky"]
+    files = [f for f in study.manifest().files() if f["path"] == "collect:bluesky"]
     assert len(files) == 1 and files[0]["loaded"] == 60 and files[0]["commits"] == 12
     assert study.info()["reconciled"]
     assert store.cursor == 11

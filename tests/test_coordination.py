@@ -91,7 +91,7 @@ def test_planted_bots_form_the_only_coordinated_cluster(bots):
     assert all(e["account_a"].startswith("bot") and e["account_b"].startswith("bot") for e in sig)
     assert res.summary["expected_false_edges"] < 0.01
     # results are stored in the study under the fixed names, with the parameters in their metadata
-    m = bots.manifest()["results"]
+    m = bots.manifest().results()
     assert {"coord_edges", "coord_clusters", "coord_members", "coord_evidence"} <= set(m)
     assert m["coord_edges"]["meta"]["summary"]["parameters"]["window"] == 60
 

@@ -72,7 +72,7 @@ def test_gephi_csv_columns(exported):
 
 def test_parquet_equals_result_tables(study, exported):
     out, _ = exported
-    for name in study.manifest()["results"]:
+    for name in study.manifest().results():
         got = pq.read_table(out / f"{name}.parquet")
         assert got.equals(study.to_arrow(name)), name
     t = pq.read_table(out / "report_targets.parquet").to_pylist()

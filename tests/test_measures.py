@@ -33,7 +33,7 @@ import echoscope  # noqa: E402
 from echoscope import schema as S  # noqa: E402
 from echoscope.errors import ConfigError  # noqa: E402
 from echoscope.measures import RESULT_TABLES, measures, parse_top  # noqa: E402
-from echoscope.targets import add_targets  # noqa: E402
+from echoscope.store.targets import add_targets  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "measures.md"
 
@@ -203,7 +203,7 @@ def test_write_results_and_api(study: echoscope.Study) -> None:
     assert set(written) == set(RESULT_TABLES.values())
     stored = study.to_arrow("amplification_summary")
     assert stored.num_rows == written["amplification_summary"] == m.to_arrow().num_rows
-    meta = study.manifest()["results"]["amplification_summary"]["meta"]
+    meta = study.manifest().results()["amplification_summary"]["meta"]
     assert meta["parameters"]["top"] == 0.01 and meta["status_checked_first"].startswith("2021-02-10")
     assert m.to_pandas().shape[0] == stored.num_rows
     assert "engagements" in m.to_ibis().columns

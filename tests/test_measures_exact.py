@@ -21,7 +21,7 @@ import echoscope
 from echoscope import schema as S
 from echoscope.measures import measures
 from echoscope.measures.core import LATENCY_QUANTILES, _quantiles_from_counts
-from echoscope.targets import add_targets
+from echoscope.store.targets import add_targets
 
 
 def test_quantiles_from_counts_bit_identical_to_quantile_cont() -> None:

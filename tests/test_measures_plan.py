@@ -31,7 +31,7 @@ import pytest
 import echoscope
 from echoscope import schema as S
 from echoscope.measures import Measures, measures
-from echoscope.targets import add_targets
+from echoscope.store.targets import add_targets
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2021, 1, 1, tzinfo=UTC)

@@ -46,5 +46,5 @@ def test_simulated_study_report_and_exports(tmp_path):
     gexf = next(f for f in files if f.suffix == ".gexf")
     g = nx.read_gexf(gexf)
     assert g.number_of_nodes() > 0
-    for name in study.manifest()["results"]:
+    for name in study.manifest().results():
         assert f"{name}.parquet" in names and f"{name}.csv" in names

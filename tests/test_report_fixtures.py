@@ -187,7 +187,7 @@ def write_results(study, hostile: bool = True) -> None:
 def build_study(path: Path, *, hostile: bool = True, results: bool = True):
     """A small study (see the module docstring); returns the :class:`echoscope.Study`."""
     import echoscope
-    from echoscope.targets import add_targets
+    from echoscope.store.targets import add_targets
 
     study = echoscope.init_study(path)
     study.load_arrow({"accounts": _accounts(hostile), "posts": _posts(hostile), "likes": _likes(),

@@ -61,7 +61,7 @@ def test_study_tables_targets_and_truth(study):
     assert val(study, "SELECT count(*) n FROM targets WHERE account_id IS NULL")["n"] == 0
     assert val(study, """SELECT count(*) n FROM engagements e LEFT JOIN truth_engagements t USING (engagement_id)
                          WHERE t.engagement_id IS NULL""")["n"] == 0
-    meta = study.manifest()["results"]["truth_accounts"]["meta"]
+    meta = study.manifest().results()["truth_accounts"]["meta"]
     assert meta["config"]["seed"] == 4 and meta["generator"] == "echoscope.simulate"
 
 
@@ -124,7 +124,7 @@ def test_demo_sentences_and_hook(tmp_path, monkeypatch):
     import sys
     import types
 
-    from echoscope.simulate import demo
+    from echoscope import demo
 
     # a later analysis joins the demo by defining demo_findings(study); a failing hook is reported, not fatal
     ok = types.ModuleType("fake_ok")

@@ -161,7 +161,7 @@ def test_other_twarc2_output_is_refused_with_what_reads_it(study: echoscope.Stud
     with pytest.raises(SourceError, match=re.escape(says)) as err:
         study.ingest([str(SAMPLES / name)], format="twarc2")
     assert str(err.value).startswith(str(SAMPLES / name)) and "\n" not in str(err.value)
-    assert study.manifest()["files"] == []  # nothing was committed
+    assert study.manifest().files() == []  # nothing was committed
 
 
 @pytest.mark.parametrize("name, fmt", [

@@ -108,7 +108,7 @@ def test_accounts_merge_newest_snapshot_wins_and_nulls_never_overwrite(study):
     # the stored row counts as observed at t=100: the late snapshot only fills what is still empty
     assert (rows[0]["followers_count"], rows[0]["description"], rows[0]["location"]) == (9, "old bio", "Leeds")
     # the merged table replaced the old parts: exactly one part on disk and in the manifest
-    parts = study.manifest()["tables"]["accounts"]["parts"]
+    parts = study.manifest().as_dict()["tables"]["accounts"]["parts"]
     assert len(parts) == 1 and len(list((study.path / "tables" / "accounts").glob("*.parquet"))) == 1
 
 
@@ -140,7 +140,7 @@ def test_a_run_killed_before_the_manifest_swap_leaves_the_study_as_it_was(study,
     assert _run_with_fault(study.path, "none") == 0
     after = echoscope.open_study(study.path)
     on_disk = {p.relative_to(after.path).as_posix() for p in (after.path / "tables").rglob("*.parquet")}
-    listed = {p for t in after.manifest()["tables"].values() for p in t["parts"]}
+    listed = {p for t in after.manifest().as_dict()["tables"].values() for p in t["parts"]}
     assert on_disk == listed
     assert after.rows("posts") == 3
     assert [r["handle"] for r in after.to_arrow("accounts").to_pylist()] == ["changed"]
@@ -168,7 +168,7 @@ def test_results_are_replaced_atomically(study):
 
 
 def test_targets_resolve_handles_against_accounts(study):
-    from echoscope.targets import add_targets, parse_target, remove_targets
+    from echoscope.store.targets import add_targets, parse_target, remove_targets
 
     assert parse_target("@AmbLiuXiaoMing") == (None, "AmbLiuXiaoMing")
     assert parse_target("id:42") == ("42", None) and parse_target("123") == ("123", None)
@@ -198,7 +198,7 @@ def test_manifest_lists_content_hashes(study, tmp_path):
     f.write_text("post_id,account_id,created_at,kind\n1,a,2020-01-01T00:00:00Z,original\n")
     rep = study.ingest([str(f)], format="csv")
     assert rep[0]["loaded"] == 1
-    entry = study.manifest()["files"][0]
+    entry = study.manifest().files()[0]
     assert entry["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
     # same content again, under another name: a no-op
     g = tmp_path / "copy.csv"

@@ -39,7 +39,7 @@ from .signals import SIGNALS, SignalContext, SignalParams, run_signals, signals_
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 #: weight of each signal in the rule-based score (the most a signal alone can add). Documented in
 #: docs/accounts.md; a signal missing here has weight 0 (a feature for the supervised model only).

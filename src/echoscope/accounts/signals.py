@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 #: columns every signal function returns
 SIGNAL_SCHEMA = pa.schema([

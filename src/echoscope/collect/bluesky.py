@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import ConfigError, SourceError
 from ..sources.jetstream import COLLECTIONS, PLATFORM, BadEvent, JetstreamParser
-from ..study import Study
+from ..store.study import StudyStore as Study
 from .store import CollectStore
 
 DEFAULT_ENDPOINT = "wss://jetstream2.us-east.bsky.network/subscribe"
@@ -375,12 +375,12 @@ def _child_writer(study_path: str, name: str, platform: str, options: dict[str, 
 
     import pyarrow as pa
 
-    from ..study import open_study
+    from ..store.study import open_store
 
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when to stop, and this process
     # must live to commit the final batch it is sent
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    store = CollectStore(open_study(study_path), name, platform=platform, **options)
+    store = CollectStore(open_store(study_path), name, platform=platform, **options)
 
     def counters() -> dict[str, Any]:
         return {"commits": store.commits, "loaded": store.loaded, "duplicates": store.duplicates,

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import ConfigError, SourceError
 from ..sources.mastodon import MastodonParser
-from ..study import Study
+from ..store.study import StudyStore as Study
 from .store import CollectStore
 
 ProgressFn = Callable[[dict[str, Any]], None]

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import schema as S
-from ..study import Study
+from ..store.study import StudyStore as Study
 
 PUBLIC_API = "https://public.api.bsky.app/xrpc"
 #: getProfiles takes at most this many actors
@@ -181,7 +181,7 @@ class ProfileResolver:
             return dids
         import duckdb
 
-        from ..engine import parquet_select
+        from ..store.parts import parquet_select
 
         con = duckdb.connect()
         try:

@@ -44,7 +44,9 @@ import pyarrow as pa
 
 from .. import schema as S
 from ..errors import StudyError
-from ..study import Study, atomic_write_bytes
+from ..store.ingest import run_load_arrow
+from ..store.manifest import Manifest, atomic_write_bytes
+from ..store.study import StudyStore as Study
 
 #: tables whose parts may be merged (accounts is rewritten whole on every commit anyway)
 APPENDED = ("posts", "likes", "account_status", "logins")
@@ -159,7 +161,7 @@ class CollectStore:
         deadline = time.monotonic() + self.lock_wait
         while True:
             try:
-                rep = self.study.load_arrow(tables, name=f"collect:{self.name}", platform=self.platform)
+                rep = run_load_arrow(self.study, tables, name=f"collect:{self.name}", platform=self.platform)
                 break
             except StudyError as exc:
                 if "being written" not in str(exc) or time.monotonic() > deadline:
@@ -215,9 +217,10 @@ class CollectStore:
         drop: list[str] = []
         try:
             for table in APPENDED:
-                entry = m["tables"].get(table, {})
+                parts = m.table_parts(table)
+                rows = m.table_rows(table)
                 levels: dict[int, list[str]] = {}
-                for p in entry.get("parts", []):
+                for p in parts:
                     if _size(self.study.path / p) < BIG_PART_BYTES:
                         levels.setdefault(_level(p), []).append(p)
                 level = 0
@@ -228,7 +231,8 @@ class CollectStore:
                         continue
                     rel = self._merge(con, table, group, level + 1)
                     group_set = set(group)
-                    entry["parts"] = [p for p in entry["parts"] if p not in group_set] + [rel]
+                    parts = [p for p in parts if p not in group_set] + [rel]
+                    m.set_table(table, parts, rows)
                     levels.setdefault(level + 1, []).append(rel)
                     drop.extend(group)
                     merged[table] = merged.get(table, 0) + len(group)
@@ -236,8 +240,8 @@ class CollectStore:
         finally:
             con.close()
         self._fold_files(m)
-        if merged or len(m["files"]) != len(self.study.manifest()["files"]):
-            self.study._write_manifest(m)
+        if merged or len(m.files()) != len(self.study.manifest().files()):
+            self.study.commit(m)
         for p in drop:
             with contextlib.suppress(FileNotFoundError):
                 (self.study.path / p).unlink()
@@ -257,10 +261,11 @@ class CollectStore:
         os.replace(tmp, out)
         return rel
 
-    def _fold_files(self, m: dict[str, Any]) -> None:
+    def _fold_files(self, m: Manifest) -> None:
         """Fold this collector's manifest entries (one per commit) into one cumulative entry."""
         name = f"collect:{self.name}"
-        mine = [f for f in m["files"] if f.get("path") == name]
+        files = m.files()
+        mine = [f for f in files if f.get("path") == name]
         if len(mine) < 2:
             return
         total = dict(mine[0])
@@ -269,8 +274,8 @@ class CollectStore:
         total["ingested_at"] = mine[-1].get("ingested_at")
         total["format"] = self.name
         total["commits"] = sum(int(f.get("commits", 1)) for f in mine)
-        others = [f for f in m["files"] if f.get("path") != name]
-        m["files"] = others + [total]
+        others = [f for f in files if f.get("path") != name]
+        m.replace_files(others + [total])
 
 
 def _level(rel: str) -> int:

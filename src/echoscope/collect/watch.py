@@ -34,7 +34,8 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError
-from ..study import Study
+from ..engine import Engine
+from ..store.study import StudyStore as Study
 
 MEASURES = ("rapid_fire", "clustered")
 
@@ -77,7 +78,8 @@ def _lit(ts: dt.datetime) -> str:
     return f"TIMESTAMPTZ '{ts.astimezone(dt.timezone.utc).isoformat()}'"
 
 
-def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None) -> dict[str, Any]:
+def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None,
+             engine: Engine | None = None) -> dict[str, Any]:
     """Shares per target over the window ending at ``now``, with evidence.
 
     Returns
@@ -88,7 +90,7 @@ def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None) 
         ``clustered`` (count), ``clustered_share``, ``evidence`` (top rapid-fire actors, clustered pairs).
     """
     params.validate()
-    con = study.con().con
+    con = (engine or Engine(study)).raw
     if now is None:
         row = con.execute("SELECT max(e.created_at) FROM engagements e JOIN targets t "
                           "ON e.subject_account_id = t.account_id").fetchone()
@@ -194,6 +196,7 @@ class Watcher:
                  on_error: Callable[[Exception], None] | None = None) -> None:
         params.validate()
         self.study = study
+        self.engine = Engine(study)
         self.params = params
         self.sinks = sinks or []
         self.on_error = on_error
@@ -202,7 +205,7 @@ class Watcher:
 
     def tick(self, now: dt.datetime | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One evaluation; returns (the evaluation, the alerts raised now)."""
-        ev = evaluate(self.study, self.params, now)
+        ev = evaluate(self.study, self.params, now, self.engine)
         self.ticks += 1
         alerts = []
         for row in ev["targets"]:

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..engine import Engine
 from ..errors import ConfigError, StudyError
 from .coactions import COACTIONS
 from .network import (BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, behaviour_params, benjamini_hochberg,
@@ -96,36 +97,17 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
         builder = BUILDERS[params.semantics]
     else:
         raise ConfigError(f"--engine must be duckdb or spark, not '{engine}'")
-    con = study.con().con
-    restore = _raise_memory_limit(con, COORD_MEMORY_LIMIT_BYTES)
-    try:
-        return _coordinate(study, con, params, progress, write, builder, skipped)
-    finally:
-        if restore is not None:
-            con.execute(f"SET memory_limit='{restore}'")
+    eng = _engine_of(study)
+    # the coordination stage's memory limit comes from echoscope.settings (3 GiB by default: at 10 million
+    # actions its integer tables fit, so it does not spill; benchmarks/RESULTS.md)
+    with eng.stage("coordination"):
+        return _coordinate(study, eng.raw, params, progress, write, builder, skipped)
 
 
-#: the coordination stage raises the study connection's DuckDB memory limit to this for its own work (and
-#: restores it): at 10 million actions its integer tables fit in it, so it does not spill (peak process
-#: memory stays under 4 GiB; benchmarks/RESULTS.md)
-COORD_MEMORY_LIMIT_BYTES = 3 * 2**30
-
-
-def _raise_memory_limit(con: Any, limit: int) -> str | None:
-    """Set DuckDB's memory_limit to ``limit`` bytes when lower; return the old setting to restore, or None."""
-    old = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    cur = con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()[0]
-    units = {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-             "tb": 10**12, "bytes": 1, "b": 1}
-    try:
-        num, unit = str(cur).strip().split()
-        size = float(num) * units[unit.lower()]
-    except (ValueError, KeyError):
-        return None
-    if size >= limit:
-        return None
-    con.execute(f"SET memory_limit='{limit // 2**20}MiB'")
-    return str(old)
+def _engine_of(study: Any) -> Engine:
+    """The study's own engine when it has one (the user-facing Study), else a new one."""
+    eng = getattr(study, "engine", None)
+    return eng if isinstance(eng, Engine) else Engine(study)
 
 
 def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write: bool,
@@ -183,9 +165,8 @@ def _coordinate(study: Any, con: Any, params: CoordParams, progress: Any, write:
     summary["flagged_accounts"] = len(res.flagged_accounts())
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     if write:
-        meta = {"summary": summary}
-        for name, table in zip(RESULT_TABLES, (edges, clusters, members, evidence)):
-            study.write_result(name, table, meta=meta)
+        study.write_results(dict(zip(RESULT_TABLES, (edges, clusters, members, evidence))),
+                            meta={"summary": summary}, analysis="coordination")
     return res
 
 
@@ -586,7 +567,7 @@ def _ts(x: float | None) -> Any:
 
 def resolve_account(study: Any, name: str) -> str:
     """Account id for ``@handle``, a handle or an id (ids win when both match)."""
-    con = study.con().con
+    con = _engine_of(study).raw
     raw = name.strip()
     if not raw.startswith("@"):
         if con.execute("SELECT 1 FROM accounts WHERE account_id = ? UNION ALL SELECT 1 FROM posts WHERE account_id = ? "
@@ -612,13 +593,13 @@ def explain(study: Any, a: str, b: str) -> dict[str, Any]:
         ``account_a``, ``account_b`` (ids), ``edges`` (one per behaviour, both orders), ``evidence`` (objects
         acted on together with the time gaps), ``cluster`` (shared cluster id or None), ``parameters``.
     """
-    m = study.manifest().get("results", {})
-    missing = [t for t in RESULT_TABLES if t not in m]
+    m = study.manifest()
+    missing = [t for t in RESULT_TABLES if not m.has_result(t)]
     if missing:
         raise StudyError(f"{study.path} has no coordination results ({', '.join(missing)} missing); "
                          f"run 'echoscope coordinate {study.path}' first")
     ida, idb = resolve_account(study, a), resolve_account(study, b)
-    con = study.con().con
+    con = _engine_of(study).raw
     q = "(account_a = ? AND account_b = ?) OR (account_a = ? AND account_b = ?)"
     args = [ida, idb, idb, ida]
     edges = con.execute(f"SELECT * FROM coord_edges WHERE {q} ORDER BY behaviour, account_a", args).fetch_arrow_table()
@@ -627,4 +608,4 @@ def explain(study: Any, a: str, b: str) -> dict[str, Any]:
                      "WHERE a.account_id = ? AND b.account_id = ?", [ida, idb]).fetchone()
     return {"account_a": ida, "account_b": idb, "edges": edges.to_pylist(), "evidence": ev.to_pylist(),
             "cluster": int(cl[0]) if cl else None,
-            "parameters": m["coord_edges"].get("meta", {}).get("summary", {}).get("parameters")}
+            "parameters": m.result_meta("coord_edges").get("summary", {}).get("parameters")}

@@ -182,7 +182,7 @@ def _table_frame(spark: Any, study: Any, table: str, cols: tuple[str, ...]) -> A
     from .. import schema as S
     from ..engine import spark_read_parts, spark_target
 
-    parts = study.manifest()["tables"].get(table, {}).get("parts", [])
+    parts = study.manifest().table_parts(table)
     if not parts:
         ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in S.ALL_TABLES[table] if f.name in cols)
         return spark.createDataFrame([], ddl + ", _part INT, _ri BIGINT")
@@ -194,7 +194,7 @@ def _table_frame(spark: Any, study: Any, table: str, cols: tuple[str, ...]) -> A
 
 
 def _spark_type(t: Any) -> str:
-    from ..engine import _spark_type as st
+    from ..engine.spark import _spark_type as st
 
     return str(st(t))
 

@@ -108,11 +108,11 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NU
     num_perm, seed
         MinHash permutations and the seed of their hash family.
     """
-    import duckdb
+    from ..settings import duckdb_connection
 
     if not texts:
         return []
-    con = duckdb.connect(config={"memory_limit": "2GB"})  # out of core, like the study's connection
+    con = duckdb_connection(stage="coordination")  # out of core, like the study's connection
     try:
         con.register("_nd_in", pa.table({"t": pa.array(texts, pa.string()),
                                          "i": pa.array(np.arange(len(texts), dtype=np.int64))}))

@@ -23,7 +23,7 @@ from .core import Params, run_duckdb, summary
 from .engines import ENGINES, connect
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 #: result tables written into the study: expression name -> result table name
 RESULT_TABLES: dict[str, str] = {
@@ -179,19 +179,14 @@ def _sorted(t: pa.Table, name: str) -> pa.Table:
     return t.take(idx)
 
 
-#: DuckDB memory limit of the measures' own connection (the study default, 1GB, makes the 10M-engagement
-#: reduction spill); with Python, Arrow and DuckDB's own overhead the process peaks well under 3 GiB
-MEASURES_MEMORY_LIMIT = "2GB"
-
-
 def _duckdb_connection(study: Study) -> Any:
-    """A connection of the measures' own (the study's views, both cores, a larger memory limit)."""
-    from ..engine import connect_study
+    """A connection of the measures' own with the measures stage's memory limit (:mod:`echoscope.settings`:
+    2 GB by default, so the 10M-engagement reduction does not spill and the process peaks under 3 GiB)."""
+    from ..engine import Engine
 
-    con = connect_study(study)
-    limit = study.config.get("measures", {}).get("memory_limit", MEASURES_MEMORY_LIMIT)
-    con.con.execute(f"SET memory_limit='{limit}'")
-    return con
+    eng = Engine(study)
+    eng.raw.execute(f"SET memory_limit='{eng.settings.memory_for('measures')}'")
+    return eng.ibis
 
 
 def measures(study: Study, *, group: str | None = None, since: str | dt.date | None = None,

@@ -17,14 +17,16 @@ from ..engine import connect_spark, spark_session, spark_sql
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 __all__ = ["ENGINES", "connect", "connect_duckdb", "connect_spark", "spark_session", "spark_sql"]
 
 
 def connect_duckdb(study: Study, **options: Any) -> Any:
-    """The study's own Ibis DuckDB connection (views over its Parquet parts)."""
-    return study.con()
+    """An Ibis DuckDB connection to the study (views over its Parquet parts)."""
+    from ..engine import Engine
+
+    return Engine(study).ibis
 
 
 #: engine name -> connection factory

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -188,18 +188,20 @@ def gather(study: Study, options: ReportOptions | None = None, progress: Progres
         ``latency``, ``coordination``, ``accounts``, ``results``, ``truth``, ``notes``. Every value is plain
         JSON-friendly data (strings, numbers, lists, dicts).
     """
-    from ..engine import connect_study
+    from ..engine import Engine
 
     opt = options or ReportOptions()
     say = progress or (lambda e: None)
-    ibis_con = connect_study(study)
-    con = ibis_con.con
+    eng = Engine(study)
+    con = eng.raw
+    con.execute(f"SET memory_limit='{eng.settings.memory_for('report')}'")
     try:
         doc: dict[str, Any] = {"notes": []}
         say({"event": "stage", "message": "report: data covered"})
-        info = study.info()
-        manifest = study.manifest()
-        results = manifest.get("results", {})
+        from ..engine.info import study_info
+
+        info = study_info(study, eng)
+        results = study.manifest().results()
         doc["study"] = {"title": info.get("name"), "path": str(study.path), "platforms": info.get("platforms", []),
                         "generated_at": _iso(dt.datetime.now(dt.UTC)),
                         "generation": info.get("generation")}

@@ -36,7 +36,7 @@ from ..errors import ConfigError
 from .pseudonymise import Pseudonymiser, known_account_ids, resolve_key
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -90,7 +90,7 @@ def write_csv(table: pa.Table, path: Path) -> None:
 
 
 def _result_tables(study: Study) -> list[str]:
-    return sorted(study.manifest().get("results", {}))
+    return study.manifest().result_names()
 
 
 def _report_targets(ctx: ExportContext) -> pa.Table:
@@ -171,7 +171,7 @@ def network(study: Study) -> tuple[Any, str]:
     import networkx as nx
 
     con = study.con().con
-    results = study.manifest().get("results", {})
+    results = set(study.manifest().result_names())
     acc = """(SELECT account_id, any_value(handle) AS handle, any_value(followers_count) AS followers,
                      any_value(created_at) AS created_at FROM accounts GROUP BY 1)"""
     status = """(SELECT account_id, arg_max(status, checked_at) AS status FROM account_status GROUP BY 1)"""

@@ -25,7 +25,7 @@ from .data import ReportOptions, gather
 from .pseudonymise import Pseudonymiser, known_account_ids, resolve_key
 
 if TYPE_CHECKING:
-    from ..study import Study
+    from ..store.study import StudyStore as Study
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -271,7 +271,7 @@ def render_report(study: Study, out: str | os.PathLike[str], *, pseudonymise: bo
     dict
         ``path``, ``bytes``, ``seconds``, ``charts`` (names), ``findings`` (sentences), ``pseudonymised``.
     """
-    from ..study import atomic_write_bytes
+    from ..store.manifest import atomic_write_bytes
 
     t0 = time.perf_counter()
     opt = options or ReportOptions()

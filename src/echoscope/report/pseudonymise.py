@@ -95,7 +95,7 @@ def known_account_ids(study: Any, limit: int = 2_000_000) -> set[str]:
     pseudonymised too. Capped at ``limit`` ids (the rarest texts name only these)."""
     con = study.con().con
     parts = ["SELECT account_id FROM accounts", "SELECT account_id FROM targets WHERE account_id IS NOT NULL"]
-    if "coord_members" in study.manifest().get("results", {}):
+    if study.manifest().has_result("coord_members"):
         parts.append("SELECT CAST(account_id AS VARCHAR) FROM coord_members")
     tab = con.execute(f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) LIMIT {int(limit)}").fetch_arrow_table()
     return {v for v in tab.column(0).to_pylist() if v}

@@ -61,18 +61,20 @@ def _meta(platform: Platform) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ study
 def write_study(platform: Platform, out: Path, progress: ProgressFn = _noop) -> dict[str, Any]:
     """Make ``out`` a study: canonical tables through the atomic load, targets, and the ground truth."""
-    from ..study import init_study
-    from ..targets import add_targets
+    from ..store.ingest import run_load_arrow
+    from ..store.study import init_store
+    from ..store.targets import add_targets
 
-    study = init_study(out)
+    study = init_store(out)
     progress({"event": "stage", "message": "loading tables into the study"})
-    report = study.load_arrow(platform.compact(), name="simulator", platform=platform.config.platform,
-                              progress=progress)
+    report = run_load_arrow(study, platform.compact(), name="simulator", platform=platform.config.platform,
+                            progress=progress)
     add_targets(study, platform.targets)
     progress({"event": "stage", "message": "writing ground truth"})
     meta = _meta(platform)
-    study.write_result("truth_accounts", stringify(platform.truth_accounts), meta=meta)
-    study.write_result("truth_engagements", stringify(platform.truth_engagements), meta=meta)
+    study.write_results({"truth_accounts": stringify(platform.truth_accounts),
+                         "truth_engagements": stringify(platform.truth_engagements)}, meta=meta,
+                        analysis="simulator")
     return {"format": "study", "study": str(out), "loaded": report.get("loaded"), "files": [str(out)]}
 
 

@@ -1,11 +1,11 @@
-"""The report step of ``echoscope demo`` (see :mod:`echoscope.simulate.demo` for the hook contract)."""
+"""The report step of ``echoscope demo`` (see :mod:`echoscope.demo` for the hook contract)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .html import render_report
+from ..report.html import render_report
 
 
 def demo_report(study: Any, out_dir: Path) -> Path:

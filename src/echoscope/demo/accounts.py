@@ -1,4 +1,4 @@
-"""The account-scoring step of ``echoscope demo`` (see :mod:`echoscope.simulate.demo` for the hook contract)."""
+"""The account-scoring step of ``echoscope demo`` (see :mod:`echoscope.demo` for the hook contract)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from ..simulate.truthcheck import compare_flagged, truth_sentence
-from .score import FLAG_THRESHOLD, score_study
+from .truth import compare_flagged, truth_sentence
+from ..accounts.score import FLAG_THRESHOLD, score_study
 
 
 def demo_findings(study: Any) -> list[str]:

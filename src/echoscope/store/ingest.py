@@ -35,12 +35,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema as S
-from .engine import configure_duckdb, parquet_select
-from .errors import ConfigError, EchoscopeError, SourceError
-from .sources import detect, get_reader
-from .sources.base import SourceFile, truncate
-from .study import Study, file_sha256
+from .. import schema as S
+from ..errors import ConfigError, EchoscopeError, SourceError
+from ..settings import configure_duckdb, resolve_settings
+from ..sources import detect, get_reader
+from ..sources.base import SourceFile, truncate
+from .manifest import Manifest
+from .parts import parquet_select, sql_literal
+from .study import StudyStore, file_sha256
 
 BOOK = ("_file", "_seq", "_primary")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -265,7 +267,7 @@ def _set_col(t: pa.Table, name: str, arr: pa.Array) -> pa.Table:
 
 # ---------------------------------------------------------------------------------------------- the run
 class IngestRun:
-    def __init__(self, study: Study, progress: Callable[[dict[str, Any]], None] | None) -> None:
+    def __init__(self, study: StudyStore, progress: Callable[[dict[str, Any]], None] | None) -> None:
         self.study = study
         self.run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self.staging = study.path / ".staging" / self.run_id
@@ -281,10 +283,9 @@ class IngestRun:
             import duckdb
 
             self._con = duckdb.connect()
-            mem = str(self.study.config.get("engine", {}).get("memory_limit", "1GB"))
             tmp = self.staging / "duckdb-tmp"
             tmp.mkdir(parents=True, exist_ok=True)
-            configure_duckdb(self._con, memory_limit=mem, temp_directory=str(tmp))
+            configure_duckdb(self._con, resolve_settings(self.study.config), stage="ingest", temp_directory=tmp)
         return self._con
 
     def close(self) -> None:
@@ -294,7 +295,7 @@ class IngestRun:
             self._con = None
 
 
-def run_ingest(study: Study, inputs: list[str], *, format: str | None, table: str | None,
+def run_ingest(study: StudyStore, inputs: list[str], *, format: str | None, table: str | None,
                mapping: dict[str, str], platform: str, options: dict[str, Any],
                progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     if not inputs:
@@ -318,15 +319,15 @@ def run_ingest(study: Study, inputs: list[str], *, format: str | None, table: st
                 (study.path / ".staging").rmdir()
 
 
-def _run(study: Study, run: IngestRun, inputs: list[str], *, format: str | None, table: str | None,
+def _run(study: StudyStore, run: IngestRun, inputs: list[str], *, format: str | None, table: str | None,
          mapping: dict[str, str], platform: str, options: dict[str, Any], keep_going: bool
          ) -> list[dict[str, Any]]:
     run.staging.mkdir(parents=True, exist_ok=True)
     sources = expand_inputs(inputs, run.staging / "inputs")
     manifest = study.manifest()
-    known = {f["sha256"]: f for f in manifest["files"]}
+    known = manifest.known_hashes()
     # a file repeats an ingested one only if its size does too (sizes of zip members are their own)
-    known_sizes = {f.get("size") for f in manifest["files"]}
+    known_sizes = manifest.known_sizes()
     reports: list[dict[str, Any]] = []
     sinks: list[FileSink] = []
     seen_now: set[str] = set()
@@ -396,16 +397,11 @@ def _fault(point: str) -> None:
         os._exit(137)
 
 
-def _lit(path: Any) -> str:
-    """A path as a SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _key_cond(key: tuple[str, ...], a: str, b: str) -> str:
     return " AND ".join(f'{a}."{k}" IS NOT DISTINCT FROM {b}."{k}"' for k in key)
 
 
-def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[FileSink],
+def _commit(study: StudyStore, run: IngestRun, manifest: Manifest, sinks: list[FileSink],
             reports: list[dict[str, Any]], existing_filter: str | None = None) -> None:
     _fault("before-commit")
     con = run.duckdb()
@@ -422,8 +418,8 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         key = S.KEYS[table]
         cols = ", ".join(f'"{f.name}"' for f in schema)
         keycols = ", ".join(f'"{k}"' for k in key)
-        existing = [str(study.path / p) for p in manifest["tables"].get(table, {}).get("parts", [])]
-        staged_sql = "read_parquet([" + ", ".join(_lit(p) for p in staged) + "])"
+        existing = [str(study.path / p) for p in manifest.table_parts(table)]
+        staged_sql = "read_parquet([" + ", ".join(sql_literal(p) for p in staged) + "])"
         # one sortable number per staged row: primary records first, then file order, then order in file
         con.execute(f"""CREATE OR REPLACE TEMP VIEW staged AS
             SELECT *, ((CASE WHEN _primary THEN 0 ELSE 1 END)::BIGINT << 62)
@@ -472,10 +468,10 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
             sql = (f"SELECT {cols} FROM merged_in ANTI JOIN merged_keys USING ({keycols}) UNION ALL "
                    f"SELECT {aggs} FROM (SELECT * FROM merged_in SEMI JOIN merged_keys USING ({keycols})) "
                    f"GROUP BY {keycols}")
-            replaced[table] = manifest["tables"].get(table, {}).get("parts", [])
+            replaced[table] = manifest.table_parts(table)
         else:
             sql = f"SELECT {cols} FROM staged s WHERE {keep}"
-        con.execute(f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
+        con.execute(f"COPY ({sql}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)")
         n = pq.ParquetFile(tmp).metadata.num_rows
         if n == 0 and table not in S.MERGED_TABLES:
             tmp.unlink()
@@ -491,12 +487,12 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
     qdir = run.staging / "quarantine"
     qfiles = sorted(str(p) for p in qdir.glob("*.parquet")) if qdir.exists() else []
     if qfiles:
-        qsql = "read_parquet([" + ", ".join(_lit(p) for p in qfiles) + "])"
+        qsql = "read_parquet([" + ", ".join(sql_literal(p) for p in qfiles) + "])"
         qcols = ", ".join(f'"{f.name}"' for f in S.QUARANTINE)
         part_rel = f"tables/quarantine/part-{run.run_id}.parquet"
         out = study.path / part_rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {qcols} FROM {qsql} ORDER BY _file, line) TO {_lit(out)} "
+        con.execute(f"COPY (SELECT {qcols} FROM {qsql} ORDER BY _file, line) TO {sql_literal(out)} "
                     "(FORMAT parquet, COMPRESSION zstd)")
         new_parts["quarantine"] = [part_rel]
         rows_added["quarantine"] = pq.ParquetFile(out).metadata.num_rows
@@ -512,20 +508,17 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
         r.update({"read": read, "loaded": ld, "quarantined": sink.quarantined,
                   "duplicates": sink.staged_primary - ld,
                   "table": ",".join(sorted(sink.primary_tables)) or None})
-        manifest["files"].append({
+        manifest.add_file({
             "path": r["path"], "format": r["format"], "sha256": r["sha256"], "size": r["size"],
             "table": r["table"], "read": read, "loaded": ld, "quarantined": sink.quarantined,
             "duplicates": r["duplicates"], "ingest_id": run.run_id, "ingested_at": now,
         })
     for table, parts in new_parts.items():
-        entry = manifest["tables"].setdefault(table, {"parts": [], "rows": 0})
         if table in replaced:
-            entry["parts"] = parts
-            entry["rows"] = rows_added[table]
+            manifest.set_table(table, parts, rows_added[table])
         else:
-            entry["parts"] = entry.get("parts", []) + parts
-            entry["rows"] = int(entry.get("rows", 0)) + rows_added[table]
-    study._write_manifest(manifest)
+            manifest.append_parts(table, parts, rows_added[table])
+    study.commit(manifest)
     _fault("after-manifest")
     for table, parts in replaced.items():
         for p in parts:
@@ -533,7 +526,7 @@ def _commit(study: Study, run: IngestRun, manifest: dict[str, Any], sinks: list[
                 (study.path / p).unlink()
 
 
-def run_load_arrow(study: Study, tables: dict[str, pa.Table], *, name: str, platform: str,
+def run_load_arrow(study: StudyStore, tables: dict[str, pa.Table], *, name: str, platform: str,
                    progress: Callable[[dict[str, Any]], None] | None = None,
                    existing_filter: str | None = None, sweep: bool = True) -> dict[str, Any]:
     """Load canonical Arrow tables (e.g. from the simulator) through the same dedup + atomic commit.
@@ -572,49 +565,6 @@ def run_load_arrow(study: Study, tables: dict[str, pa.Table], *, name: str, plat
         finally:
             run.close()
             shutil.rmtree(run.staging, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------- info
-def study_info(study: Study) -> dict[str, Any]:
-    """The ``echoscope info --json`` document (documented in docs/cli.md; keys are a stable contract)."""
-    m = study.manifest()
-    con = study.con().con
-    tables: dict[str, dict[str, Any]] = {}
-    for name in S.ALL_TABLES:
-        rows = int(m["tables"].get(name, {}).get("rows", 0))
-        tables[name] = {"rows": rows}
-    tables["engagements"] = {"rows": int(con.execute("SELECT count(*) FROM engagements").fetchone()[0])}
-    by_kind = dict(con.execute("SELECT kind, count(*) FROM engagements GROUP BY kind ORDER BY kind").fetchall())
-    tables["engagements"]["by_kind"] = {k: int(v) for k, v in by_kind.items()}
-    span = {}
-    for name, col in (("posts", "created_at"), ("engagements", "created_at")):
-        lo, hi = con.execute(f"SELECT strftime(min({col}), '%Y-%m-%dT%H:%M:%SZ'), "
-                             f"strftime(max({col}), '%Y-%m-%dT%H:%M:%SZ') FROM {name}").fetchone()
-        span[name] = {"first": lo, "last": hi}
-    for name, r in m.get("results", {}).items():
-        tables[name] = {"rows": int(r.get("rows", 0))}
-    q = {"rows": tables["quarantine"]["rows"], "by_reason": [], "by_file": []}
-    if q["rows"]:
-        q["by_reason"] = [{"reason": r, "rows": int(n)} for r, n in con.execute(
-            "SELECT regexp_replace(reason, '[0-9]+', 'N', 'g') AS r, count(*) n FROM quarantine "
-            "GROUP BY r ORDER BY n DESC, r LIMIT 10").fetchall()]
-        q["by_file"] = [{"path": p, "rows": int(n)} for p, n in con.execute(
-            "SELECT source, count(*) n FROM quarantine GROUP BY source ORDER BY n DESC, source").fetchall()]
-    files = [{k: f.get(k) for k in ("path", "format", "table", "read", "loaded", "quarantined", "duplicates",
-                                    "size", "sha256", "ingested_at")} for f in m["files"]]
-    platforms = [p for (p,) in con.execute(
-        "SELECT DISTINCT platform FROM posts UNION SELECT DISTINCT platform FROM accounts ORDER BY 1").fetchall()]
-    return {
-        "study": str(study.path),
-        "name": study.config.get("study", {}).get("name"),
-        "generation": m.get("generation", 0),
-        "platforms": platforms,
-        "tables": tables,
-        "time_span": span,
-        "files": files,
-        "quarantine": q,
-        "reconciled": all(f["read"] == f["loaded"] + f["quarantined"] + f["duplicates"] for f in files),
-    }
 
 
 def open_text(src: SourceFile) -> IO[bytes]:  # pragma: no cover - convenience for readers

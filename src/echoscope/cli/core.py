@@ -1,8 +1,9 @@
-"""The ``echoscope`` command: a thin Typer layer over the library.
+"""The ``echoscope`` command: a thin Typer layer over the library, and the study commands (init, ingest,
+status, targets, info, formats).
 
 Each command parses options, calls one library function, and renders its result (rich on a terminal, JSON
-with ``--json``). Commands of later capabilities live next to their code (``echoscope/<package>/cli.py``) and
-are registered here through :data:`COMMAND_MODULES`, so this file stays small.
+with ``--json``). The analyses' commands live in their own modules of this package (``echoscope.cli.measure``
+...) and are registered through :data:`COMMAND_MODULES`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from . import __version__
-from .cli_util import byte_progress, emit_json, err, fail, handle_errors, out, parse_pairs
-from .errors import ConfigError
-from .sources import DESCRIPTIONS, SOURCES
-from .study import init_study, open_study
+from .. import __version__
+from .util import byte_progress, emit_json, err, fail, handle_errors, out, parse_pairs
+from ..errors import ConfigError
+from ..sources import DESCRIPTIONS, SOURCES
+from ..study import init_study, open_study
 
 app = typer.Typer(
     name="echoscope",
@@ -32,14 +33,14 @@ app = typer.Typer(
 targets_app = typer.Typer(help="Name the accounts whose amplification the study measures.", no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
 
-#: modules that add commands of later capabilities: each has ``register(app)``
+#: modules that add commands (each has ``register(app)``), in the order ``echoscope --help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
-    "echoscope.simulate.cli",
-    "echoscope.measures.cli",
-    "echoscope.coordination.cli",
-    "echoscope.accounts.cli",
-    "echoscope.report.cli",
-    "echoscope.collect.cli",
+    "echoscope.cli.simulate",
+    "echoscope.cli.measure",
+    "echoscope.cli.coordinate",
+    "echoscope.cli.score",
+    "echoscope.cli.report",
+    "echoscope.cli.collect",
 )
 
 StudyArg = Annotated[Path, typer.Argument(help="study directory (made by 'echoscope init')")]
@@ -175,7 +176,7 @@ def targets_add(
     json: JsonOpt = False,
 ) -> None:
     """Add (or update) target accounts."""
-    from .targets import add_targets, parse_target, read_targets_file
+    from ..store.targets import add_targets, parse_target, read_targets_file
 
     items = []
     for n in names or []:
@@ -216,7 +217,7 @@ def targets_list(study: StudyArg, json: JsonOpt = False) -> None:
 def targets_remove(study: StudyArg, names: Annotated[list[str], typer.Argument(help="targets to remove")],
                    json: JsonOpt = False) -> None:
     """Remove targets."""
-    from .targets import remove_targets
+    from ..store.targets import remove_targets
 
     n = remove_targets(open_study(study), names)
     if json:
@@ -276,13 +277,7 @@ def formats(json: JsonOpt = False) -> None:
 
 def _register_modules() -> None:
     for mod in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == mod or mod.startswith(exc.name + ".") or exc.name.startswith(mod)):
-                continue  # capability not built yet
-            raise
-        module.register(app)
+        importlib.import_module(mod).register(app)
 
 
 _register_modules()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..cli_util import byte_progress, emit_json, err, handle_errors, out
+from .util import byte_progress, emit_json, err, handle_errors, out
 
 
 def register(app: typer.Typer) -> None:
@@ -36,14 +36,14 @@ def score(
 ) -> None:
     """Score every account from 0 to 1 with the reasons behind it (writes account_signals, account_scores)."""
     from ..study import open_study
-    from .score import FLAG_THRESHOLD, read_labels, score_study, write_scores_csv
+    from ..accounts.score import FLAG_THRESHOLD, read_labels, score_study, write_scores_csv
 
     s = open_study(study)
     lab = read_labels(labels) if labels is not None else None
     with byte_progress("score", quiet=quiet or json or output == "-") as cb:
         imgs = None
         if images is not None:
-            from .faces import find_images, scan_images
+            from ..accounts.faces import find_images, scan_images
 
             mapping = find_images(images, s.sql("SELECT account_id, handle FROM accounts"))
             cb({"event": "total", "bytes": mapping.num_rows})

@@ -27,16 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..study import MANIFEST, Study, open_study
-from .config import make_config
-from .platform import simulate
-from .writers import write_study
+from ..store.manifest import MANIFEST
+from ..study import Study, open_study
+from ..simulate.config import make_config
+from ..simulate.platform import simulate
+from ..simulate.writers import write_study
 
 #: modules asked for ``demo_findings(study)`` / ``demo_report(study, out_dir)``, in this order
 #: coordination and account scores come before the measures, which count engagements from coordinated and
 #: high-risk accounts; the report comes last and shows every result table
-ANALYSIS_MODULES: tuple[str, ...] = ("echoscope.coordination.demo", "echoscope.accounts.demo",
-                                     "echoscope.measures.demo", "echoscope.report.demo")
+ANALYSIS_MODULES: tuple[str, ...] = ("echoscope.demo.coordination", "echoscope.demo.accounts",
+                                     "echoscope.demo.measures", "echoscope.demo.report")
 
 #: size of the demo platform: small enough that simulate + load + analyses take well under a minute
 DEMO_ACCOUNTS = 10_000

@@ -1,4 +1,4 @@
-"""The amplification-measures step of ``echoscope demo`` (see :mod:`echoscope.simulate.demo`).
+"""The amplification-measures step of ``echoscope demo`` (see :mod:`echoscope.demo`).
 
 Runs after coordination and account scoring so that ``share_coordinated`` and ``share_high_risk`` are filled.
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from . import measures
+from ..measures import measures
 
 
 def _pct(v: Any) -> str:

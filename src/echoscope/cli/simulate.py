@@ -12,9 +12,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..cli_util import byte_progress, emit_json, handle_errors, out
-from .config import CAMPAIGNS, DIFFICULTIES, make_config
-from .writers import FORMATS
+from .util import byte_progress, emit_json, handle_errors, out
+from ..simulate.config import CAMPAIGNS, DIFFICULTIES, make_config
+from ..simulate.writers import FORMATS
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")]
@@ -39,8 +39,8 @@ def simulate_cmd(
 ) -> None:
     """Simulate a platform with planted amplification campaigns and ground truth (synthetic data for testing
     detectors; nothing is posted anywhere)."""
-    from .platform import simulate
-    from .writers import write
+    from ..simulate.platform import simulate
+    from ..simulate.writers import write
 
     cfg = make_config(accounts=accounts, engagements=engagements, seed=seed, difficulty=difficulty,
                       campaigns=campaign)
@@ -74,7 +74,7 @@ def demo_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Simulate a small platform, load it into a study, run every analysis available, and print the findings."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     with byte_progress("demo", quiet=quiet or json) as cb:
         result = run_demo(out_dir, study_dir=study_dir, seed=seed, progress=cb)

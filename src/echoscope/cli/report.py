@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..cli_util import byte_progress, emit_json, handle_errors, out
+from .util import byte_progress, emit_json, handle_errors, out
 
 PseudoOpt = Annotated[bool, typer.Option(
     "--pseudonymise", help="replace handles, account and post ids and display names with stable keyed pseudonyms "
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the self-contained HTML evidence report (offline, printable; no script, no network)."""
         from ..study import open_study
-        from .data import ReportOptions
-        from .html import render_report
+        from ..report.data import ReportOptions
+        from ..report.html import render_report
 
         s = open_study(study)
         opt = ReportOptions(top_targets=top_targets, accounts=accounts)
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         """Export the network (GEXF with time attributes, GraphML, Gephi CSV), every result table (Parquet,
         spreadsheet-safe CSV) or the JSON summary."""
         from ..study import open_study
-        from .exports import export_study
+        from ..report.exports import export_study
 
         s = open_study(study)
         with byte_progress("export", quiet=quiet or json) as cb:

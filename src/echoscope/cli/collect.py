@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..cli_util import emit_json, err, handle_errors, out
+from .util import emit_json, err, handle_errors, out
 from ..errors import ConfigError
 
 collect_app = typer.Typer(help="Collect live engagement data into a study (Bluesky Jetstream, Mastodon).",
@@ -70,7 +70,7 @@ def _reporter(quiet: bool) -> Any:
 
 def resolve_bluesky_targets(study: Any, items: list[str], *, offline: bool, api: str) -> list[tuple[str, str | None]]:
     """``(did, handle)`` for each target named (or, with none named, the study's targets)."""
-    from ..targets import parse_target
+    from ..store.targets import parse_target
 
     if not items:
         rows = study.sql("SELECT account_id, handle FROM targets").to_pylist()
@@ -97,7 +97,7 @@ def resolve_bluesky_targets(study: Any, items: list[str], *, offline: bool, api:
             raise ConfigError(f"cannot resolve @{handle} to a DID offline; give its DID (did:plc:...) or run "
                               "without --offline")
         else:
-            from .profiles import resolve_handle
+            from ..collect.profiles import resolve_handle
 
             try:
                 out_.append((resolve_handle(handle, api), handle))
@@ -141,10 +141,10 @@ def collect_bluesky(
 ) -> None:
     """Collect Bluesky posts, reposts, likes, replies, quotes and follows that touch the targets (Jetstream)."""
     from ..study import open_study
-    from ..targets import add_targets
-    from .bluesky import BlueskyCollector
-    from .profiles import ProfileResolver
-    from .store import CollectStore
+    from ..store.targets import add_targets
+    from ..collect.bluesky import BlueskyCollector
+    from ..collect.profiles import ProfileResolver
+    from ..collect.store import CollectStore
 
     s = open_study(study)
     names = _split(targets)
@@ -163,7 +163,7 @@ def collect_bluesky(
             start -= int(rewind * 1_000_000)
     resolver = None
     if not offline:
-        from .profiles import atproto_fetch
+        from ..collect.profiles import atproto_fetch
 
         resolver = ProfileResolver(s, atproto_fetch(api), on_error=lambda e: report(
             {"event": "poll", "message": f"profile lookup failed: {e}"}))
@@ -208,7 +208,7 @@ def collect_mastodon(
     import os
 
     from ..study import open_study
-    from .mastodon import MastodonCollector
+    from ..collect.mastodon import MastodonCollector
 
     s = open_study(study)
     token = None
@@ -252,7 +252,7 @@ def watch(
 ) -> None:
     """Watch a study: rerun rapid-fire and clustered shares on a rolling window, alert on crossings."""
     from ..study import open_study
-    from .watch import Watcher, WatchParams, jsonl_sink, parse_duration, webhook_sink
+    from ..collect.watch import Watcher, WatchParams, jsonl_sink, parse_duration, webhook_sink
 
     s = open_study(study)
     params = WatchParams(window_s=parse_duration(window), threshold=threshold, rapid_s=rapid,

@@ -1,4 +1,4 @@
-"""The coordination step of ``echoscope demo`` (see :mod:`echoscope.simulate.demo` for the hook contract)."""
+"""The coordination step of ``echoscope demo`` (see :mod:`echoscope.demo` for the hook contract)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..simulate.truthcheck import compare_flagged, truth_sentence
-from .api import coordinate
-from .network import CoordParams
+from .truth import compare_flagged, truth_sentence
+from ..coordination.api import coordinate
+from ..coordination.network import CoordParams
 
 
 def demo_findings(study: Any) -> list[str]:

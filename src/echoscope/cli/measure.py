@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..cli_util import byte_progress, emit_json, handle_errors, out
+from .util import byte_progress, emit_json, handle_errors, out
 from ..errors import ConfigError
 
 
@@ -85,7 +85,7 @@ def measure(
 ) -> None:
     """Measure who amplifies each target: volume, later-suspended share, concentration, speed, by week."""
     from ..study import open_study
-    from . import measures
+    from ..measures import measures
 
     s = open_study(study)
     spark = {k: v for k, v in (("master", spark_master), ("data_root", spark_data_root), ("conf", spark_conf)) if v}

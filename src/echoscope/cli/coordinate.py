@@ -10,11 +10,11 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from ..cli_util import byte_progress, emit_json, handle_errors, out
+from .util import byte_progress, emit_json, handle_errors, out
 from ..errors import ConfigError
 from ..study import open_study
-from .coactions import COACTIONS
-from .network import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordParams
+from ..coordination.coactions import COACTIONS
+from ..coordination.network import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordParams
 
 BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.description})" for k, v in COACTIONS.items())
                   + "; or a named set: " + "; ".join(f"{k} = {','.join(v)}" for k, v in BEHAVIOUR_SETS.items())
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress")] = False,
     ) -> None:
         """Find accounts that act together again and again, judge them against a null model, cluster them."""
-        from .api import coordinate as run
+        from ..coordination.api import coordinate as run
 
         params = CoordParams(
             behaviours=tuple(b.strip() for b in behaviour.split(",") if b.strip()), window=window,
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
     ) -> None:
         """Show the evidence for an edge: the objects two accounts acted on together and the time gaps."""
-        from .api import explain as run
+        from ..coordination.api import explain as run
 
         doc = run(open_study(study), account_a, account_b)
         if json:

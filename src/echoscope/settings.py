@@ -1,0 +1,185 @@
+"""Engine settings: the one place that decides which backend runs the analyses and how much memory, how many
+threads and which spill directory DuckDB gets.
+
+Why one module: the stages used to set these each on their own (the measures opened a 2 GB connection, the
+coordination raised the shared one to 3 GiB, the report opened another at 1 GB, ``[engine] backend`` in
+``echoscope.toml`` selected nothing). Every DuckDB connection echoscope opens is now configured by
+:func:`configure_duckdb` from an :class:`EngineSettings`, resolved in this order for each field:
+
+1. an explicit argument (a command-line flag such as ``--engine`` or ``--memory-limit``);
+2. the environment: ``ECHOSCOPE_ENGINE``, ``ECHOSCOPE_MEMORY_LIMIT``, ``ECHOSCOPE_THREADS``;
+3. the study's ``[engine]`` table in ``echoscope.toml`` (``backend``, ``memory_limit``, ``threads``);
+4. the defaults here: DuckDB, all cores, and a memory limit per stage (:data:`STAGE_MEMORY`).
+
+A memory limit is a cap on DuckDB's own buffers: work beyond it spills to the study's ``.duckdb-tmp``
+directory. Python's share of a process (Arrow tables handed over, igraph, scikit-learn) comes on top, which
+is why the stage defaults are below the 4 GiB the stages are measured against (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any
+
+from .errors import ConfigError
+
+#: analysis backends; DuckDB is embedded, Spark needs the ``spark`` extra
+BACKENDS: tuple[str, ...] = ("duckdb", "spark")
+
+#: DuckDB memory limit of each stage when neither a flag, the environment nor echoscope.toml sets one.
+#: ingest/query: staging, deduplication and ad-hoc queries spill early and need little; measures: the 10M-
+#: engagement reduction runs without spilling at 2 GB (peak process 2.5 GiB); coordination: at 10 million
+#: actions its integer tables fit in 3 GiB.
+STAGE_MEMORY: dict[str, str] = {
+    "query": "1GB",
+    "ingest": "1GB",
+    "measures": "2GB",
+    "coordination": "3GiB",
+    "accounts": "2GB",
+    "report": "1GB",
+    "explorer": "1GB",
+}
+
+#: environment variables read by :func:`resolve_settings`
+ENV = {"backend": "ECHOSCOPE_ENGINE", "memory_limit": "ECHOSCOPE_MEMORY_LIMIT", "threads": "ECHOSCOPE_THREADS"}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20,
+          "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(value: str, what: str = "memory_limit") -> int:
+    """Bytes in a size such as ``3GiB``, ``2GB`` or ``512MB``; a ConfigError names ``what`` otherwise."""
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ConfigError(f"{what} '{value}' is not a size; use e.g. 2GB, 3GiB or 512MB")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "b").lower()])
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSettings:
+    """Where and with what resources the analyses run.
+
+    Attributes
+    ----------
+    backend : str
+        ``duckdb`` (embedded, default) or ``spark``.
+    memory_limit : str or None
+        DuckDB memory limit for every stage (e.g. ``4GB``); None: each stage's default from
+        :data:`STAGE_MEMORY`.
+    threads : int or None
+        DuckDB threads; None: every core.
+    source : dict
+        Where each field came from (``flag``, ``env``, ``config``, ``default``), for ``echoscope info``.
+    """
+
+    backend: str = "duckdb"
+    memory_limit: str | None = None
+    threads: int | None = None
+    source: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    def memory_for(self, stage: str) -> str:
+        """The DuckDB memory limit of ``stage`` (a key of :data:`STAGE_MEMORY`)."""
+        if self.memory_limit:
+            return self.memory_limit
+        return STAGE_MEMORY.get(stage, STAGE_MEMORY["query"])
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as plain data (``--json`` outputs and result metadata)."""
+        return {"backend": self.backend, "memory_limit": self.memory_limit, "threads": self.threads,
+                "stage_memory": {k: self.memory_for(k) for k in STAGE_MEMORY}, "source": dict(self.source)}
+
+
+def resolve_settings(config: dict[str, Any] | None = None, *, backend: str | None = None,
+                     memory_limit: str | None = None, threads: int | None = None) -> EngineSettings:
+    """Resolve :class:`EngineSettings` from flags, environment, a study's ``echoscope.toml`` and defaults.
+
+    Parameters
+    ----------
+    config : dict, optional
+        The parsed ``echoscope.toml`` of a study (its ``[engine]`` table is read).
+    backend, memory_limit, threads :
+        Explicit values (command-line flags); None: not given.
+
+    Raises
+    ------
+    ConfigError
+        An unknown backend, a memory limit that is not a size, or a thread count below 1.
+    """
+    cfg = (config or {}).get("engine", {})
+    if not isinstance(cfg, dict):
+        raise ConfigError("[engine] in echoscope.toml must be a table (backend, memory_limit, threads)")
+    source: dict[str, str] = {}
+
+    def pick(name: str, flag: Any) -> Any:
+        if flag is not None:
+            source[name] = "flag"
+            return flag
+        env = os.environ.get(ENV[name])
+        if env:
+            source[name] = "env"
+            return env
+        if cfg.get(name) is not None:
+            source[name] = "config"
+            return cfg[name]
+        source[name] = "default"
+        return None
+
+    b = str(pick("backend", backend) or "duckdb").lower()
+    if b not in BACKENDS:
+        raise ConfigError(f"engine backend '{b}' is not known ({source['backend']}); use one of: "
+                          f"{', '.join(BACKENDS)}")
+    mem = pick("memory_limit", memory_limit)
+    if mem is not None:
+        parse_size(str(mem), "memory_limit")
+        mem = str(mem).replace(" ", "")
+    thr = pick("threads", threads)
+    if thr is not None:
+        try:
+            thr = int(thr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"threads '{thr}' is not a whole number") from None
+        if thr < 1:
+            raise ConfigError(f"threads must be at least 1, not {thr}")
+    return EngineSettings(backend=b, memory_limit=mem, threads=thr, source=source)
+
+
+def configure_duckdb(raw: Any, settings: EngineSettings | None = None, *, stage: str = "query",
+                     temp_directory: str | os.PathLike[str] | None = None) -> None:
+    """Apply ``settings`` for ``stage`` to a raw DuckDB connection: UTC, memory limit, threads, spill directory.
+
+    Every DuckDB connection echoscope opens goes through here (the only place that sets these).
+    """
+    s = settings or EngineSettings()
+    raw.execute("SET TimeZone='UTC'")
+    raw.execute(f"SET memory_limit='{s.memory_for(stage)}'")
+    if temp_directory:
+        raw.execute("SET temp_directory=" + "'" + str(temp_directory).replace("'", "''") + "'")
+    if s.threads:
+        raw.execute(f"SET threads={int(s.threads)}")
+    raw.execute("SET preserve_insertion_order=false")
+    raw.execute("SET enable_progress_bar=false")
+
+
+def duckdb_connection(settings: EngineSettings | None = None, *, stage: str = "query",
+                      temp_directory: str | os.PathLike[str] | None = None) -> Any:
+    """A new in-memory DuckDB connection configured by :func:`configure_duckdb`."""
+    import duckdb
+
+    con = duckdb.connect()
+    configure_duckdb(con, settings, stage=stage, temp_directory=temp_directory)
+    return con
+
+
+def memory_hint(stage: str) -> str:
+    """The one-line advice shown when DuckDB runs out of memory in ``stage``."""
+    return (f"DuckDB ran out of memory in the {stage} stage (memory limit "
+            f"{STAGE_MEMORY.get(stage, STAGE_MEMORY['query'])} by default); raise it with --memory-limit 6GB, "
+            "ECHOSCOPE_MEMORY_LIMIT=6GB or memory_limit = \"6GB\" under [engine] in the study's echoscope.toml, "
+            "or run on Spark (--engine spark)")
+
+
+__all__ = ["BACKENDS", "ENV", "STAGE_MEMORY", "EngineSettings", "configure_duckdb", "duckdb_connection",
+           "memory_hint", "parse_size", "resolve_settings"]
