@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_coordination import generate  # noqa: E402
+from bench_coordination import generate
 
 
 class PeakTreeRSS:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procstat import peak_rss_mib  # noqa: E402
+from procstat import peak_rss_mib
 
 
 def main() -> None:

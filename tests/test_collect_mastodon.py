@@ -61,7 +61,7 @@ class Api(BaseHTTPRequestHandler):
     def log_message(self, *a):  # quiet
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         path = urllib.parse.urlsplit(self.path).path.rstrip("/")
         Api.requests.append(path)
         if path == "/api/v1/streaming/public":

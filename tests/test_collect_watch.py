@@ -64,7 +64,7 @@ def test_cli_once_alerts_to_jsonl_and_webhook(tmp_path, cli):
         def log_message(self, *a):
             pass
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measures_fixture import make_study, tables  # noqa: E402
+from measures_fixture import make_study
 
-import echoscope  # noqa: E402
-from echoscope import schema as S  # noqa: E402
-from echoscope.errors import ConfigError  # noqa: E402
-from echoscope.measures import RESULT_TABLES, measures, parse_top  # noqa: E402
-from echoscope.store.targets import add_targets  # noqa: E402
+import echoscope
+from echoscope import schema as S
+from echoscope.errors import ConfigError
+from echoscope.measures import RESULT_TABLES, measures, parse_top
+from echoscope.store.targets import add_targets
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "measures.md"
 

@@ -73,7 +73,7 @@ def test_rapid_fire_order_with_a_non_rapid_tie(tmp_path) -> None:
     time (what a missing engagement_id would do) would give the sequence {e1, e2, e4} starting at T instead.
     """
     t = dt.datetime(2021, 1, 4, 12, tzinfo=dt.timezone.utc)
-    sec = lambda k: t + dt.timedelta(seconds=k)  # noqa: E731
+    sec = lambda k: t + dt.timedelta(seconds=k)
     orig = [("p0", sec(2) - dt.timedelta(hours=1))] + [(f"p{i}", sec(k - 2)) for i, k in
                                                          ((1, 0), (2, 1), (3, 2), (4, 3), (5, 4))]
     posts = [{"platform": "twitter", "post_id": pid, "account_id": "t1", "created_at": when, "kind": "original"}

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measures_fixture import make_study  # noqa: E402
+from measures_fixture import make_study
 
-from echoscope.measures import measures  # noqa: E402
+from echoscope.measures import measures
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install 'echoscope[spark]')")
 

@@ -41,7 +41,7 @@ def snapshot(study: echoscope.Study) -> dict[str, list[dict]]:
     for name in S.ALL_TABLES:
         t = study.to_arrow(name if name != "targets" else "targets_raw")
         cols = [c for c in t.column_names if c not in ("source", "ingest_id")]
-        out[name] = sorted((tuple(str(r[c]) for c in cols) for r in t.select(cols).to_pylist()))
+        out[name] = sorted(tuple(str(r[c]) for c in cols) for r in t.select(cols).to_pylist())
     return out
 
 
@@ -92,7 +92,7 @@ def test_engagements_view_excludes_originals_and_computes_latency(study):
 
 
 def test_accounts_merge_newest_snapshot_wins_and_nulls_never_overwrite(study):
-    acc = lambda fol, desc, seen: pa.table({  # noqa: E731
+    acc = lambda fol, desc, seen: pa.table({
         "account_id": ["a"], "handle": ["alice"], "followers_count": pa.array([fol], pa.int64()),
         "description": [desc], "observed_at": pa.array([seen], S.TS)})
     study.load_arrow({"accounts": acc(5, "old bio", ts(0))}, name="a1")
@@ -153,9 +153,8 @@ def test_a_run_killed_after_the_manifest_swap_is_complete(study):
 
 
 def test_second_writer_is_refused_while_the_lock_is_held(study):
-    with study.lock():
-        with pytest.raises(StudyError, match="another echoscope process"):
-            study.load_arrow({"posts": posts([("1", "a", 0, "original", None)])})
+    with study.lock(), pytest.raises(StudyError, match="another echoscope process"):
+        study.load_arrow({"posts": posts([("1", "a", 0, "original", None)])})
 
 
 def test_results_are_replaced_atomically(study):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from .util import emit_json, err, handle_errors, out
 from ..errors import ConfigError
+from .util import emit_json, err, handle_errors, out
 
 collect_app = typer.Typer(help="Collect live engagement data into a study (Bluesky Jetstream, Mastodon).",
                           no_args_is_help=True)
@@ -24,14 +24,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JS
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress messages on stderr")]
 
 
-def _split(values: Optional[list[str]]) -> list[str]:
+def _split(values: list[str] | None) -> list[str]:
     items: list[str] = []
     for v in values or []:
         items.extend(x.strip() for x in v.split(",") if x.strip())
     return items
 
 
-def parse_cursor(value: Optional[str]) -> Optional[int]:
+def parse_cursor(value: str | None) -> int | None:
     """``--cursor``: Jetstream ``time_us`` (integer microseconds) or an ISO 8601 time (UTC when no zone)."""
     if value is None:
         return None
@@ -111,14 +111,14 @@ def resolve_bluesky_targets(study: Any, items: list[str], *, offline: bool, api:
 @handle_errors
 def collect_bluesky(
     study: StudyArg,
-    targets: Annotated[Optional[list[str]], typer.Option(
+    targets: Annotated[list[str] | None, typer.Option(
         "--targets", "-t", help="comma-separated @handle.bsky.social or did:plc:... (repeatable); default: the "
         "study's targets")] = None,
     all_: Annotated[bool, typer.Option("--all", help="keep every event, not only those touching targets "
                                        "(the firehose is millions of events an hour)")] = False,
     endpoint: Annotated[str, typer.Option(help="Jetstream /subscribe URL (ws:// or wss://)")] =
         "wss://jetstream2.us-east.bsky.network/subscribe",
-    cursor: Annotated[Optional[str], typer.Option(
+    cursor: Annotated[str | None, typer.Option(
         help="start at this Jetstream time_us (microseconds) or ISO time; default: the saved cursor, else now"
     )] = None,
     rewind: Annotated[float, typer.Option(
@@ -132,19 +132,19 @@ def collect_bluesky(
     batch_seconds: Annotated[float, typer.Option(help="commit at least this often (seconds); a crash replays "
                                                   "at most this much")] = 5.0,
     idle_timeout: Annotated[float, typer.Option(help="seconds without any frame before reconnecting")] = 30.0,
-    max_retries: Annotated[Optional[int], typer.Option(
+    max_retries: Annotated[int | None, typer.Option(
         help="give up after this many failed connection attempts in a row (default: keep trying)")] = None,
-    until: Annotated[Optional[str], typer.Option(help="stop at this time_us or ISO time")] = None,
-    max_events: Annotated[Optional[int], typer.Option(help="stop after this many events")] = None,
+    until: Annotated[str | None, typer.Option(help="stop at this time_us or ISO time")] = None,
+    max_events: Annotated[int | None, typer.Option(help="stop after this many events")] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Collect Bluesky posts, reposts, likes, replies, quotes and follows that touch the targets (Jetstream)."""
-    from ..study import open_study
-    from ..store.targets import add_targets
     from ..collect.bluesky import BlueskyCollector
     from ..collect.profiles import ProfileResolver
     from ..collect.store import CollectStore
+    from ..store.targets import add_targets
+    from ..study import open_study
 
     s = open_study(study)
     names = _split(targets)
@@ -190,25 +190,25 @@ def _finish(stats: dict[str, Any], as_json: bool, name: str) -> None:
 def collect_mastodon(
     study: StudyArg,
     instance: Annotated[str, typer.Option(help="instance base URL, e.g. https://mastodon.social")],
-    targets: Annotated[Optional[list[str]], typer.Option(
+    targets: Annotated[list[str] | None, typer.Option(
         "--targets", "-t", help="comma-separated @user@instance or account ids (repeatable); default: the "
         "study's targets")] = None,
-    token_env: Annotated[Optional[str], typer.Option(
+    token_env: Annotated[str | None, typer.Option(
         help="environment variable holding an access token (needed for streaming on most instances)")] = None,
     stream: Annotated[bool, typer.Option(help="also listen to the public streaming API for boosts and replies "
                                          "as they happen")] = True,
     poll: Annotated[float, typer.Option(help="seconds between REST polls of the targets' statuses")] = 60.0,
     statuses: Annotated[int, typer.Option(help="recent statuses per target whose boosts, favourites and replies "
                                           "are polled")] = 20,
-    rounds: Annotated[Optional[int], typer.Option(help="stop after this many polls (default: until Ctrl-C)")] = None,
+    rounds: Annotated[int | None, typer.Option(help="stop after this many polls (default: until Ctrl-C)")] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Collect boosts, replies and favourites of the targets' Mastodon statuses (REST polling + streaming)."""
     import os
 
-    from ..study import open_study
     from ..collect.mastodon import MastodonCollector
+    from ..study import open_study
 
     s = open_study(study)
     token = None
@@ -244,15 +244,15 @@ def watch(
         "coincidence")] = 60.0,
     min_cluster_weight: Annotated[int, typer.Option(
         help="distinct posts a pair must co-engage with to count as clustered (1 admits coincidence)")] = 2,
-    webhook: Annotated[Optional[str], typer.Option(help="POST each alert as JSON to this URL")] = None,
-    jsonl: Annotated[Optional[Path], typer.Option(help="append each alert as a JSON line to this file")] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST each alert as JSON to this URL")] = None,
+    jsonl: Annotated[Path | None, typer.Option(help="append each alert as a JSON line to this file")] = None,
     once: Annotated[bool, typer.Option("--once", help="evaluate once and exit (exit code 3 when alerting)")] = False,
-    ticks: Annotated[Optional[int], typer.Option(help="stop after this many evaluations")] = None,
+    ticks: Annotated[int | None, typer.Option(help="stop after this many evaluations")] = None,
     json: JsonOpt = False,
 ) -> None:
     """Watch a study: rerun rapid-fire and clustered shares on a rolling window, alert on crossings."""
-    from ..study import open_study
     from ..collect.watch import Watcher, WatchParams, jsonl_sink, parse_duration, webhook_sink
+    from ..study import open_study
 
     s = open_study(study)
     params = WatchParams(window_s=parse_duration(window), threshold=threshold, rapid_s=rapid,

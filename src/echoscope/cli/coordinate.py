@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from .util import byte_progress, emit_json, handle_errors, out
-from ..errors import ConfigError
-from ..study import open_study
 from ..coordination.coactions import COACTIONS
 from ..coordination.network import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordParams
+from ..errors import ConfigError
+from ..study import open_study
+from .util import byte_progress, emit_json, handle_errors, out
 
 BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.description})" for k, v in COACTIONS.items())
                   + "; or a named set: " + "; ".join(f"{k} = {','.join(v)}" for k, v in BEHAVIOUR_SETS.items())
@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
             help="where pruning, the guard and pairing run: duckdb (embedded) or spark (the same results; "
                  "master ECHOSCOPE_SPARK_MASTER or [spark] master in echoscope.toml, else local[2], whose session "
                  "costs ~30 s to start; echoscope semantics, every behaviour)")] = "duckdb",
-        edges: Annotated[Optional[Path], typer.Option(
+        edges: Annotated[Path | None, typer.Option(
             "--edges", help="write the judged edges as a Gephi CSV (Source,Target,Weight,Type)")] = None,
         json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress")] = False,

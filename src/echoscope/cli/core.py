@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from .. import __version__
-from .util import byte_progress, emit_json, err, fail, handle_errors, out, parse_pairs
 from ..errors import ConfigError
 from ..sources import DESCRIPTIONS, SOURCES
 from ..study import init_study, open_study
+from .util import byte_progress, emit_json, err, fail, handle_errors, out, parse_pairs
 
 app = typer.Typer(
     name="echoscope",
@@ -55,7 +55,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+def _main(version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
                                                             help="print the version and exit")] = None) -> None:
     """echoscope command line."""
 
@@ -63,7 +63,7 @@ def _main(version: Annotated[Optional[bool], typer.Option("--version", callback=
 @app.command()
 @handle_errors
 def init(study: StudyArg,
-         name: Annotated[Optional[str], typer.Option(help="study name (default: the directory name)")] = None,
+         name: Annotated[str | None, typer.Option(help="study name (default: the directory name)")] = None,
          json: JsonOpt = False) -> None:
     """Create a study directory with echoscope.toml, an empty manifest and table folders."""
     s = init_study(study, name=name)
@@ -82,19 +82,19 @@ FORMAT_HELP = "input format; detected from the content when left out. " + "; ".j
 def ingest(
     study: StudyArg,
     inputs: Annotated[list[str], typer.Argument(help="files or directories (plain, .gz or .zip); - for stdin")],
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
-    table: Annotated[Optional[str], typer.Option(
+    format: Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    table: Annotated[str | None, typer.Option(
         help="for csv/parquet: the table the file fills (posts|accounts|account_status|likes|logins|follows); "
         "inferred from the header when left out")] = None,
-    map: Annotated[Optional[list[str]], typer.Option(
+    map: Annotated[list[str] | None, typer.Option(
         "--map", help="for csv/parquet: SOURCE_COLUMN=canonical_field renames a column; "
         "canonical_field:VALUE=NEW translates a value (e.g. --map retweet=kind --map kind:1=repost); repeatable")
     ] = None,
-    set_: Annotated[Optional[list[str]], typer.Option(
+    set_: Annotated[list[str] | None, typer.Option(
         "--set", help="for csv/parquet: field=VALUE gives every row a constant (e.g. --set kind=repost)")] = None,
-    platform: Annotated[Optional[str], typer.Option(
+    platform: Annotated[str | None, typer.Option(
         help="platform of the data when the format does not say (default from echoscope.toml: twitter)")] = None,
-    encoding: Annotated[Optional[str], typer.Option(
+    encoding: Annotated[str | None, typer.Option(
         help="for csv/io-archive: text encoding of the file (default utf-8; e.g. latin-1, utf-16)")] = None,
     keep_going: Annotated[bool, typer.Option(
         "--keep-going", help="skip files that cannot be read at all (reported, exit code 1) instead of "
@@ -120,9 +120,9 @@ def status(
     inputs: Annotated[list[str], typer.Argument(help="account status files; - for stdin")],
     format: Annotated[str, typer.Option("--format", "-f", help="twarc2-users (twarc2 user lookups) | csv "
                                         "(account_id, status, checked_at)")] = "twarc2-users",
-    map: Annotated[Optional[list[str]], typer.Option("--map", help="for csv: SOURCE_COLUMN=canonical_field")] = None,
-    platform: Annotated[Optional[str], typer.Option(help="platform of the accounts")] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="for csv: text encoding (default utf-8)")] = None,
+    map: Annotated[list[str] | None, typer.Option("--map", help="for csv: SOURCE_COLUMN=canonical_field")] = None,
+    platform: Annotated[str | None, typer.Option(help="platform of the accounts")] = None,
+    encoding: Annotated[str | None, typer.Option(help="for csv: text encoding (default utf-8)")] = None,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -166,12 +166,12 @@ def _print_ingest(reports: list[dict[str, Any]], as_json: bool) -> None:
 @handle_errors
 def targets_add(
     study: StudyArg,
-    names: Annotated[Optional[list[str]], typer.Argument(
+    names: Annotated[list[str] | None, typer.Argument(
         help="@handle, id:123, a numeric id or a DID; bare words are handles")] = None,
-    group: Annotated[Optional[str], typer.Option(help="group name, e.g. diplomats, 'state media'")] = None,
-    label: Annotated[Optional[str], typer.Option(
+    group: Annotated[str | None, typer.Option(help="group name, e.g. diplomats, 'state media'")] = None,
+    label: Annotated[str | None, typer.Option(
         help="platform affiliation label the targets carry (e.g. 'China government account')")] = None,
-    from_file: Annotated[Optional[Path], typer.Option(
+    from_file: Annotated[Path | None, typer.Option(
         "--from-file", help="CSV with account_id and/or handle, optional group and label columns")] = None,
     json: JsonOpt = False,
 ) -> None:

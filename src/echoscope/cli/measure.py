@@ -8,14 +8,14 @@ every row of every result table).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .util import byte_progress, emit_json, handle_errors, out
 from ..errors import ConfigError
+from .util import byte_progress, emit_json, handle_errors, out
 
 
 def _pct(v: Any) -> str:
@@ -55,21 +55,21 @@ def _print_summary(m: Any, written: dict[str, int]) -> None:
 
 def measure(
     study: Annotated[Path, typer.Argument(help="study directory (made by 'echoscope init')")],
-    group: Annotated[Optional[str], typer.Option("--group", "-g", help="only targets of this group")] = None,
-    since: Annotated[Optional[str], typer.Option(help="first UTC day counted, YYYY-MM-DD")] = None,
-    until: Annotated[Optional[str], typer.Option(help="last UTC day counted (inclusive), YYYY-MM-DD")] = None,
+    group: Annotated[str | None, typer.Option("--group", "-g", help="only targets of this group")] = None,
+    since: Annotated[str | None, typer.Option(help="first UTC day counted, YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="last UTC day counted (inclusive), YYYY-MM-DD")] = None,
     top: Annotated[str, typer.Option(
         help="share of amplifiers counted as top / super-spreaders: 1% or 0.01 (too large a share hides "
         "the few accounts doing most of the work)")] = "1%",
     engine: Annotated[str, typer.Option(help="duckdb (embedded, default) | spark (needs the spark extra)")]
     = "duckdb",
-    spark_master: Annotated[Optional[str], typer.Option(
+    spark_master: Annotated[str | None, typer.Option(
         "--spark-master", help="with --engine spark: master URL (local[2], spark://host:7077, yarn, k8s://...); "
         "default: ECHOSCOPE_SPARK_MASTER, then [spark] master in the study's echoscope.toml, then local[2]")] = None,
-    spark_data_root: Annotated[Optional[str], typer.Option(
+    spark_data_root: Annotated[str | None, typer.Option(
         "--spark-data-root", help="with --engine spark: URI where the executors find a copy of the study "
         "directory, e.g. s3a://bucket/studies/mystudy (see docs/scale-out.md)")] = None,
-    spark_conf: Annotated[Optional[list[str]], typer.Option(
+    spark_conf: Annotated[list[str] | None, typer.Option(
         "--spark-conf", help="with --engine spark: a Spark setting KEY=VALUE (repeatable), e.g. "
         "spark.executor.memory=8g")] = None,
     rapid_seconds: Annotated[float, typer.Option(
@@ -84,8 +84,8 @@ def measure(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Measure who amplifies each target: volume, later-suspended share, concentration, speed, by week."""
-    from ..study import open_study
     from ..measures import measures
+    from ..study import open_study
 
     s = open_study(study)
     spark = {k: v for k, v in (("master", spark_master), ("data_root", spark_data_root), ("conf", spark_conf)) if v}

@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
         """Write the self-contained HTML evidence report (offline, printable; no script, no network)."""
-        from ..study import open_study
         from ..report.data import ReportOptions
         from ..report.html import render_report
+        from ..study import open_study
 
         s = open_study(study)
         opt = ReportOptions(top_targets=top_targets, accounts=accounts)
@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export the network (GEXF with time attributes, GraphML, Gephi CSV), every result table (Parquet,
         spreadsheet-safe CSV) or the JSON summary."""
-        from ..study import open_study
         from ..report.exports import export_study
+        from ..study import open_study
 
         s = open_study(study)
         with byte_progress("export", quiet=quiet or json) as cb:

@@ -35,8 +35,8 @@ def score(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress")] = False,
 ) -> None:
     """Score every account from 0 to 1 with the reasons behind it (writes account_signals, account_scores)."""
-    from ..study import open_study
     from ..accounts.score import FLAG_THRESHOLD, read_labels, score_study, write_scores_csv
+    from ..study import open_study
 
     s = open_study(study)
     lab = read_labels(labels) if labels is not None else None

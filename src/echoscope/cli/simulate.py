@@ -7,14 +7,14 @@ Thin: parse options, call :func:`echoscope.simulate.simulate` / :func:`echoscope
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .util import byte_progress, emit_json, handle_errors, out
 from ..simulate.config import CAMPAIGNS, DIFFICULTIES, make_config
 from ..simulate.writers import FORMATS
+from .util import byte_progress, emit_json, handle_errors, out
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")]
@@ -67,7 +67,7 @@ def simulate_cmd(
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="directory for report.html and, unless --study says "
                                           "otherwise, the study demo-study/")] = Path("."),
-    study_dir: Annotated[Optional[Path], typer.Option("--study", help="study directory the demo makes (replaced "
+    study_dir: Annotated[Path | None, typer.Option("--study", help="study directory the demo makes (replaced "
                                                       "when it is already a study); default <out>/demo-study")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the simulated platform")] = 7,
     json: JsonOpt = False,

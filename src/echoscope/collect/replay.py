@@ -106,8 +106,8 @@ class ReplayServer:
 
     async def _serve(self) -> None:
         from websockets.asyncio.server import serve
-        from websockets.http11 import Response
         from websockets.datastructures import Headers
+        from websockets.http11 import Response
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

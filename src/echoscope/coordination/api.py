@@ -21,8 +21,15 @@ import pyarrow.compute as pc
 from ..engine import Engine
 from ..errors import ConfigError, StudyError
 from .coactions import COACTIONS
-from .network import (BUILDERS, EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams, behaviour_params, benjamini_hochberg,
-                      poisson_sf)
+from .network import (
+    BUILDERS,
+    EDGE_SCHEMA,
+    EVIDENCE_SCHEMA,
+    CoordParams,
+    behaviour_params,
+    benjamini_hochberg,
+    poisson_sf,
+)
 
 RESULT_TABLES = ("coord_edges", "coord_clusters", "coord_members", "coord_evidence")
 

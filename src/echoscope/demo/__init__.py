@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store.manifest import MANIFEST
-from ..study import Study, open_study
 from ..simulate.config import make_config
 from ..simulate.platform import simulate
 from ..simulate.writers import write_study
+from ..store.manifest import MANIFEST
+from ..study import Study, open_study
 
 #: modules asked for ``demo_findings(study)`` / ``demo_report(study, out_dir)``, in this order
 #: coordination and account scores come before the measures, which count engagements from coordinated and
@@ -145,7 +145,7 @@ def run_analyses(study: Study, out_dir: Path) -> list[dict[str, Any]]:
                     entry["findings"] = [str(s) for s in value or []]
                 else:
                     entry["report"] = str(value)
-            except Exception as exc:  # noqa: BLE001 - an analysis in progress must not break the demo
+            except Exception as exc:
                 entry = {"module": name, "hook": hook, "status": "skipped",
                          "reason": f"{type(exc).__name__}: {exc}"}
             entry["seconds"] = round(time.perf_counter() - t0, 2)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from .truth import compare_flagged, truth_sentence
 from ..accounts.score import FLAG_THRESHOLD, score_study
+from .truth import compare_flagged, truth_sentence
 
 
 def demo_findings(study: Any) -> list[str]:

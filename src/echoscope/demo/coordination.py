@@ -6,9 +6,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .truth import compare_flagged, truth_sentence
 from ..coordination.api import coordinate
 from ..coordination.network import CoordParams
+from .truth import compare_flagged, truth_sentence
 
 
 def demo_findings(study: Any) -> list[str]:

@@ -26,8 +26,16 @@ import pyarrow as pa
 from ..errors import ConfigError
 from ..settings import EngineSettings, configure_duckdb, memory_hint, resolve_settings
 from ..store.study import StudyStore
-from .spark import (SPARK_ENV, SparkTarget, connect_spark, parse_spark_conf, spark_read_parts, spark_session,
-                    spark_sql, spark_target)
+from .spark import (
+    SPARK_ENV,
+    SparkTarget,
+    connect_spark,
+    parse_spark_conf,
+    spark_read_parts,
+    spark_session,
+    spark_sql,
+    spark_target,
+)
 from .views import ENGAGEMENTS_SQL, TARGETS_SQL, register_views
 
 

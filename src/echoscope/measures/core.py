@@ -383,7 +383,7 @@ def summary(con: Any, p: Params, *, cache: bool = False) -> dict[str, ir.Table]:
     j = j.left_join(lb, j.skey == lb.k_lab)
     j = j.left_join(handles, j.target == handles.h_target)
 
-    z = lambda c: j[c].fill_null(0)  # noqa: E731
+    z = lambda c: j[c].fill_null(0)
     n = z("engagements")
     amp = z("amplifiers")
     has_coord = coordinated_accounts(con) is not None
@@ -593,7 +593,7 @@ class _Background:
         def run() -> None:
             try:
                 fn(*args)
-            except BaseException as e:  # noqa: BLE001 - re-raised in join
+            except BaseException as e:
                 self.error = e
 
         self.thread = threading.Thread(target=run, name="echoscope-measures-rapid", daemon=True)
@@ -898,7 +898,7 @@ def run_duckdb(con: Any, p: Params, schemas: dict[str, Any]) -> dict[str, Any]:
             scope_parts.append(f"SELECT '{label}' AS scope, {cols}, c, suspended_amplifiers, unchecked_amplifiers "
                                f"FROM _am_agg_{name} WHERE is_sum = 1")
             hist_parts.append(f"SELECT '{label}' AS scope, {cols}, hn AS n, c FROM _am_agg_{name} WHERE is_sum = 0")
-        on = lambda a, b: " AND ".join(  # noqa: E731
+        on = lambda a, b: " AND ".join(
             [f"{a}.scope = {b}.scope"] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in ("ti", "gi", "wk")])
         chain.join()
         # (after the rapid-fire chain, so that its window and the quantiles' value lists do not overlap: with
@@ -988,7 +988,7 @@ def _share_sql(num: str, den: str) -> str:
 def _assemble(raw: Any, p: Params, schemas: dict[str, Any], has_coord: bool, has_risk: bool,
               temp: Any) -> dict[str, Any]:
     """The four result tables from the reduced temp tables of :func:`run_duckdb`."""
-    key = lambda a, b: " AND ".join(  # noqa: E731
+    key = lambda a, b: " AND ".join(
         [f"{a}.scope = {b}.scope"] + [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in ("ti", "gi", "wk")])
     temp("_am_keys", """
         SELECT scope, ti, gi, wk FROM _am_s UNION SELECT scope, ti, gi, wk FROM _am_po
@@ -996,7 +996,7 @@ def _assemble(raw: Any, p: Params, schemas: dict[str, Any], has_coord: bool, has
         UNION SELECT 'group', NULL, gi, NULL FROM _am_tg WHERE gi IS NOT NULL
         UNION SELECT 'study', NULL, NULL, NULL""")
     temp("_am_groups", "SELECT DISTINCT gi, grp FROM _am_tg WHERE gi IS NOT NULL")
-    z = lambda c: f"coalesce({c}, 0)"  # noqa: E731
+    z = lambda c: f"coalesce({c}, 0)"
     n, amp = z("s.s_n"), z("s.c")
     fa, fn = f"CAST({amp} AS DOUBLE)", f"CAST({n} AS DOUBLE)"
     quant = ", ".join(f"s.latency_p{int(round(x * 100)):02d}" for x in LATENCY_QUANTILES)

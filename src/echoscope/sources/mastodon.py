@@ -336,7 +336,7 @@ def _flush(parser: MastodonParser, sink: IngestSink) -> None:
 def sniff(head: bytes, name: str) -> float:
     """Sure for statuses (``account`` + ``reblog``/``favourites_count``), notifications, or an outbox."""
     h = head.lstrip()[:65536]
-    if not h[:1] in (b"[", b"{"):
+    if h[:1] not in (b"[", b"{"):
         return 0.0
     if b'"orderedItems"' in h and (b'"Announce"' in h or b'"Create"' in h):
         return 0.85

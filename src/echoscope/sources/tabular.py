@@ -755,7 +755,7 @@ def _prefetched(con: Any, sql: str, depth: int = 2) -> Iterator[pa.RecordBatch]:
                 if not put(b):
                     return
             put(done)
-        except BaseException as exc:  # handed to the consumer, raised there  # noqa: BLE001
+        except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
 
     worker = threading.Thread(target=produce, name="echoscope-tabular-fetch", daemon=True)

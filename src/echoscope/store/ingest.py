@@ -27,9 +27,10 @@ import shutil
 import sys
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -70,7 +71,7 @@ class Digest:
         self._future = Digest._pool.submit(file_sha256, path)
         self._suffix = suffix
 
-    def member(self, name: str) -> "Digest":
+    def member(self, name: str) -> Digest:
         """The digest of a member of this (zip) file: the file's digest and the member name."""
         d = object.__new__(Digest)
         d._future = self._future
