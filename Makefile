@@ -21,7 +21,10 @@ setup-test: $(BIN)/python
 demo: setup
 	$(BIN)/echoscope demo
 
+# the linter (ruff), the layer contracts (import-linter, in pyproject.toml), then the whole test suite
 test: setup-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
 
 docs: setup

@@ -19,6 +19,10 @@ Parts:
   on real portraits, images per second).
 * ``sim``: ROC AUC campaign vs organic per campaign type on the simulator (``echoscope.simulate``), when it
   exists; the simulator is used as it is, never tuned.
+
+The high-risk line's error rates (false positives per confounder type, campaign recall per campaign type, the
+calibration by score bin) are measured on the simulator's realistic scenario by ``bench_confounders.py``
+(``--rates-out`` writes them in the shape of ``echoscope.accounts.risk.EXPECTED_ERROR_RATES``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+#: the line the published evaluation tables (benchmarks/RESULTS.md, docs/accounts.md) were measured at, before the
+#: one high-risk line (echoscope.accounts.HIGH_RISK_THRESHOLD, read here from the stored high_risk column); kept so
+#: those figures can be reproduced and set beside the high-risk ones
+OLD_FLAG_LINE = 0.5
 
 
 # ------------------------------------------------------------------------------------------------ speed
@@ -99,9 +107,6 @@ def speed(n_acc: int, n_eng: int) -> dict[str, Any]:
     tables = make_platform(n_acc, n_eng)
     t_gen = time.perf_counter() - t0
     s = echoscope.init_study(tmp / "study")
-    # a memory limit fit for the benchmark machine (24 GiB); the default 1GB spills
-    cfg = (s.path / "echoscope.toml").read_text().replace('memory_limit = "1GB"', 'memory_limit = "8GB"')
-    (s.path / "echoscope.toml").write_text(cfg)
     t0 = time.perf_counter()
     s.load_arrow(tables)
     t_load = time.perf_counter() - t0
@@ -109,13 +114,16 @@ def speed(n_acc: int, n_eng: int) -> dict[str, Any]:
     s.set_targets(pa.table({"account_id": ["u0", "u1", "u2"], "handle": [None] * 3, "group": ["t"] * 3,
                             "label": [None] * 3}))
     code = (f"import json,time,resource,sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            "from procstat import peak_rss_bytes; import echoscope; from echoscope.accounts.score import score_study;"
-            f"s=echoscope.open_study({str(s.path)!r}); t=time.perf_counter(); r=score_study(s); "
+            "from procstat import peak_rss_bytes; import echoscope; from echoscope.accounts import run;"
+            f"s=echoscope.open_study({str(s.path)!r}); t=time.perf_counter(); r=run(s); "
             "el=time.perf_counter()-t; print(json.dumps({'seconds': el, 'accounts': r.scores.num_rows, "
-            "'signal_rows': r.signals.num_rows, 'flagged': r.meta['flagged'], "
+            "'signal_rows': r.signals.num_rows, 'high_risk': r.summary['high_risk'], "
             "'cpu_s': (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)), "
             "'peak_rss_mb': peak_rss_bytes() / 1048576}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # a memory limit fit for the benchmark machine (24 GiB), as in the published runs; the accounts stage's default
+    # (2GB) spills at 1M accounts. ECHOSCOPE_MEMORY_LIMIT set by the caller wins.
+    env = {**os.environ, "ECHOSCOPE_MEMORY_LIMIT": os.environ.get("ECHOSCOPE_MEMORY_LIMIT", "8GB")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res.update({"n_accounts": n_acc, "n_engagements": n_eng, "generate_s": t_gen, "load_s": t_load})
     import shutil
@@ -180,8 +188,7 @@ def gilani() -> dict[str, Any]:
 def ira() -> dict[str, Any]:
     import echoscope
     from echoscope import schema as S
-    from echoscope.accounts.score import FLAG_THRESHOLD, score_study
-    from echoscope.accounts.signals import SignalParams
+    from echoscope.accounts import HIGH_RISK_THRESHOLD, SignalParams, score_study
 
     rows = list(csv.DictReader((SHARED / "ira-account-profiles" / "users.csv").open(encoding="utf-8")))
 
@@ -215,28 +222,29 @@ def ira() -> dict[str, Any]:
         no_tz = score_study(s, write=False)
         res = score_study(s, profile_extra=extra)
         sc = res.scores.to_pylist()
-        fired = s.sql("SELECT signal, count(*) AS n FROM account_signals GROUP BY ALL ORDER BY n DESC").to_pylist()
-        pm = s.sql("SELECT text FROM account_signals WHERE signal = 'profile_mismatch'").to_pylist()
-    flagged = [r for r in sc if r["score"] >= FLAG_THRESHOLD]
+        fired = s.engine.rows("SELECT signal, count(*) AS n FROM account_signals GROUP BY ALL ORDER BY n DESC")
+        pm = s.engine.rows("SELECT text FROM account_signals WHERE signal = 'profile_mismatch'")
+    flagged = [r for r in sc if r["score"] >= OLD_FLAG_LINE]
     top_reason: dict[str, int] = {}
     for r in flagged:
         k = r["reasons"][0]["signal"]
         top_reason[k] = top_reason.get(k, 0) + 1
     with_profile = sum(1 for r in rows if r["created_at"] or r["followers_count"])
-    return {"accounts": len(sc), "with_profile_data": with_profile, "flag_threshold": FLAG_THRESHOLD,
-            "flagged": len(flagged),
+    return {"accounts": len(sc), "with_profile_data": with_profile, "flag_threshold": OLD_FLAG_LINE,
+            "flagged": len(flagged), "high_risk_threshold": HIGH_RISK_THRESHOLD,
+            "high_risk": res.summary["high_risk"],
             "recall": round(len(flagged) / len(sc), 3),
             "recall_at_0.4": round(sum(r["score"] >= 0.4 for r in sc) / len(sc), 3),
             "recall_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / len(sc), 3),
             "any_signal": sum(r["n_signals"] > 0 for r in sc),
             "median_score": round(float(np.median([r["score"] for r in sc])), 3),
             "signals_fired": {r["signal"]: r["n"] for r in fired},
-            "flagged_without_day_wave_or_time_zone": int(sum(x >= FLAG_THRESHOLD for x in
+            "flagged_without_day_wave_or_time_zone": int(sum(x >= OLD_FLAG_LINE for x in
                                                              no_wave.scores["score"].to_pylist())),
-            "flagged_without_time_zone": int(sum(x >= FLAG_THRESHOLD for x in no_tz.scores["score"].to_pylist())),
+            "flagged_without_time_zone": int(sum(x >= OLD_FLAG_LINE for x in no_tz.scores["score"].to_pylist())),
             "profile_mismatch_texts": [r["text"] for r in pm],
             "example_day_wave": next((r["reasons_text"] for r in sc if "within 24 h" in (r["reasons_text"] or "")
-                                      and r["score"] < FLAG_THRESHOLD), None),
+                                      and r["score"] < OLD_FLAG_LINE), None),
             "top_reason_of_flagged": top_reason,
             "examples": [{"handle": r["handle"], "score": round(r["score"], 3), "reasons": r["reasons_text"]}
                          for r in sc[:8]]}
@@ -244,9 +252,10 @@ def ira() -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ humans
 def _score_summary(acc: pa.Table, extra: pa.Table | None = None) -> dict[str, Any]:
-    """Rule-score a study holding only ``acc``: share flagged at 0.5 and 0.3, fired signals, top examples."""
+    """Rule-score a study holding only ``acc``: share flagged at 0.5 and 0.3, at the high-risk line (stored
+    column), fired signals, top examples."""
     import echoscope
-    from echoscope.accounts.score import FLAG_THRESHOLD, score_study
+    from echoscope.accounts import score_study
 
     with tempfile.TemporaryDirectory() as tmp:
         s = echoscope.init_study(Path(tmp) / "h")
@@ -254,11 +263,13 @@ def _score_summary(acc: pa.Table, extra: pa.Table | None = None) -> dict[str, An
         kw = {"profile_extra": extra} if extra is not None else {}
         res = score_study(s, **kw)
         sc = res.scores.to_pylist()
-        fired = s.sql("SELECT signal, count(*) AS n FROM account_signals GROUP BY ALL ORDER BY n DESC").to_pylist()
+        fired = s.engine.rows("SELECT signal, count(*) AS n FROM account_signals GROUP BY ALL ORDER BY n DESC")
     n = len(sc)
-    flagged = [r for r in sc if r["score"] >= FLAG_THRESHOLD]
+    flagged = [r for r in sc if r["score"] >= OLD_FLAG_LINE]
     return {"accounts": n, "flagged": len(flagged), "flag_rate": round(len(flagged) / n, 4),
-            "at_0.3": sum(r["score"] >= 0.3 for r in sc), "rate_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / n, 4),
+            "high_risk": res.summary["high_risk"], "high_risk_threshold": res.summary["high_risk_threshold"],
+            "at_0.3": sum(r["score"] >= 0.3 for r in sc),
+            "rate_at_0.3": round(sum(r["score"] >= 0.3 for r in sc) / n, 4),
             "signals_fired": {r["signal"]: r["n"] for r in fired},
             "examples": [{"handle": r["handle"], "score": round(r["score"], 3), "reasons": r["reasons_text"]}
                          for r in sc[:5]]}
@@ -357,7 +368,7 @@ def sim(n_acc: int = 20_000, n_eng: int = 200_000, seed: int = 7) -> dict[str, A
     from sklearn.metrics import roc_auc_score
 
     import echoscope
-    from echoscope.accounts.score import score_study
+    from echoscope.accounts import score_study
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -365,26 +376,31 @@ def sim(n_acc: int = 20_000, n_eng: int = 200_000, seed: int = 7) -> dict[str, A
         sim_write(plat, Path(tmp) / "sim", "study")
         s = echoscope.open_study(Path(tmp) / "sim")
         res = score_study(s)
-        con = s.con().con
-        con.register("_sc", res.scores.select(["account_id", "score"]))
+        con = s.engine.raw
+        con.register("_sc", res.scores.select(["account_id", "score", "high_risk"]))
         rows = con.execute("""SELECT t.account_id, CAST(t.truth AS VARCHAR) AS truth,
-                                     CAST(t.campaign AS VARCHAR) AS campaign, COALESCE(sc.score, 0) AS score
+                                     CAST(t.campaign AS VARCHAR) AS campaign, COALESCE(sc.score, 0) AS score,
+                                     COALESCE(sc.high_risk, false) AS high_risk
                               FROM truth_accounts t LEFT JOIN _sc sc USING (account_id)""").to_arrow_table()
         truth = np.array(rows["truth"].to_pylist())
         camp = np.array([c or "" for c in rows["campaign"].to_pylist()])
         score = np.array(rows["score"].to_pylist())
+        high = np.array(rows["high_risk"].to_pylist(), dtype=bool)
         org = truth == "organic"
         for c in sorted(set(camp[truth == "campaign"])):
             m = org | ((truth == "campaign") & (camp == c))
             y = (truth[m] == "campaign").astype(int)
             out[c] = {"accounts": int(y.sum()), "roc_auc": round(float(roc_auc_score(y, score[m])), 3),
-                      "recall_at_0.5": round(float((score[m][y == 1] >= 0.5).mean()), 3)}
+                      "recall_at_0.5": round(float((score[m][y == 1] >= OLD_FLAG_LINE).mean()), 3),
+                      "recall_high_risk": round(float(high[m][y == 1].mean()), 3)}
         m = org | (truth == "campaign")
         out["all campaigns"] = {"accounts": int((truth == "campaign").sum()),
                                 "roc_auc": round(float(roc_auc_score((truth[m] == "campaign").astype(int),
                                                                      score[m])), 3)}
         out["organic accounts"] = int(org.sum())
-        out["organic flagged at 0.5"] = round(float((score[org] >= 0.5).mean()), 4)
+        out["organic flagged at 0.5"] = round(float((score[org] >= OLD_FLAG_LINE).mean()), 4)
+        out["organic high risk"] = round(float(high[org].mean()), 4)
+        out["high_risk_threshold"] = res.summary["high_risk_threshold"]
         out["scale"] = {"accounts": n_acc, "engagements": n_eng, "seed": seed}
     return out
 

@@ -93,7 +93,8 @@ def main() -> None:
     me = psutil.Process(os.getpid())
     samples: list[dict[str, float]] = []
     col = BlueskyCollector(study, targets=targets, endpoint=f"ws://127.0.0.1:{port}/subscribe", cursor=0,
-                           until_us=last, batch_events=args.batch_events, batch_seconds=args.batch_seconds, backoff_base=0.5, max_retries=20,
+                           until_us=last, batch_events=args.batch_events, batch_seconds=args.batch_seconds,
+                           backoff_base=0.5, max_retries=20,
                            progress=_progress)
     done = threading.Event()
     t_start = time.perf_counter()

@@ -174,8 +174,8 @@ def row_md(s: dict[str, Any]) -> str:
     f1 = "-" if s.get("f1") is None else f"{s['f1']:.2f}"
     idr = "-" if s.get("recall_identifiable") is None else \
         f"{s['recall_identifiable']:.2f} ({s['identifiable_found']}/{s['identifiable']})"
-    return (f"| {s['difficulty']} | {s['behaviours']} | {s['flagged']} | {prec} | {rec} | {f1} | {s['organic_flagged']} "
-            f"| {cells} | {idr} | {s['seconds']:.1f} |")
+    return (f"| {s['difficulty']} | {s['behaviours']} | {s['flagged']} | {prec} | {rec} | {f1} "
+            f"| {s['organic_flagged']} | {cells} | {idr} | {s['seconds']:.1f} |")
 
 
 def _value(text: str) -> Any:
@@ -214,7 +214,8 @@ def main() -> None:
             t0 = time.perf_counter()
             res = coordinate(study, CoordParams(behaviours=tuple(run.split(",")), **overrides), write=False)
             s = score(con, res.flagged_accounts())
-            s.update({"difficulty": diff if args.seed == 7 else f"{diff} (seed {args.seed})", "behaviours": run, "seconds": round(time.perf_counter() - t0, 1)})
+            label = diff if args.seed == 7 else f"{diff} (seed {args.seed})"
+            s.update({"difficulty": label, "behaviours": run, "seconds": round(time.perf_counter() - t0, 1)})
             out.append(s)
             print(row_md(s), flush=True)
     if args.json:

@@ -31,17 +31,19 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.8)
     a = ap.parse_args()
 
-    import echoscope
     from echoscope.coordination.coactions import COACTIONS, install_macros
     from echoscope.coordination.text import near_duplicate_groups
+    from echoscope.engine import Engine
+    from echoscope.store.study import open_store
 
     for path in a.studies:
-        con = echoscope.open_study(path).con().con
+        eng = Engine(open_store(path))
+        con = eng.raw
         install_macros(con)
         texts = con.execute(f"SELECT DISTINCT object_id FROM ({COACTIONS['co-text'].sql({})}) ORDER BY 1"
                             ).to_arrow_table().column(0).to_pylist()
         t = time.perf_counter()
-        groups = near_duplicate_groups(texts, a.threshold)
+        groups = near_duplicate_groups(texts, a.threshold, settings=eng.settings)
         sec = time.perf_counter() - t
         print(json.dumps({"study": str(path), "texts": len(texts), "seconds": round(sec, 1),
                           "merged": sum(1 for i, g in enumerate(groups) if g != i),

@@ -1,14 +1,15 @@
 """Report generation time and size: the demo study and a large simulated study (issue 8's targets).
 
     python benchmarks/bench_report.py [--sizes 10000:100000,1000000:5000000] [--seed 7] [--out DIR]
-                                      [--skip-measures]
+                                      [--skip-measures] [--no-write]
 
 For each ``accounts:engagements`` size: simulate a platform (:mod:`echoscope.simulate`, defaults otherwise),
-load it into a study, run the analyses the report shows (coordination with defaults, account scores, and the
-amplification measures unless ``--skip-measures``), then time ``echoscope report`` and ``echoscope export --to
-gexf,csv`` each in a fresh process (the report's own queries included, Python start-up excluded) and record the
-HTML size and peak RSS. The first size is the demo's (``echoscope demo`` simulates 10,000 accounts and 100,000
-engagements). Results go to the "## Report" section of benchmarks/RESULTS.md.
+load it into a study, run the analyses the report shows -- coordination (co-retweet), account scores, then
+the amplification measures unless ``--skip-measures`` (last, since they read the clusters and the scores) --
+then time ``echoscope report`` and ``echoscope export --to gexf,csv`` each in a fresh process (the report's own
+queries included, Python start-up excluded) and record the HTML size and peak RSS. The first size is the
+demo's (``echoscope demo`` simulates 10,000 accounts and 100,000 engagements). Results go to the "## Report"
+section of benchmarks/RESULTS.md, or only to stdout with ``--no-write``.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def prepare(study: Path, accounts: int, engagements: int, seed: int, measures: b
     t = time.perf_counter()
     score_study(s)
     times["score"] = time.perf_counter() - t
-    if measures:
+    if measures:  # after coordination and scores: the measures' coordinated and high-risk shares read them
         t = time.perf_counter()
         run_measures(s).write()
         times["measures"] = time.perf_counter() - t
@@ -94,6 +95,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "report"))
     ap.add_argument("--skip-measures", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="print the results section, leave RESULTS.md alone")
     a = ap.parse_args()
     if a.child:
         child(*a.child)
@@ -137,6 +139,8 @@ def main() -> None:
                      f"{r['load'][0]:.1f} / {r['load'][1]:.1f} |")
     section = "\n".join(lines) + "\n"
     print(section)
+    if a.no_write:
+        return
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from results_md import replace_section  # type: ignore[import-not-found]
 

@@ -47,7 +47,8 @@ for name in p.TABLES:
         rows += b.num_rows
 t3 = time.perf_counter()
 out = {"accounts": accounts, "engagements": p.stats["engagements"], "posts": p.stats["posts"],
-       "generate_s": round(t1 - t0, 2), "generate_cpu_s": round(cpu_gen, 2), "generate_sys_s": round(sys_gen, 2), "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
+       "generate_s": round(t1 - t0, 2), "generate_cpu_s": round(cpu_gen, 2), "generate_sys_s": round(sys_gen, 2),
+       "stages_s": durations, "peak_rss_mib_generate": round(rss_gen),
        "canonical_s": round(t3 - t2, 2)}
 if load:
     d = tempfile.mkdtemp()

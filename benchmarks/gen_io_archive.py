@@ -170,7 +170,7 @@ def bench(path: Path) -> dict[str, float]:
         con = duckdb.connect()
         configure_duckdb(con, stage="ingest", temp_directory=tmp)
         sink = _CountingSink(con)
-        src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))
+        src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))  # noqa: SIM115
         src.materialise = lambda: str(path)
         t = time.perf_counter()
         c = time.process_time()

@@ -119,5 +119,6 @@ def test_cli_score_with_images(study, tmp_path, cli):
     assert doc["a1"]["score"] == pytest.approx(0.76, abs=1e-4)
     assert doc["a3"]["score"] == pytest.approx(0.7, abs=1e-4)
     assert doc["a4"]["score"] == 0 and doc["a4"]["reasons"] == []
+    assert doc["a1"]["high_risk"] is True and doc["a4"]["high_risk"] is False  # the line is 0.7
     assert doc["a1"]["reasons"][0]["signal"] == "gan_face"
     assert doc["a1"]["reasons"][0]["text"].startswith("eye distance 0.009 from the StyleGAN template")

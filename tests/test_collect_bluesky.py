@@ -256,7 +256,8 @@ def test_compaction_keeps_rows_and_folds_manifest(tmp_path):
     store = CollectStore(study, "bluesky", platform="bluesky", compact_every=0)
     for i in range(12):
         t = pa.table({"post_id": [f"p{i}-{j}" for j in range(5)], "account_id": ["a"] * 5,
-                      "created_at": pa.array([i * 10 + j for j in range(5)], pa.int64()).cast(pa.timestamp("us", "UTC"))})
+                      "created_at": pa.array([i * 10 + j for j in range(5)], pa.int64()).cast(
+                          pa.timestamp("us", "UTC"))})
         store.commit({"posts": t}, cursor=i)
     assert len(study.parts("posts")) == 12
     merged = store.compact()

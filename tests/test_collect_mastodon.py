@@ -115,7 +115,8 @@ def test_poll_and_stream(tmp_path, server):
     # the second poll round found the same objects again: nothing was added twice
     assert study.sql("SELECT count(*) n FROM posts WHERE post_id LIKE 'reblog:%'").to_pylist()[0]["n"] in (2, 3)
     assert stats["duplicates"] >= 5
-    acc = {r["account_id"]: r for r in study.sql("SELECT account_id, handle, followers_count FROM accounts").to_pylist()}
+    acc = {r["account_id"]: r
+           for r in study.sql("SELECT account_id, handle, followers_count FROM accounts").to_pylist()}
     assert acc["10"]["followers_count"] == 119000 and acc["21"]["handle"] == "u21@far.example"
 
 
@@ -127,7 +128,8 @@ def test_stream_boost_kept_with_time(tmp_path, server):
     col.on_update(STREAM_BOOST)  # a boost of the target's status
     col.commit()
     rows = study.sql("SELECT post_id, created_at FROM posts WHERE kind = 'repost'").to_pylist()
-    assert [(r["post_id"], r["created_at"].isoformat()) for r in rows] == [("reblog:23:100", "2024-10-01T12:00:05+00:00")]
+    assert [(r["post_id"], r["created_at"].isoformat()) for r in rows] == [
+        ("reblog:23:100", "2024-10-01T12:00:05+00:00")]
 
 
 def test_unknown_target_is_a_clear_error(tmp_path, server):

@@ -19,7 +19,8 @@ from .conftest import shared
 def _cnt_study(tmp_path):
     """The toolkit's own co-retweet fixture, loaded as canonical posts (repost when repost_id is set)."""
     src = shared("cnt-fixtures", "coretweet_test_input.csv")
-    rows = list(csv.DictReader(open(src, encoding="utf-8-sig")))
+    with open(src, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
     s = echoscope.init_study(tmp_path / "cnt")
     s.load_arrow({"posts": pa.table({
         "post_id": [r["message_id"] for r in rows],
@@ -79,7 +80,8 @@ def russian(tmp_path_factory):
 def test_coortweet_reference_pairs_and_graph(russian):
     res = coordinate(russian, CoordParams(window=60, min_repeat=2, semantics="coortweet",
                                           edge_weight_quantile=0.5), write=True)
-    ref = list(csv.DictReader(open(shared("..", "peers", "reference", "coortweet_russian_tw60_mp2_pairs.csv"))))
+    with open(shared("..", "peers", "reference", "coortweet_russian_tw60_mp2_pairs.csv")) as fh:
+        ref = list(csv.DictReader(fh))
     assert len(ref) == 3791
     want = {(r["object_id"], frozenset((r["content_id"], r["content_id_y"])), int(float(r["time_delta"])))
             for r in ref}

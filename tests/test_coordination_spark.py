@@ -89,13 +89,13 @@ def _russian_study(root):
 
 
 #: study -> parameters run on both engines. The simulated study runs co-retweet with the default parameters
-#: (object-timeline null with 20 shuffles, held-out validation, clusters). The real data runs a dense-window cap of 3 so the guard
-#: drops actions (whole buckets and exact counts in ambiguous ones; measured on DuckDB: 305 actions) and
+#: (object-timeline null with 20 shuffles, held-out validation, clusters). The real data runs a dense-window cap of 3
+#: so the guard drops actions (whole buckets and exact counts in ambiguous ones; measured on DuckDB: 305 actions) and
 #: reports its top objects, with the account-shuffle null (27 candidate edges, 19 judged, 15 clusters).
 CASES = {
     "sim": (_sim_study, CoordParams(behaviours=("co-retweet",))),
-    "russian": (_russian_study, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2, max_window_actions=3,
-                                            null="account", reps=10)),
+    "russian": (_russian_study, CoordParams(behaviours=("co-retweet",), window=60, min_weight=2, min_repeat=2,
+                                            max_window_actions=3, null="account", reps=10)),
 }
 
 
@@ -254,7 +254,8 @@ def test_normalisation_equal_to_duckdb():
     import duckdb
 
     from echoscope.coordination import coactions as C
-    from echoscope.coordination.spark import _lower, text_sql, url_sql
+    from echoscope.coordination.dialect import lower_sql as _lower
+    from echoscope.coordination.dialect import text_sql, url_sql
     from echoscope.engine import spark_session, spark_target
 
     urls = ["https://www.Example.com/a/?utm_source=x&id=3#top", "HTTP://WWW.EXAMPLE.COM/A//", "example.com",
@@ -326,12 +327,16 @@ def _tricky_study(root):
               "great speech by the ambassador today everyone should watch it now!",
               "Great speech by the ambassador today - everyone should watch it 🫠🫠",
               "GREAT speech by the ambassador today, everyone should watch it"],
-             ["大使今天的演讲很精彩，大家都应该看！", "大使今天的演讲很精彩 大家都应该看", "大使今天的演讲很精彩，大家都应该看。",
-              "大使今天的演讲很精彩！大家都应该看！"],
-             ["今日の大使のスピーチは素晴らしかった。みんな見るべきです", "今日の大使のスピーチは素晴らしかった！みんな見るべきです",
-              "今日の大使のスピーチは素晴らしかった みんな見るべきです", "今日の大使のスピーチは素晴らしかった。みんな見るべきです！"],
-             ["Vote for the new park at the council meeting tonight", "vote for the new park at the council meeting tonight!",
-              "Vote for the new park at the council meeting tonight ✊", "VOTE for the new park at the council meeting tonight"]]
+             ["大使今天的演讲很精彩，大家都应该看！", "大使今天的演讲很精彩 大家都应该看",
+              "大使今天的演讲很精彩，大家都应该看。", "大使今天的演讲很精彩！大家都应该看！"],
+             ["今日の大使のスピーチは素晴らしかった。みんな見るべきです",
+              "今日の大使のスピーチは素晴らしかった！みんな見るべきです",
+              "今日の大使のスピーチは素晴らしかった みんな見るべきです",
+              "今日の大使のスピーチは素晴らしかった。みんな見るべきです！"],
+             ["Vote for the new park at the council meeting tonight",
+              "vote for the new park at the council meeting tonight!",
+              "Vote for the new park at the council meeting tonight ✊",
+              "VOTE for the new park at the council meeting tonight"]]
     rows = []
     for k in range(4):
         for j, a in enumerate(accounts):

@@ -78,6 +78,12 @@ def test_parquet_equals_result_tables(study, exported):
     t = pq.read_table(out / "report_targets.parquet").to_pylist()
     amb = next(r for r in t if r["handle"] == "ambassador")
     assert amb["engagements"] == 100 and amb["share_suspended"] == pytest.approx(0.5)
+    # report_targets is the stored whole-period target rows of amplification_summary, not a recomputation
+    stored = {r["target"]: r for r in study.sql("SELECT * FROM amplification_summary "
+                                                "WHERE scope = 'target' AND week IS NULL").to_pylist()}
+    for r in t:
+        for c in ("engagements", "reposts_suspended", "engagements_flagged", "top1_share", "gini", "latency_p50"):
+            assert r[c] == stored[r["account_id"]][c], (r["account_id"], c)
 
 
 def test_csv_neutralises_formulas_and_keeps_numbers(tmp_path):
@@ -105,11 +111,25 @@ def test_csv_export_of_hostile_study(study, exported):
     assert float(next(r for r in rows if r["handle"] == "ambassador")["share_suspended"]) == 0.5
 
 
-def test_json_summary(exported):
+def test_json_summary(study, exported):
+    from echoscope.report import build_document
+
     out, _ = exported
     doc = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert doc["overall"]["engagements"] == 130 and doc["findings"]
     assert doc["coordination"]["totals"]["coordinated_clusters"] == 1
+    # the same sentences as the report's
+    assert doc["findings"] == build_document(study)["findings"] and doc["missing"] == []
+
+
+def test_exports_without_measures(tmp_path):
+    # no measures: every result table is exported, report_targets is not (the report computes no numbers)
+    s = build_study(tmp_path / "s", hostile=False, measures=False)
+    files = export_study(s, "parquet,json", tmp_path / "o")
+    names = {f.name for f in files}
+    assert "coord_edges.parquet" in names and "report_targets.parquet" not in names
+    doc = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert doc["targets"] == [] and any(m["command"] == "echoscope measure STUDY" for m in doc["missing"])
 
 
 def test_pseudonymised_exports_match_report(study, tmp_path):

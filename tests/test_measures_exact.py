@@ -1,9 +1,9 @@
-"""Exactness of the shortcuts in the DuckDB plan (``measures/core.py:run_duckdb``).
+"""Exactness of the shortcuts in the DuckDB plan (``measures/duckdb_plan.py:run_duckdb``).
 
 Two shortcuts must give exactly what the plain definitions give:
 
 * group and study latency quantiles come from counts of distinct latency values
-  (:func:`echoscope.measures.core._quantiles_from_counts`) instead of ``quantile_cont`` over every row;
+  (:func:`echoscope.measures.duckdb_sql.quantiles_from_counts`) instead of ``quantile_cont`` over every row;
 * the slim engagement table keeps ``engagement_id`` only on rapid rows, so the rapid-fire order
   (created_at, engagement_id) needs a fallback when a non-rapid and a rapid engagement of one amplifier share
   a timestamp.
@@ -20,7 +20,8 @@ import pyarrow as pa
 import echoscope
 from echoscope import schema as S
 from echoscope.measures import measures
-from echoscope.measures.core import LATENCY_QUANTILES, _quantiles_from_counts
+from echoscope.measures.definitions import LATENCY_QUANTILES
+from echoscope.measures.duckdb_sql import quantiles_from_counts as _quantiles_from_counts
 from echoscope.store.targets import add_targets
 
 

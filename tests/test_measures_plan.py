@@ -1,4 +1,4 @@
-"""The DuckDB SQL plan (``measures/core.py:run_duckdb``) gives exactly the tables of the reference Ibis expressions.
+"""The DuckDB SQL plan (``measures/duckdb_plan.py:run_duckdb``) gives exactly the tables of the Ibis expressions.
 
 The Spark tests compare the two on the small hand-built fixture; this module runs both on DuckDB over a
 generated, tie-heavy study that reaches every shortcut of the SQL plan:
@@ -16,7 +16,7 @@ generated, tie-heavy study that reaches every shortcut of the SQL plan:
 * targets without a group (their super-spreaders), engagements without a time, several status checks per
   account, flagged accounts (``coord_members``, ``account_scores``), likes.
 
-Expected values are the Ibis expressions' own results (``summary`` in core.py, the definitions the docs give),
+Expected values are the Ibis expressions' own results (``summary`` in expressions.py, the definitions the docs give),
 computed on the same DuckDB connection; the tables must be equal value by value.
 """
 

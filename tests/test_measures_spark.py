@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -27,14 +28,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
     study = make_study(tmp_path_factory.mktemp("spark") / "study")
-    # a flagged-accounts result, so the optional joins run on both engines too
-    study.write_result("coord_members", pa.table({"cluster_id": ["c1", "c1"], "account_id": ["a1", "a2"]}))
+    # flagged-accounts results, so the optional joins run on both engines too
+    _flag(study)
     duck = measures(study, top="30%").tables()
     spark = measures(study, top="30%", engine="spark").tables()
     return duck, spark
 
 
-@pytest.mark.parametrize("name", ["summary", "superspreaders", "lorenz", "rapidfire"])
+def _flag(study: Any) -> None:
+    """a1, a2 coordinated; a3 and a6 high risk by the score's own line (a4 not, though its score is higher)."""
+    study.write_result("coord_members", pa.table({"cluster_id": ["c1", "c1"], "account_id": ["a1", "a2"]}))
+    study.write_result("account_scores", pa.table({"account_id": ["a3", "a4", "a6"], "score": [0.1, 0.9, 0.2],
+                                                   "high_risk": [True, False, True]}))
+
+
+@pytest.mark.parametrize("name", ["summary", "superspreaders", "lorenz", "rapidfire", "latency"])
 def test_spark_equals_duckdb(both: tuple[dict[str, pa.Table], dict[str, pa.Table]], name: str) -> None:
     duck, spark = both[0][name], both[1][name]
     assert duck.num_rows > 0
@@ -53,6 +61,14 @@ def test_spark_hand_values(both: tuple[dict[str, pa.Table], dict[str, pa.Table]]
     assert study["share_suspended"] == pytest.approx(9 / 14)
     assert study["top_share"] == pytest.approx(10 / 14)
     assert study["share_coordinated"] == pytest.approx(8 / 14)
+    # the count columns (see test_measures_run.py): 9 engagements and 8 of 10 reposts from later-suspended
+    # accounts; flagged (not suspended, coordinated or high risk): a3 2 + a6 1 (a1, a2 are suspended first);
+    # organic: a4 1 + a7 1; the top 30% hold a1 5 + a2 3 + a3 2 = 10
+    assert (study["engagements_suspended"], study["reposts_suspended"], study["engagements_flagged"],
+            study["engagements_organic"], study["top_engagements"]) == (9, 8, 3, 2, 10)
+    assert study["share_high_risk"] == pytest.approx(3 / 14)  # the high_risk column, not score >= 0.7
+    lat = [r for r in both[1]["latency"].to_pylist() if r["scope"] == "study"]
+    assert [r["engagements"] for r in lat] == [0, 4, 3, 2, 1, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
 
 
 def test_spark_reads_a_copy_of_the_study_at_data_root(tmp_path: Path,
@@ -64,7 +80,7 @@ def test_spark_reads_a_copy_of_the_study_at_data_root(tmp_path: Path,
     from echoscope.errors import ConfigError
 
     study = make_study(tmp_path / "study")
-    study.write_result("coord_members", pa.table({"cluster_id": ["c1", "c1"], "account_id": ["a1", "a2"]}))
+    _flag(study)
     mirror = tmp_path / "bucket" / "studies" / "mystudy"
     shutil.copytree(study.path, mirror)
     got = measures(study, top="30%", engine="spark", data_root=mirror.as_uri()).to_arrow("summary")

@@ -68,7 +68,8 @@ def test_hostile_payloads_run_nothing_and_page_renders(browser, report, tmp_path
         assert ev["dialogs"] == []
         # no element created from data: the page has no script, iframe, img, style-from-data or handler attributes
         assert page.evaluate("document.querySelectorAll('script').length") == 0
-        assert page.evaluate("document.querySelectorAll('iframe, img, object, embed, a[href^=\"javascript\"]').length") == 0
+        assert page.evaluate(
+            "document.querySelectorAll('iframe, img, object, embed, a[href^=\"javascript\"]').length") == 0
         assert page.evaluate("""[...document.querySelectorAll('*')].filter(e =>
             [...e.attributes].some(a => a.name.startsWith('on'))).length""") == 0
         assert page.evaluate("document.querySelectorAll('style').length") == 1  # only the report's own

@@ -25,18 +25,24 @@ def test_simulated_study_report_and_exports(tmp_path):
     from echoscope.coordination.api import coordinate
     from echoscope.measures import measures
 
-    measures(study).write()
+    # in the order that leaves nothing stale: the measures read the clusters and the scores
     coordinate(study)
     score_study(study)
+    measures(study).write()
     out = tmp_path / "report.html"
     t0 = time.perf_counter()
     res = render_report(study, out)
     seconds = time.perf_counter() - t0
     page = out.read_text(encoding="utf-8")
     assert res["bytes"] < 20_000_000 and seconds < 60
-    assert {"weekly_all", "lorenz", "latency_all"} <= set(res["charts"])
+    assert {"weekly_all", "weekly_groups", "weekly_targets", "lorenz", "latency_all"} <= set(res["charts"])
+    text = " ".join(res["findings"])
     # the simulator's calibration: a target gets a large share of reposts from later-suspended accounts
-    assert "came from accounts later suspended or deleted" in " ".join(res["findings"])
+    assert "came from later-suspended accounts" in text
+    # one number, one sentence: the headline `echoscope measure` stored and printed is the report's
+    assert study.manifest().result_meta("amplification_summary")["headline"] in text
+    # the newer analyses' columns are all there: nothing missing, nothing stale
+    assert res["missing"] == [], res["missing"]
     assert "simulator" in page                                           # ground truth is said on the page
     assert "network" in res["charts"] and "Coordination was not analysed" not in page
     assert "Accounts were not scored" not in page and "id=\"measures\"" in page

@@ -2,8 +2,9 @@
 
 ``build_study(path, hostile=True)`` makes a study with two targets in two groups, 40 amplifiers with known
 classes, account status checks, likes, a quarantined row, and -- unless ``results=False`` -- result tables in
-the shape the coordination and account stages write (``coord_*``, ``account_*``). The numbers below are
-chosen so the tests can state expected values:
+the shape the coordination and account stages write (``coord_*``, ``account_*``) followed by a real run of
+``echoscope measure`` (``amplification_*``). The numbers below are chosen so the tests can state expected
+values:
 
 - target ``t1`` (@ambassador, group diplomats, labelled) gets 100 reposts: 60 from the 6 campaign accounts
   c0..c5 (10 each, 5 s after the post), 40 from organic accounts o0..o19 (2 each, one hour after);
@@ -89,7 +90,8 @@ def _posts(hostile: bool) -> pa.Table:
             rows.append({"platform": "twitter", "post_id": f"r{n}", "account_id": f"c{i}", "kind": "repost",
                          "ref_post_id": f"p1_{k}", "ref_account_id": "t1",
                          "created_at": T0 + dt.timedelta(days=k, seconds=5 + i),
-                         "text": (PAYLOADS["close"] + PAYLOADS["iframe"]) if hostile and n == 1 else f"RT statement {k}"})
+                         "text": (PAYLOADS["close"] + PAYLOADS["iframe"]) if hostile and n == 1
+                         else f"RT statement {k}"})
     for i in range(20):  # organic: two posts of t1 an hour later, one post of t2 a day later
         for k in (i % 10, (i + 5) % 10):
             n += 1
@@ -111,7 +113,8 @@ def _posts(hostile: bool) -> pa.Table:
 
 def _likes() -> pa.Table:
     return pa.Table.from_pylist([{"platform": "twitter", "account_id": f"o{i}", "post_id": f"p2_{i}",
-                                  "created_at": T0 + dt.timedelta(hours=12 * i, minutes=30)} for i in range(10)], schema=S.LIKES)
+                                  "created_at": T0 + dt.timedelta(hours=12 * i, minutes=30)} for i in range(10)],
+                                schema=S.LIKES)
 
 
 def _status() -> pa.Table:
@@ -126,7 +129,7 @@ def _status() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=S.ACCOUNT_STATUS)
 
 
-def write_results(study, hostile: bool = True) -> None:
+def write_results(study, hostile: bool = True, old_scores: bool = False) -> None:
     """Result tables shaped like the coordination and account stages' (see the module docstring)."""
     camp = [f"c{i}" for i in range(6)]
     edges = []
@@ -159,33 +162,54 @@ def write_results(study, hostile: bool = True) -> None:
     members = [{"cluster_id": 1, "account_id": a, "handle": None, "degree": 5, "strength": 50.0} for a in camp]
     members += [{"cluster_id": 2, "account_id": a, "handle": None, "degree": 1, "strength": 2.0} for a in ("o0", "o1")]
     study.write_result("coord_members", pa.Table.from_pylist(members), meta=meta)
+    # the cluster table as `echoscope coordinate` stores it (its numbers are the coordination's, the report
+    # shows them as stored): cluster 1 = c0..c5 (created 0-5 h apart, followers 0..5, five of six later
+    # suspended or deleted), cluster 2 = o0, o1
     clusters = [{"cluster_id": 1, "size": 6, "n_edges": 15, "weight": 150.0, "z": 30.0, "p_value": 1e-9,
                  "coordinated": True, "behaviours": "co-retweet",
+                 "created_first": T0 - dt.timedelta(days=30, hours=5), "created_last": T0 - dt.timedelta(days=30),
+                 "created_spread_days": 5 / 24, "median_followers": 2.5, "share_suspended": 5 / 6,
+                 "first_activity": T0 + dt.timedelta(seconds=5), "last_activity": T0 + dt.timedelta(days=9, seconds=10),
                  "evidence": "co-retweet p1_0: c0 & c1 1.0 s apart", "targets": "@ambassador (60)"},
                 {"cluster_id": 2, "size": 2, "n_edges": 1, "weight": 2.0, "z": 0.5, "p_value": 0.3,
-                 "coordinated": False, "behaviours": "co-retweet", "evidence": "co-text: o0 & o1",
-                 "targets": "@ambassador (4)"}]
+                 "coordinated": False, "behaviours": "co-retweet",
+                 "created_first": T0 - dt.timedelta(days=1037), "created_last": T0 - dt.timedelta(days=1000),
+                 "created_spread_days": 37.0, "median_followers": 100.5, "share_suspended": 0.0,
+                 "first_activity": T0 + dt.timedelta(hours=1), "last_activity": T0 + dt.timedelta(days=6, hours=1),
+                 "evidence": "co-text: o0 & o1", "targets": "@ambassador (4), @statemedia (4)"}]
     study.write_result("coord_clusters", pa.Table.from_pylist(clusters), meta=meta)
     reason_t = pa.struct([("signal", pa.string()), ("value", pa.float64()), ("text", pa.string())])
-    scores = [{"account_id": a, "handle": f"campaign{i}", "score": 0.9, "rank": i + 1, "mode": "rules",
+    # account scores as `echoscope score` stores them: c0..c5 high risk (0.9 >= the run's line 0.7), o0 not;
+    # ``old_scores`` leaves out the high_risk column and the summary (a study scored by an older echoscope)
+    scores = [{"account_id": a, "handle": f"campaign{i}", "score": 0.9, "high_risk": True, "rank": i + 1,
+               "mode": "rules",
                "n_signals": 2,
                "reasons": [{"signal": "followers", "value": float(i), "text": f"{i} followers"},
                            {"signal": "creation_burst", "value": 6.0,
                             "text": PAYLOADS["img"] if hostile and i == 0 else "created within 6 h of 5 others"}],
                "reasons_text": f"{i} followers"} for i, a in enumerate(camp)]
-    scores.append({"account_id": "o0", "handle": "organic0", "score": 0.2, "rank": 7, "mode": "rules",
-                   "n_signals": 0, "reasons": [], "reasons_text": ""})
+    scores.append({"account_id": "o0", "handle": "organic0", "score": 0.2, "high_risk": False, "rank": 7,
+                   "mode": "rules", "n_signals": 0, "reasons": [], "reasons_text": ""})
     schema = pa.schema([("account_id", pa.string()), ("handle", pa.string()), ("score", pa.float64()),
-                        ("rank", pa.int64()), ("mode", pa.string()), ("n_signals", pa.int64()),
-                        ("reasons", pa.list_(reason_t)), ("reasons_text", pa.string())])
-    study.write_result("account_scores", pa.Table.from_pylist(scores, schema=schema), meta={"mode": "rules"})
+                        ("high_risk", pa.bool_()), ("rank", pa.int64()), ("mode", pa.string()),
+                        ("n_signals", pa.int64()), ("reasons", pa.list_(reason_t)), ("reasons_text", pa.string())])
+    table = pa.Table.from_pylist(scores, schema=schema)
+    meta = {"summary": {"mode": "rules", "accounts": 7, "high_risk": 6, "high_risk_threshold": 0.7}}
+    if old_scores:
+        table, meta = table.drop_columns(["high_risk"]), {"mode": "rules"}
+    study.write_result("account_scores", table, meta=meta)
     sig = [{"account_id": a, "signal": "followers", "value": float(i), "strength": 1.0, "text": f"{i} followers"}
            for i, a in enumerate(camp)]
     study.write_result("account_signals", pa.Table.from_pylist(sig), meta={})
 
 
-def build_study(path: Path, *, hostile: bool = True, results: bool = True):
-    """A small study (see the module docstring); returns the :class:`echoscope.Study`."""
+def build_study(path: Path, *, hostile: bool = True, results: bool = True, measures: bool | None = None,
+                old_scores: bool = False):
+    """A small study (see the module docstring); returns the :class:`echoscope.Study`.
+
+    ``results`` writes the coordination and account results; ``measures`` (default: as ``results``) then runs
+    the real ``echoscope measure``, so the stored measures read those results.
+    """
     import echoscope
     from echoscope.store.targets import add_targets
 
@@ -201,5 +225,9 @@ def build_study(path: Path, *, hostile: bool = True, results: bool = True):
     add_targets(study, [("t1", "ambassador", "diplomats", "China government account"),
                         ("t2", "statemedia", "state media", None)])
     if results:
-        write_results(study, hostile)
+        write_results(study, hostile, old_scores=old_scores)
+    if results if measures is None else measures:
+        from echoscope.measures import measures as run_measures
+
+        run_measures(study).write()
     return study

@@ -86,7 +86,8 @@ def test_ground_truth_is_complete(con):
     bad = one(con, """SELECT count(*) FROM truth_engagements e JOIN truth_accounts a ON a.account_id = e.actor_id
                       WHERE e.planted <> (a.truth = 'campaign')""")[0]
     assert bad == 0
-    camps = {r[0] for r in con.execute("SELECT DISTINCT campaign FROM truth_accounts WHERE truth='campaign'").fetchall()}
+    camps = {r[0] for r in con.execute("SELECT DISTINCT campaign FROM truth_accounts WHERE truth='campaign'")
+             .fetchall()}
     assert camps == {"superspreaders", "impersonation", "hijacked", "copypaste"}
 
 

@@ -61,7 +61,8 @@ def _common_posts(con, minute: bool = False) -> None:
     assert _diff(con, f"SELECT {POST_KEY}, {t} FROM posts", f"SELECT {POST_KEY}, {t} FROM d_posts") == (0, 0)
     assert _diff(con, "SELECT post_id, text FROM posts WHERE kind <> 'repost'",
                  "SELECT post_id, text FROM d_posts WHERE kind <> 'repost'") == (0, 0)
-    assert _diff(con, "SELECT post_id, hashtags, urls FROM posts", "SELECT post_id, hashtags, urls FROM d_posts") == (0, 0)
+    assert _diff(con, "SELECT post_id, hashtags, urls FROM posts",
+                 "SELECT post_id, hashtags, urls FROM d_posts") == (0, 0)
     assert _diff(con, "SELECT post_id, lang, client, repost_count, reply_count, quote_count FROM posts",
                  "SELECT post_id, lang, client, repost_count, reply_count, quote_count FROM d_posts") == (0, 0)
     # the engagements view (the IO archive has no quoted author column: the view finds it through the post)

@@ -159,8 +159,22 @@ def test_missing_tweet_columns_is_a_schema_error(study):
     with pytest.raises(SchemaError) as e:
         study.ingest([str(DATA / "io_tweets_missing_columns.csv")], format="io-archive")
     msg = str(e.value)
-    assert ":1: field 'tweet_time': column 'tweet_time' missing from the tweets file" in msg
-    assert "--format csv with --map" in msg
+    # header: tweetid, userid, tweet_text -- 3 columns, all of them archive tweet columns
+    assert msg == (f"{DATA / 'io_tweets_missing_columns.csv'}:1: column tweet_time missing from the X "
+                   "information-operations tweets header (it has 3 columns, 3 of the 30 expected); see "
+                   "docs/sources-tabular.md#io-archive, or read another layout with --format csv --map")
+
+
+def test_missing_tweet_columns_message_is_one_short_line(study):
+    # the official 30 columns without userid and tweet_time: the message used to list all 58 names (1,124
+    # characters); now it names the two missing ones and says what was found in a phrase
+    with pytest.raises(SchemaError) as e:
+        study.ingest([str(DATA / "io_tweets_missing_two_columns.csv")], format="io-archive")
+    detail = e.value.detail
+    assert len(detail) <= 300, detail
+    assert detail.startswith("columns userid, tweet_time missing from the X information-operations tweets header")
+    assert "(it has 28 columns, 28 of the 30 expected)" in detail and "docs/sources-tabular.md#io-archive" in detail
+    assert not {c for c in IO.TWEET_COLUMNS if c in detail} - {"userid", "tweet_time"}  # no column listed again
 
 
 def test_unknown_layout_is_a_schema_error(study):

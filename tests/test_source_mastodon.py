@@ -26,7 +26,8 @@ def test_statuses(study):
     boost = posts["reblog:21:1100"]  # the boost key is account + boosted status, whatever the channel
     assert (boost["kind"], boost["ref_post_id"], boost["ref_account_id"]) == ("repost", "1100", "10")
     assert (posts["1102"]["kind"], posts["1102"]["ref_post_id"]) == ("reply", "1100")
-    assert (posts["1103"]["kind"], posts["1103"]["ref_post_id"], posts["1103"]["ref_account_id"]) == ("quote", "1100", "10")
+    assert (posts["1103"]["kind"], posts["1103"]["ref_post_id"], posts["1103"]["ref_account_id"]) == (
+        "quote", "1100", "10")
     lat = dict(study.sql("SELECT engagement_id, latency_s FROM engagements").to_pylist()[i].values()
                for i in range(3))
     assert lat == {"reblog:21:1100": 4.0, "1102": 30.0, "1103": 60.0}

@@ -14,6 +14,7 @@ import pytest
 
 from echoscope.errors import ConfigError, SchemaError, SourceError
 from echoscope.sources import tabular as T
+from echoscope.sources import tabular_engine as E
 from echoscope.sources import values as V
 from echoscope.study import init_study
 
@@ -142,11 +143,29 @@ def test_unclear_header_is_a_schema_error_naming_the_fix(study):
 
 
 def test_missing_required_column_is_a_schema_error(study):
-    with pytest.raises(SchemaError, match=r"csv_missing_column.csv:1: field 'created_at': column 'created_at' "
-                                          r"missing; table posts needs post_id, account_id, created_at"):
+    with pytest.raises(SchemaError) as e:
         study.ingest([str(DATA / "csv_missing_column.csv")], format="csv")
+    # header post_id, account_id, text: a posts file (post_id) without its time
+    assert str(e.value) == (
+        f"{DATA / 'csv_missing_column.csv'}:1: column created_at missing: a posts file needs post_id, "
+        "account_id, created_at (found 3 columns: post_id, account_id, text); add --map COLUMN=created_at or "
+        "--set created_at=VALUE, see docs/sources-tabular.md#fields-requirements-and-types")
     with pytest.raises(SchemaError, match="column 'nope' named in --map nope=post_id is not in the header"):
         study.ingest([str(DATA / "csv_missing_column.csv")], format="csv", mapping={"nope": "post_id"})
+
+
+def test_missing_columns_of_a_wide_file_in_one_short_line(study, tmp_path):
+    # 40 columns, none of them a likes field: both required columns are named once, the header is not
+    # repeated in full
+    f = tmp_path / "wide.csv"
+    f.write_text(",".join(f"column_{i:02d}" for i in range(40)) + "\n" + ",".join("x" * 40) + "\n")
+    with pytest.raises(SchemaError) as e:
+        study.ingest([str(f)], format="csv", table="likes")
+    detail = e.value.detail
+    assert len(detail) <= 300, detail
+    assert detail.startswith("columns account_id, post_id missing: a likes file needs account_id, post_id "
+                             "(found 40 columns: column_00, ")
+    assert "column_39" not in detail and "--map COLUMN=account_id" in detail
 
 
 def test_likes_and_logins_only_when_named(study):
@@ -455,7 +474,7 @@ def test_damaged_gzip_is_one_clear_error(study, tmp_path):
 
 def test_bad_rows_spilled_to_disk_keep_their_lines(study, monkeypatch):
     # with a spill threshold of 1 row every bad row goes through a temporary Parquet file
-    monkeypatch.setattr(T, "SPILL_ROWS", 1)
+    monkeypatch.setattr(E, "SPILL_ROWS", 1)
     (rep,) = study.ingest([str(DATA / "csv_bad_dates.csv")], format="csv")
     assert counts(rep) == (5, 1, 4, 0)
     assert [x["line"] for x in quarantine(study)] == [2, 3, 4, 6]
@@ -499,12 +518,12 @@ def test_aborted_read_stops_the_fetch_thread(tmp_path, monkeypatch):
 
     from echoscope.sources.base import SourceFile
 
-    monkeypatch.setattr(T, "BATCH_ROWS", 1000)
+    monkeypatch.setattr(E, "BATCH_ROWS", 1000)
     path = tmp_path / "many.csv"
     path.write_text("post_id,account_id,created_at\n" + "".join(
         f"p{i},a,2020-01-01 00:00\n" for i in range(20_000)))
     con = duckdb.connect()
-    src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))
+    src = SourceFile(path=str(path), opener=lambda: open(path, "rb"), local_path=str(path))  # noqa: SIM115
     with pytest.raises(RuntimeError, match="disk full"):
         T.read_csv(src, _FailingSink(con))
     import threading

@@ -17,7 +17,7 @@ import pytest
 
 import echoscope
 from echoscope.errors import SourceError
-from echoscope.sources import status, twarc2, twitter_v1
+from echoscope.sources import jsonl, status, twarc2, twitter_v1
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -273,12 +273,13 @@ def test_parallel_workers_give_the_same_tables(tmp_path: Path, monkeypatch: pyte
     big = tmp_path / "big.jsonl"
     with open(big, "wb") as fh:
         for k in range(6):  # 12 pages with distinct ids, an invalid line in the middle, a cut last line
-            fh.writelines(re.sub(rb'"(\d{6,20})"', lambda m, k=k: b'"' + m.group(1) + b"%02d" % k + b'"', p) + b"\n" for p in pages)
+            fh.writelines(re.sub(rb'"(\d{6,20})"', lambda m, k=k: b'"' + m.group(1) + b"%02d" % k + b'"', p) + b"\n"
+                          for p in pages)
             if k == 2:
                 fh.write(b'{"data": [}\n')
         fh.write(pages[0][:1000])
-    monkeypatch.setattr(twarc2, "CHUNK_BYTES", 300_000)  # several blocks per worker
-    monkeypatch.setattr(twarc2, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 300_000)  # several blocks per worker
+    monkeypatch.setattr(jsonl, "PARALLEL_MIN_BYTES", 0)
     results = []
     for workers in ("1", "2"):
         monkeypatch.setenv("ECHOSCOPE_READER_WORKERS", workers)

@@ -104,3 +104,16 @@ def test_error_status_rules() -> None:
                          "type": "https://api.twitter.com/2/problems/resource-not-found"}) == "deleted"
     assert error_status({"title": "Authorization Error",
                          "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"}) == "unknown"
+
+
+def test_a_tweet_page_among_lookups_is_quarantined_saying_what_reads_it(study: echoscope.Study,
+                                                                        tmp_path: Path) -> None:
+    # a lookup page, then a tweet page on line 2: quarantined with the lookup reader's own explanation
+    # (it used to borrow the twarc2 reader's table and say only "this line is tweets")
+    f = tmp_path / "mixed.jsonl"
+    f.write_text('{"data": [{"id": "1", "username": "a"}]}\n{"data": [{"id": "9", "author_id": "1", "text": "t"}]}\n')
+    (r,) = ingest(study, f)
+    assert (r["read"], r["loaded"], r["quarantined"]) == (2, 1, 1)
+    (q,) = study.sql("SELECT line, reason FROM quarantine").to_pylist()
+    assert q == {"line": 2, "reason": "this line is a twarc2 tweet file, not a user lookup; ingest it with "
+                                      "--format twarc2"}

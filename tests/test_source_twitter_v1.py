@@ -128,3 +128,16 @@ def test_helpers() -> None:
         v1_time("Mon Foo 01 12:00:00 +0000 2021")
     assert client_name('<a href="x" rel="nofollow">Tweetbot for iΟS</a>') == "Tweetbot for iΟS"
     assert client_name("web") == "web" and client_name(None) is None
+
+
+def test_a_v2_line_among_statuses_is_quarantined_saying_what_reads_it(study: echoscope.Study, tmp_path: Path) -> None:
+    # a v1.1 file with one twarc2 page on line 2: the page is quarantined with the v1.1 reader's explanation
+    # (it used to borrow the twarc2 reader's table and say only "this line is twarc2")
+    f = tmp_path / "mixed.jsonl"
+    first = (DATA / "v1_stream.jsonl").read_text().splitlines()[0]
+    f.write_text(first + '\n{"data": [{"id": "1", "author_id": "2", "text": "v2"}]}\n')
+    (r,) = ingest(study, f)
+    assert (r["read"], r["loaded"], r["quarantined"]) == (2, 1, 1)
+    (q,) = study.sql("SELECT line, reason FROM quarantine").to_pylist()
+    assert q == {"line": 2, "reason": "this line is Twitter API v2 output (twarc2), not v1.1; ingest it with "
+                                      "--format twarc2"}

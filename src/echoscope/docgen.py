@@ -33,6 +33,24 @@ def cli_commands() -> list[list[str]]:
     return found
 
 
+def cli_groups() -> list[list[str]]:
+    """Every command group below the top, e.g. ``["targets"]`` (their help says how their commands are called)."""
+    from .cli import app
+
+    found: list[list[str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            if path:
+                found.append(path)
+            for name in sorted(subs):
+                walk(subs[name], path + [name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
 def cli_markdown() -> str:
     from typer.testing import CliRunner
 
@@ -43,7 +61,7 @@ def cli_markdown() -> str:
              "Generated from the command definitions by `python -m echoscope.docgen`; do not edit by hand.",
              "Every command that reports something takes `--json`; errors go to stderr as one line with a "
              "non-zero exit (1 for data and study errors, 2 for usage and configuration errors).", ""]
-    for path in cli_commands():
+    for path in sorted(cli_commands() + cli_groups()):
         res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
         lines += [f"## `echoscope {' '.join(path)}`", "", "```", res.output.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"

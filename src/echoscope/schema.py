@@ -64,6 +64,11 @@ POSTS = pa.schema(
         _f("urls", LIST_STR, "expanded URLs"),
         _f("hashtags", LIST_STR, "hashtags without '#', in order of appearance"),
         _f("mentions", LIST_STR, "mentioned handles without '@', in order of appearance"),
+        _f("media_hashes", LIST_STR, "images or other media attached, one key each, as the source identifies "
+           "them: a perceptual or content hash (CSV/Parquet `--map phash=media_hashes`; Bluesky blob CIDs), "
+           "Mastodon's blurhash (`blurhash:...`) or an upload key (X media keys `3_...`: the same only where one "
+           "upload is reused); null without media and in studies ingested before the column existed "
+           "(docs/sources-json.md#media-hashes)"),
         _f("like_count", I64, "likes when observed"),
         _f("repost_count", I64, "reposts when observed"),
         _f("reply_count", I64, "replies when observed"),
@@ -165,6 +170,32 @@ KEYS: dict[str, tuple[str, ...]] = {
     "follows": ("platform", "account_id", "followed_id"),
 }
 
+# Longest values kept, in characters (Unicode code points). Longer values are cut at ingest, in one place
+# (the ingest sink), and each cut is recorded in ``quarantine``; the row itself is kept. The limits are far
+# above what any platform lets a user write, so they only ever cut damaged or hostile input (a 30 MB "post"),
+# which would otherwise be stored, scanned and copied into every report and export whole.
+
+#: post text: X long posts hold 25,000 characters *as X counts them* (an emoji sequence of several code points
+#: counts as 2), Telegram 4,096, Mastodon 500 by default (some servers allow more), Bluesky 300
+MAX_TEXT_CHARS = 100_000
+#: profile bios: X 160, Bluesky 256, Mastodon 500 by default, Telegram channel descriptions 255
+MAX_BIO_CHARS = 10_000
+#: URLs: browsers and servers accept about 8,000 characters
+MAX_URL_CHARS = 10_000
+#: names, handles, locations, clients, languages, time zones, labels, hashtags, mentions: platforms allow 15 to
+#: 100 characters (Bluesky handles and Mastodon accounts with their domain up to about 250)
+MAX_SHORT_CHARS = 1_000
+
+#: free-text fields and the longest value each keeps (list fields: each item); ids, kinds and statuses are never
+#: cut: a cut id would be another record's id
+TEXT_LIMITS: dict[str, dict[str, int]] = {
+    "posts": {"text": MAX_TEXT_CHARS, "lang": MAX_SHORT_CHARS, "client": MAX_SHORT_CHARS, "urls": MAX_URL_CHARS,
+              "hashtags": MAX_SHORT_CHARS, "mentions": MAX_SHORT_CHARS, "media_hashes": MAX_SHORT_CHARS},
+    "accounts": {"handle": MAX_SHORT_CHARS, "display_name": MAX_SHORT_CHARS, "description": MAX_BIO_CHARS,
+                 "location": MAX_SHORT_CHARS, "profile_image_url": MAX_URL_CHARS, "language": MAX_SHORT_CHARS,
+                 "time_zone": MAX_SHORT_CHARS, "affiliation_label": MAX_SHORT_CHARS},
+}
+
 #: tables replaced as a whole (one row per key, the newest wins) instead of appended
 MERGED_TABLES = frozenset({"accounts"})
 
@@ -205,6 +236,8 @@ def markdown() -> str:
         "",
         "Generated from `src/echoscope/schema.py` by `python -m echoscope.schema`; do not edit by hand.",
         "All ids are strings; all times are UTC timestamps (microseconds).",
+        "Free-text values longer than the limit a column names are cut to it at ingest; each cut is recorded in",
+        "`quarantine` (field, original length) and the row is kept (see docs/sources.md).",
         "",
     ]
     for name, schema in {**ALL_TABLES, **VIEWS}.items():
@@ -221,6 +254,10 @@ def markdown() -> str:
         for f in schema:
             doc = (f.metadata or {}).get(b"doc", b"").decode()
             req = "" if f.nullable else " (required)"
+            cap = TEXT_LIMITS.get(name, {}).get(f.name)
+            if cap is not None:
+                what = "items at most" if pa.types.is_list(f.type) else "at most"
+                req += f" ({what} {cap:,} characters)"
             out.append(f"| `{f.name}` | {f.type} | {doc}{req} |")
         out.append("")
     return "\n".join(out)

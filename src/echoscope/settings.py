@@ -173,13 +173,29 @@ def duckdb_connection(settings: EngineSettings | None = None, *, stage: str = "q
     return con
 
 
-def memory_hint(stage: str) -> str:
-    """The one-line advice shown when DuckDB runs out of memory in ``stage``."""
-    return (f"DuckDB ran out of memory in the {stage} stage (memory limit "
-            f"{STAGE_MEMORY.get(stage, STAGE_MEMORY['query'])} by default); raise it with --memory-limit 6GB, "
-            "ECHOSCOPE_MEMORY_LIMIT=6GB or memory_limit = \"6GB\" under [engine] in the study's echoscope.toml, "
-            "or run on Spark (--engine spark)")
+#: stage -> the command-line flag that sets its memory limit, where its command has one (the other commands
+#: take the environment and echoscope.toml only)
+MEMORY_FLAGS: dict[str, str] = {"coordination": "echoscope coordinate --memory-limit"}
+
+#: stages whose data-sized work the Spark backend can take over (``[engine] backend``)
+SPARK_STAGES: frozenset[str] = frozenset({"measures", "coordination", "accounts"})
 
 
-__all__ = ["BACKENDS", "ENV", "STAGE_MEMORY", "EngineSettings", "configure_duckdb", "duckdb_connection",
-           "memory_hint", "parse_size", "resolve_settings"]
+def memory_hint(stage: str, limit: str | None = None) -> str:
+    """The one-line advice shown when DuckDB runs out of memory in ``stage`` (``limit``: the limit in force).
+
+    It names settings every command reads (``ECHOSCOPE_MEMORY_LIMIT``, ``[engine] memory_limit``), and the
+    command-line flag only for the stage whose command has one (:data:`MEMORY_FLAGS`).
+    """
+    now = (f"memory limit {limit}" if limit else
+           f"its default memory limit is {STAGE_MEMORY.get(stage, STAGE_MEMORY['query'])}")
+    flag = f" (or {MEMORY_FLAGS[stage]} 8GB)" if stage in MEMORY_FLAGS else ""
+    spark = (f", or run on Spark ({ENV['backend']}=spark or backend = \"spark\" under [engine])"
+             if stage in SPARK_STAGES else "")
+    return (f"DuckDB ran out of memory in the {stage} stage ({now}); raise the limit, e.g. "
+            f"{ENV['memory_limit']}=8GB or memory_limit = \"8GB\" under [engine] in the study's echoscope.toml"
+            f"{flag}{spark}")
+
+
+__all__ = ["BACKENDS", "ENV", "MEMORY_FLAGS", "SPARK_STAGES", "STAGE_MEMORY", "EngineSettings", "configure_duckdb",
+           "duckdb_connection", "memory_hint", "parse_size", "resolve_settings"]

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import ConfigError
-from .util import emit_json, err, handle_errors, out
+from .util import emit_json, emit_jsonl, err, handle_errors, out
 
 collect_app = typer.Typer(help="Collect live engagement data into a study (Bluesky Jetstream, Mastodon).",
                           no_args_is_help=True)
@@ -229,10 +229,58 @@ def collect_mastodon(
     _finish(stats, json, "mastodon")
 
 
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def _who(row: dict[str, Any]) -> str:
+    return f"@{row['handle']}" if row.get("handle") else str(row.get("target"))
+
+
+def _name(handle: Any, account_id: Any) -> str:
+    """An account as a person reads it: ``@handle``, the id only when the study holds no handle for it."""
+    return "@" + str(handle).lstrip("@") if handle else str(account_id)
+
+
+def _show_alert(alert: dict[str, Any]) -> None:
+    """An alert on a terminal: target and accounts by handle (the JSON Lines keep ids beside them)."""
+    ev = alert["evidence"]
+    actors = ", ".join(f"{_name(a.get('handle'), a['actor_id'])} x{a['engagements']}"
+                       for a in ev["rapid_fire_actors"][:5]) or "none"
+    pairs = ", ".join(f"{_name(p.get('handle_a'), p['a'])} + {_name(p.get('handle_b'), p['b'])} ({p['posts']} posts)"
+                      for p in ev["clustered_pairs"][:5]) or "none"
+    out.print(f"ALERT {alert['alert']} {_who(alert)}: {_pct(alert['share'])} of "
+              f"{alert['engagements']:,} engagements ({alert['count']:,}) in {alert['window']['start']} .. "
+              f"{alert['window']['end']} (threshold {100 * alert['threshold']:.0f}%); top rapid actors: {actors}; "
+              f"pairs: {pairs}", markup=False)
+
+
+def _show_watching(w: dict[str, Any]) -> None:
+    p = w["parameters"]
+    every = "once" if w["every_s"] is None else f"every {w['every_s']:g} s"
+    err.print(f"watching {w['study']}: {w['targets']:,} target(s), window {w['window_s']:g} s, evaluated {every}; "
+              f"alert at {_pct(w['threshold'])} rapid-fire (<= {p['rapid_s']:g} s) or clustered "
+              f"({p['min_cluster_weight']}+ posts within {p['cluster_window_s']:g} s) with >= "
+              f"{p['min_engagements']} engagements; a status line after every evaluation", markup=False)
+
+
+def _show_status(st: dict[str, Any]) -> None:
+    new = "" if st["new_events"] is None else f" (+{st['new_events']:,})"
+    hi = st["highest"]
+    highest = f"; highest: {_who(hi)} {hi['measure']} {_pct(hi['share'])} of {hi['engagements']:,}" if hi else ""
+    last = st["last_alert"]
+    alerts = f"; alerts: {st['alerts']}" + (f" (last: {last['alert']} {_who(last)} at {last['raised_at']})"
+                                            if last else "")
+    err.print(f"[{st['at']}] seen {st['events_seen']:,} events{new}; {st['engagements_in_window']:,} engagements on "
+              f"{st['targets_in_window']} target(s) in the window ending {st['window']['end']}{highest}{alerts}",
+              markup=False)
+
+
 def watch(
     study: StudyArg,
     window: Annotated[str, typer.Option(help="rolling window (90m, 6h, 2d or seconds)")] = "1h",
-    every: Annotated[str, typer.Option(help="seconds (or 30s, 5m) between evaluations")] = "60",
+    every: Annotated[str, typer.Option(help="seconds (or 30s, 5m) between evaluations; each evaluation prints "
+                                       "a status line")] = "60",
     threshold: Annotated[float, typer.Option(
         help="alert when a target's share of rapid-fire or clustered amplification reaches this (0-1); low "
         "values alert on ordinary fandoms")] = 0.3,
@@ -248,9 +296,19 @@ def watch(
     jsonl: Annotated[Path | None, typer.Option(help="append each alert as a JSON line to this file")] = None,
     once: Annotated[bool, typer.Option("--once", help="evaluate once and exit (exit code 3 when alerting)")] = False,
     ticks: Annotated[int | None, typer.Option(help="stop after this many evaluations")] = None,
-    json: JsonOpt = False,
+    json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one compact object per line: first "
+                                       "{\"event\": \"watching\"} (study, window, thresholds), then each "
+                                       "{\"event\": \"alert\"} and a {\"event\": \"status\"} after every "
+                                       "evaluation (events seen, engagements in the window, last alert)")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="without --json: alerts only, no 'watching' and "
+                                        "status lines on stderr")] = False,
 ) -> None:
-    """Watch a study: rerun rapid-fire and clustered shares on a rolling window, alert on crossings."""
+    """Watch a study: rerun rapid-fire and clustered shares on a rolling window, alert on crossings.
+
+    Alerts go to stdout (and --jsonl, --webhook). It says what it watches when it starts and, after every
+    evaluation, how much it has seen (events stored, new since the last evaluation, engagements in the window,
+    the highest share, the last alert): on stderr, or as JSON Lines on stdout with --json.
+    """
     from ..collect.watch import Watcher, WatchParams, jsonl_sink, parse_duration, webhook_sink
     from ..study import open_study
 
@@ -258,38 +316,36 @@ def watch(
     params = WatchParams(window_s=parse_duration(window), threshold=threshold, rapid_s=rapid,
                          min_engagements=min_engagements, cluster_window_s=cluster_window,
                          min_cluster_weight=min_cluster_weight)
-    sinks = []
-
-    def show(alert: dict[str, Any]) -> None:
-        if json:
-            emit_json(alert)
-        else:
-            ev = alert["evidence"]
-            who = alert.get("handle") or alert["target"]
-            out.print(f"ALERT {alert['alert']} {who}: {100 * alert['share']:.1f}% of {alert['engagements']:,} "
-                      f"engagements ({alert['count']:,}) in {alert['window']['start']} .. {alert['window']['end']} "
-                      f"(threshold {100 * alert['threshold']:.0f}%); top rapid actors: "
-                      + ", ".join(f"{a['actor_id']} x{a['engagements']}" for a in ev["rapid_fire_actors"][:5])
-                      + "; pairs: " + ", ".join(f"{p['a']}+{p['b']} ({p['posts']} posts)"
-                                                for p in ev["clustered_pairs"][:5]), markup=False)
-
-    sinks.append(show)
+    every_s = parse_duration(every)
+    sinks = [emit_jsonl if json else _show_alert]
     if jsonl is not None:
         sinks.append(jsonl_sink(jsonl))
     if webhook is not None:
         sinks.append(webhook_sink(webhook))
     w = Watcher(s, params, sinks, on_error=lambda e: err.print(f"alert delivery failed: {e}", markup=False))
+
+    def report(doc: dict[str, Any], human: Any) -> None:
+        if json:
+            emit_jsonl(doc)
+        elif not quiet:
+            human(doc)
+
+    report(w.watching(None if once else every_s), _show_watching)
     if once:
-        _, alerts = w.tick()
+        ev, alerts = w.tick()
+        report(w.status(ev), _show_status)
         if alerts:
             raise typer.Exit(3)
         if not json:
             out.print("no alert", markup=False)
         return
     try:
-        w.run(parse_duration(every), max_ticks=ticks)
+        w.run(every_s, max_ticks=ticks, on_tick=lambda ev, _alerts: report(w.status(ev), _show_status))
     except KeyboardInterrupt:
-        err.print("watch stopped", markup=False)
+        if json:
+            emit_jsonl({"event": "stopped", "reason": "interrupted", "ticks": w.ticks, "alerts": w.raised})
+        else:
+            err.print(f"watch stopped after {w.ticks} evaluation(s), {w.raised} alert(s)", markup=False)
 
 
 def register(app: typer.Typer) -> None:

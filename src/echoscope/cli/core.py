@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import ConfigError
@@ -30,7 +31,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-targets_app = typer.Typer(help="Name the accounts whose amplification the study measures.", no_args_is_help=True)
+
+
+class StudyEitherSideGroup(TyperGroup):
+    """A command group whose subcommands all take the study first, accepting it on either side of the
+    subcommand: ``targets STUDY add @h`` is read as ``targets add STUDY @h``.
+
+    People write the study where they think of it (the README once showed ``targets mystudy add``); both
+    orders are one parse away, so both are accepted rather than one being an error. A first word that is a
+    subcommand is always taken as the subcommand (a study named ``list`` needs the ``targets list list`` order).
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            if len(args) >= 2 and args[1] in self.commands:
+                args = [args[1], args[0], *args[2:]]
+            else:
+                names = "|".join(sorted(self.commands))
+                fail(f"'{args[0]}' is not a {ctx.info_name} command; use 'echoscope {ctx.info_name} {names} STUDY "
+                     f"...' or 'echoscope {ctx.info_name} STUDY {names} ...'", 2)
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: typer.Context, formatter: Any) -> None:
+        formatter.write_usage(ctx.command_path, "COMMAND STUDY [ARGS]...")
+        formatter.write_usage(ctx.command_path, "STUDY COMMAND [ARGS]...", prefix="   or: ")
+
+
+targets_app = typer.Typer(
+    cls=StudyEitherSideGroup, no_args_is_help=True,
+    help="Name the accounts whose amplification the study measures. The study goes before or after the "
+    "command: 'echoscope targets add mystudy @h --group g' and 'echoscope targets mystudy add @h --group g' "
+    "are the same.")
 app.add_typer(targets_app, name="targets")
 
 #: modules that add commands (each has ``register(app)``), in the order ``echoscope --help`` lists them
@@ -40,6 +71,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "echoscope.cli.coordinate",
     "echoscope.cli.score",
     "echoscope.cli.report",
+    "echoscope.cli.explore",
+    "echoscope.cli.runs",
     "echoscope.cli.collect",
 )
 
@@ -175,7 +208,11 @@ def targets_add(
         "--from-file", help="CSV with account_id and/or handle, optional group and label columns")] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Add (or update) target accounts."""
+    """Add (or update) target accounts.
+
+    One account is one target however it is named: adding it again (by handle, id or from a file) updates its
+    group and label. The study may come first: echoscope targets STUDY add @handle --group diplomats.
+    """
     from ..store.targets import add_targets, parse_target, read_targets_file
 
     items = []
@@ -198,7 +235,10 @@ def targets_add(
 @targets_app.command("list")
 @handle_errors
 def targets_list(study: StudyArg, json: JsonOpt = False) -> None:
-    """List targets, with handles resolved to account ids where the study has seen them."""
+    """List targets, with handles resolved to account ids where the study has seen them.
+
+    One row per account. The study may come first: echoscope targets STUDY list.
+    """
     s = open_study(study)
     rows = s.sql('SELECT account_id, handle, "group", label FROM targets ORDER BY "group", handle').to_pylist()
     if json:
@@ -216,7 +256,11 @@ def targets_list(study: StudyArg, json: JsonOpt = False) -> None:
 @handle_errors
 def targets_remove(study: StudyArg, names: Annotated[list[str], typer.Argument(help="targets to remove")],
                    json: JsonOpt = False) -> None:
-    """Remove targets."""
+    """Remove targets (by @handle or id, whichever way they were added).
+
+    A name that matches no target is an error (exit 1) and nothing is removed. The study may come first:
+    echoscope targets STUDY remove @handle.
+    """
     from ..store.targets import remove_targets
 
     n = remove_targets(open_study(study), names)

@@ -1,8 +1,10 @@
 """``echoscope measure``: the amplification measures of a study's targets, as a rich table or JSON.
 
-A thin layer over :func:`echoscope.measures.measures`; it parses options, runs the measures on the chosen
-engine, stores the ``amplification_*`` result tables and prints the whole-period rows (or, with ``--json``,
-every row of every result table).
+A thin layer over :func:`echoscope.measures.run`; it parses options, opens the study's engine (``--engine``, or
+``[engine] backend`` in ``echoscope.toml``), runs and stores the ``amplification_*`` result tables and prints
+the whole-period rows of the stored ``amplification_summary`` with the study-wide headline
+(:func:`echoscope.measures.headline`), or, with ``--json``, every row of every stored table. Nothing here
+computes a measure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ConfigError
 from .util import byte_progress, emit_json, handle_errors, out
 
 
@@ -26,13 +27,19 @@ def _num(v: Any) -> str:
     return "-" if v is None else f"{v:,}"
 
 
-def _print_summary(m: Any, written: dict[str, int]) -> None:
-    rows = [r for r in m.to_arrow("summary").to_pylist() if r["week"] is None]
-    meta = m.meta()
-    title = f"amplification of {m.study.path} ({m.engine})"
+def _print_summary(res: Any, path: Path) -> None:
+    """The whole-period rows of the stored summary, the headline and where the rest is."""
+    import pyarrow.compute as pc
+
+    from ..measures import headline
+
+    s = res.to_arrow("summary")
+    rows = s.filter(pc.is_null(s["week"])).to_pylist()
+    meta = res.meta()
+    title = f"amplification of {path} ({res.engine})"
     t = Table(title=title)
     cols = ("scope", "target / group", "posts", "engagements", "amplifiers", "suspended", "unchecked",
-            f"top {100 * m.params.top:g}%", "gini", "<=60 s", "rapid", "coord.", "risk", "labels")
+            f"top {100 * res.params.top:g}%", "gini", "<=60 s", "rapid", "coord.", "risk", "labels")
     for c in cols:
         t.add_column(c, justify="left" if c in ("scope", "target / group") else "right")
     for r in rows:
@@ -47,10 +54,16 @@ def _print_summary(m: Any, written: dict[str, int]) -> None:
     # a terminal keeps its width; in a pipe (or a narrow terminal) the table may run wider than 80 columns
     wide = out if out.is_terminal and out.width >= 150 else Console(highlight=False, width=160)
     wide.print(t)
+    study = res.study_row
+    if study is not None:
+        out.print(headline(study) + ".")
     first, last = meta["status_checked_first"], meta["status_checked_last"]
     out.print(f"account status checks used: {first[:10] if first else '-'} .. {last[:10] if last else '-'} "
               "(suspended = suspended or deleted at the latest check; never-checked accounts are 'unchecked')")
-    out.print("weekly rows and all tables: " + ", ".join(f"{k} ({v:,} rows)" for k, v in written.items()))
+    if meta.get("high_risk_rule"):
+        out.print(f"high risk: {meta['high_risk_rule']}")
+    out.print(f"run {res.run_id}; weekly rows and all tables: "
+              + ", ".join(f"{k} ({t.num_rows:,} rows)" for k, t in res.tables.items()))
 
 
 def measure(
@@ -61,8 +74,9 @@ def measure(
     top: Annotated[str, typer.Option(
         help="share of amplifiers counted as top / super-spreaders: 1% or 0.01 (too large a share hides "
         "the few accounts doing most of the work)")] = "1%",
-    engine: Annotated[str, typer.Option(help="duckdb (embedded, default) | spark (needs the spark extra)")]
-    = "duckdb",
+    engine: Annotated[str | None, typer.Option(
+        help="duckdb (embedded) | spark (needs the spark extra); default: ECHOSCOPE_ENGINE, then [engine] "
+        "backend in the study's echoscope.toml, then duckdb")] = None,
     spark_master: Annotated[str | None, typer.Option(
         "--spark-master", help="with --engine spark: master URL (local[2], spark://host:7077, yarn, k8s://...); "
         "default: ECHOSCOPE_SPARK_MASTER, then [spark] master in the study's echoscope.toml, then local[2]")] = None,
@@ -78,34 +92,35 @@ def measure(
     rapid_min_posts: Annotated[int, typer.Option(
         "--rapid-min-posts", help="distinct posts a rapid-fire sequence needs (>= 2); a low value flags "
         "chance runs of two quick retweets")] = 3,
-    risk_threshold: Annotated[float, typer.Option(
-        "--risk-threshold", help="account_scores.score counted as high risk (0-1)")] = 0.7,
+    risk_threshold: Annotated[float | None, typer.Option(
+        "--risk-threshold", help="override the score's own high-risk line for this run: account_scores.score at "
+        "or above this counts as high risk (0-1); default: account_scores.high_risk as 'echoscope score' stored "
+        "it (score >= 0.7 for scores stored without that column)")] = None,
     json: Annotated[bool, typer.Option("--json", help="print every row of the results as JSON on stdout")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Measure who amplifies each target: volume, later-suspended share, concentration, speed, by week."""
-    from ..measures import measures
-    from ..study import open_study
+    from ..engine import open_engine
+    from ..measures import Params, run
+    from ..store.study import open_store
 
-    s = open_study(study)
-    spark = {k: v for k, v in (("master", spark_master), ("data_root", spark_data_root), ("conf", spark_conf)) if v}
-    if spark and engine != "spark":
-        raise ConfigError(f"--spark-{next(iter(spark)).replace('_', '-')} needs --engine spark")
-    with byte_progress("measure", quiet=quiet or json) as cb:
-        cb({"event": "stage", "message": f"measuring on {engine}"})
-        m = measures(s, group=group, since=since, until=until, top=top, engine=engine,
-                     rapid_latency_s=rapid_seconds, rapid_min_posts=rapid_min_posts, risk_threshold=risk_threshold,
-                     **spark)
-        written = m.write(progress=cb)
+    s = open_store(study)
+    params = Params.parse(group=group, since=since, until=until, top=top, rapid_latency_s=rapid_seconds,
+                          rapid_min_posts=rapid_min_posts, risk_threshold=risk_threshold)
+    eng = open_engine(s, backend=engine, spark_master=spark_master, spark_data_root=spark_data_root,
+                      spark_conf=spark_conf)
+    with eng, byte_progress("measure", quiet=quiet or json) as cb:
+        res = run(s, params, engine=eng, progress=cb)
     if json:
-        tables = m.tables()
-        emit_json({"study": str(s.path), **m.meta(), "tables": written,
+        tables = res.tables()  # by short name: what was stored, as the result holds it
+        emit_json({"study": str(s.path), **res.meta(), "run_id": res.run_id,
                    "rows": tables["summary"].to_pylist(),
                    "superspreaders": tables["superspreaders"].to_pylist(),
                    "rapid_fire": tables["rapidfire"].to_pylist(),
-                   "lorenz": tables["lorenz"].to_pylist()})
+                   "lorenz": tables["lorenz"].to_pylist(),
+                   "latency": tables["latency"].to_pylist()})
     else:
-        _print_summary(m, written)
+        _print_summary(res, s.path)
 
 
 def register(app: typer.Typer) -> None:

@@ -182,8 +182,8 @@ class BlueskyCollector:
             url = subscribe_url(self.endpoint, cursor=self.cursor)
             ws = None
             try:
-                async with connect(url, max_size=2 ** 22, open_timeout=15, ping_interval=20, ping_timeout=20, compression=None,
-                                   close_timeout=2) as ws:
+                async with connect(url, max_size=2 ** 22, open_timeout=15, ping_interval=20, ping_timeout=20,
+                                   compression=None, close_timeout=2) as ws:
                     self._emit({"event": "connected", "url": url})
                     self._last_msg = time.monotonic()
                     dog = asyncio.create_task(self._watchdog(ws))

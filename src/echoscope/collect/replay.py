@@ -95,8 +95,11 @@ class ReplayServer:
 
     def stop(self) -> None:
         """Stop serving and close every connection (a 'restart' is stop() then start() on the same port)."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # the loop ended meanwhile (max_seconds passed): nothing left to stop
+                pass
         if self._thread is not None:
             self._thread.join(10)
         self._thread = None

@@ -21,8 +21,8 @@ Compaction: every commit adds small Parquet parts and a manifest entry. After ev
 commits, the store merges the commit parts (level 0) of each append-only table into one level-1 part, ten
 level-1 parts into a level-2 part, and so on (a log-structured merge: each row is rewritten about
 log10(rows) times, never once per commit; keys are unique across parts, so a merge is a plain union), folds
-the collector's manifest entries into one cumulative entry, and swaps the manifest under the study lock. Readers keep seeing a consistent snapshot: the merged part holds
-exactly the rows of the parts it replaces.
+the collector's manifest entries into one cumulative entry, and swaps the manifest under the study lock.
+Readers keep seeing a consistent snapshot: the merged part holds exactly the rows of the parts it replaces.
 
 Frames that are not events go to ``collect/<name>-quarantine.jsonl`` (the study's quarantine table is filled
 only by file ingests).

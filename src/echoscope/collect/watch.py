@@ -16,6 +16,11 @@ snapshot (consistent while collection runs) with two queries:
   the window's engagements of targets; posts with more than ``max_post_engagements`` engagements in the
   window are left out of the pairing (viral posts make pairs quadratic) and counted in the evidence.
 
+What a watcher has seen is reported whether or not anything alerts: :meth:`Watcher.watching` describes what is
+watched (study, window, thresholds) and :meth:`Watcher.status` sums up each evaluation (events stored, new
+since the last evaluation, engagements in the window, the highest share and the last alert), so a quiet
+watch is visibly alive; the event counts come from the manifest (no scan).
+
 "Incremental": each tick only scans the window (Parquet row groups outside it are skipped by min/max
 statistics) and alerts only on a crossing -- a target/measure whose share goes from below to at least the
 threshold -- so a target that stays high does not alert every tick. The window ends at ``now`` (default: the
@@ -87,10 +92,12 @@ def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None,
     dict
         ``window`` (start, end) and ``targets``: one entry per target with engagements in the window:
         ``target``, ``handle``, ``engagements``, ``with_latency``, ``rapid_fire`` (count), ``rapid_fire_share``,
-        ``clustered`` (count), ``clustered_share``, ``evidence`` (top rapid-fire actors, clustered pairs).
+        ``clustered`` (count), ``clustered_share``, ``evidence`` (top rapid-fire actors, clustered pairs; each
+        account by id with its ``handle``, pairs with ``handle_a`` and ``handle_b``).
     """
     params.validate()
-    con = (engine or Engine(study)).raw
+    engine = engine or Engine(study)
+    con = engine.raw
     if now is None:
         row = con.execute("SELECT max(e.created_at) FROM engagements e JOIN targets t "
                           "ON e.subject_account_id = t.account_id").fetchone()
@@ -155,8 +162,32 @@ def evaluate(study: Study, params: WatchParams, now: dt.datetime | None = None,
         }
         out.append(row)
     con.execute("DROP TABLE IF EXISTS _w; DROP TABLE IF EXISTS _pairs")
+    _add_handles(engine, out)
     return {"window": {"start": start.isoformat(), "end": now.isoformat(), "seconds": params.window_s},
             "parameters": dataclasses.asdict(params), "targets": out}
+
+
+def _add_handles(engine: Engine, targets: list[dict[str, Any]]) -> None:
+    """Name the accounts of each target's evidence by handle (the latest one the study holds), ids beside them:
+    ``handle`` on rapid-fire actors and examples, ``handle_a``/``handle_b`` on clustered pairs (None when the
+    study has no profile for the account). One bounded query over the few accounts an evaluation shows."""
+    ids = sorted({str(x) for row in targets for ev in (row["evidence"],)
+                  for x in ([a["actor_id"] for a in ev["rapid_fire_actors"]]
+                            + [e["actor_id"] for e in ev["rapid_fire_examples"]]
+                            + [p[k] for p in ev["clustered_pairs"] for k in ("a", "b")]) if x is not None})
+    names: dict[str, Any] = {}
+    has = engine.raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'accounts'").fetchone()
+    if ids and has and has[0]:
+        marks = ", ".join(["?"] * len(ids))
+        names = {r["account_id"]: r["handle"] for r in engine.rows(f"""SELECT account_id,
+                first(handle ORDER BY (handle IS NULL), observed_at DESC NULLS LAST) AS handle
+            FROM accounts WHERE account_id IN ({marks}) GROUP BY account_id""", ids)}
+    for row in targets:
+        ev = row["evidence"]
+        for a in ev["rapid_fire_actors"] + ev["rapid_fire_examples"]:
+            a["handle"] = names.get(a["actor_id"])
+        for p in ev["clustered_pairs"]:
+            p["handle_a"], p["handle_b"] = names.get(p["a"]), names.get(p["b"])
 
 
 AlertSink = Callable[[dict[str, Any]], None]
@@ -202,6 +233,9 @@ class Watcher:
         self.on_error = on_error
         self.above: set[tuple[str, str]] = set()
         self.ticks = 0
+        self.raised = 0
+        self.last_alert: dict[str, Any] | None = None
+        self._events_seen: int | None = None
 
     def tick(self, now: dt.datetime | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One evaluation; returns (the evaluation, the alerts raised now)."""
@@ -215,7 +249,7 @@ class Watcher:
                 hot = row["engagements"] >= self.params.min_engagements and share >= self.params.threshold
                 if hot and key not in self.above:
                     alerts.append({
-                        "alert": f"{m}_share", "target": row["target"], "handle": row["handle"],
+                        "event": "alert", "alert": f"{m}_share", "target": row["target"], "handle": row["handle"],
                         "share": round(share, 4), "threshold": self.params.threshold,
                         "count": row[m], "engagements": row["engagements"], "window": ev["window"],
                         "evidence": row["evidence"],
@@ -226,6 +260,9 @@ class Watcher:
                     self.above.discard(key)
         present = {row["target"] for row in ev["targets"]}
         self.above = {k for k in self.above if k[0] in present}  # no engagements in the window: below
+        self.raised += len(alerts)
+        if alerts:
+            self.last_alert = {k: alerts[-1][k] for k in ("alert", "target", "handle", "share", "raised_at")}
         for a in alerts:
             for sink in self.sinks:
                 try:
@@ -234,6 +271,39 @@ class Watcher:
                     if self.on_error is not None:
                         self.on_error(exc)
         return ev, alerts
+
+    def watching(self, every_s: float | None = None) -> dict[str, Any]:
+        """What this watcher watches: ``event: "watching"``, the study, its targets, window and thresholds."""
+        targets = self.engine.raw.execute("SELECT count(*) FROM targets WHERE account_id IS NOT NULL").fetchone()
+        return {"event": "watching", "study": str(self.study.path), "targets": int(targets[0]) if targets else 0,
+                "window_s": self.params.window_s, "every_s": every_s, "threshold": self.params.threshold,
+                "parameters": dataclasses.asdict(self.params), "status": "after every evaluation"}
+
+    def status(self, ev: dict[str, Any]) -> dict[str, Any]:
+        """A summary of the evaluation ``ev`` (``event: "status"``), alerting or not.
+
+        ``events_seen`` counts the study's stored posts and likes (from the manifest, no scan) and
+        ``new_events`` the change since the previous status; ``engagements_in_window`` the targets' engagements
+        in the window; ``highest`` the target and measure nearest to (or over) the threshold among targets
+        with at least ``min_engagements``; ``alerts`` the alerts raised so far and ``last_alert`` the latest.
+        """
+        m = self.study.manifest()
+        seen = m.table_rows("posts") + m.table_rows("likes")
+        new = None if self._events_seen is None else seen - self._events_seen
+        self._events_seen = seen
+        rows = ev["targets"]
+        candidates = [(r[f"{k}_share"], r["engagements"], r["target"], r["handle"], k) for r in rows for k in MEASURES
+                      if r["engagements"] >= self.params.min_engagements]
+        highest = None
+        if candidates:
+            share, n, target, handle, k = max(candidates, key=lambda c: (c[0], c[1], c[2]))
+            highest = {"target": target, "handle": handle, "measure": f"{k}_share", "share": round(share, 4),
+                       "engagements": n}
+        return {"event": "status", "tick": self.ticks,
+                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "window": ev["window"],
+                "events_seen": seen, "new_events": new,
+                "engagements_in_window": sum(r["engagements"] for r in rows), "targets_in_window": len(rows),
+                "highest": highest, "alerts": self.raised, "last_alert": self.last_alert}
 
     def run(self, every_s: float, *, max_ticks: int | None = None,
             on_tick: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None) -> int:

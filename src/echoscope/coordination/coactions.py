@@ -3,9 +3,16 @@
 Why a registry of SQL producers: every co-action network (co-retweet, co-link, shared IP, ...) is the same
 computation -- two accounts act on the same *object* within a time window, again and again -- so the
 expensive part (a windowed self-join, pruning, null model, significance) is written once in
-:mod:`echoscope.coordination.network` and a behaviour only says what its actions are. An action is a row
+:mod:`echoscope.coordination.stages` and :mod:`echoscope.coordination.judge`, and a behaviour only says what its
+actions are. An action is a row
 ``(account_id, object_id, action_id, ts)`` with ``ts`` in epoch seconds. Adding a behaviour means adding one
 entry to :data:`COACTIONS`, like the coordination-network-toolkit's ``_network_types``.
+
+The queries are DuckDB SQL and run on Spark too, transpiled with DuckDB's semantics (:mod:`.dialect`): one
+definition per behaviour. Under a peer's semantics (``--semantics cnt|coortweet``) a query gives the peer's
+objects (:func:`semantics_of`: URLs as given; CooRTweet's single hashtags, reposts included), and
+:attr:`CoAction.peers` says which peers define the behaviour at all. Normalisation (URLs, texts) is in
+the DuckDB macros of :data:`MACROS`, which the transpiler expands on Spark.
 """
 
 from __future__ import annotations
@@ -20,31 +27,69 @@ TRACKING_PARAMS: tuple[str, ...] = (
     "_ga", "ref_src", "ref_url", "s", "si", "spm", "cmpid", "__twitter_impression",
 )
 
-#: DuckDB macro: scheme, ``www.``, fragment, tracking parameters and trailing slash removed; host lower-cased.
-URL_MACRO = r"""
-CREATE OR REPLACE TEMP MACRO echo_norm_url(u) AS (
-  WITH s AS (SELECT regexp_replace(regexp_replace(trim(u), '^[A-Za-z][A-Za-z0-9+.-]*://', ''), '#.*$', '') AS v),
-       h AS (SELECT regexp_replace(lower(regexp_extract(v, '^[^/?]*')), '^www\.', '') AS host,
-                    regexp_extract(v, '^[^/?]*([^?]*)', 1) AS path,
-                    regexp_extract(v, '\?(.*)$', 1) AS q FROM s),
-       p AS (SELECT host, regexp_replace(path, '/+$', '') AS path,
-                    array_to_string(list_filter(string_split(q, '&'),
-                        x -> x <> '' AND NOT regexp_matches(lower(x), '^(PARAMS)(=|$)')), '&') AS q FROM h)
-  SELECT host || path || CASE WHEN q = '' THEN '' ELSE '?' || q END FROM p
+#: second-level labels under which a two-letter country domain registers names (``bbc.co.uk``, ``abc.net.au``,
+#: ``x.com.br``, ``y.go.jp``): under ``LABEL.CC`` the registrable domain keeps three labels. A short stand-in
+#: for the Public Suffix List (which the SQL of both engines cannot carry): it misses rarer country schemes
+COUNTRY_SECOND_LEVELS: tuple[str, ...] = (
+    "ac", "co", "com", "edu", "go", "gob", "gouv", "gov", "govt", "gv", "ltd", "mil", "ne", "net", "nhs", "nic",
+    "nom", "or", "org", "plc", "sch",
 )
-""".replace("PARAMS", "|".join(TRACKING_PARAMS))
 
-#: DuckDB macro: text normalised for co-text (lower case; URLs, mentions, a leading RT, punctuation removed;
-#: each Han, Hiragana and Katakana character made a token of its own, since those scripts put no spaces
-#: between words: without it a Chinese post is one "word", below co-text's minimum of 4 tokens, and its
-#: near-duplicates cannot be shingled)
-TEXT_MACRO = r"""
-CREATE OR REPLACE TEMP MACRO echo_norm_text(t) AS (
-  trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(t),
-    'https?://\S+', ' ', 'g'), '(^|\s)rt\s+@\S+:?', ' ', 'g'), '@\S+', ' ', 'g'), '[\pP\pS]+', ' ', 'g'),
-    '([\p{Han}\p{Hiragana}\p{Katakana}])', ' \1 ', 'g'), '\s+', ' ', 'g'))
+#: hosts that give each user a subdomain of their own (``alice.blogspot.com``): there the registrable domain
+#: keeps the user's label, as the Public Suffix List's private section does, so that every blog on the host is
+#: not one object
+HOSTED_SUFFIXES: tuple[str, ...] = (
+    "blogspot.com", "wordpress.com", "substack.com", "tumblr.com", "medium.com", "github.io", "gitlab.io",
+    "livejournal.com", "appspot.com", "herokuapp.com", "netlify.app", "vercel.app", "pages.dev", "wixsite.com",
+    "weebly.com", "typepad.com", "over-blog.com", "home.blog", "tilda.ws", "narod.ru", "ucoz.ru",
 )
-"""
+
+#: the normalisation functions as DuckDB macros: name -> (parameters, SQL expression). Plain expressions (a
+#: macro may call the ones before it), so that one definition also runs on Spark: :mod:`.dialect` expands them
+#: there with DuckDB's semantics (its regular expressions, lower-casing and trimming).
+#:
+#: ``echo_norm_url(u)``: scheme, ``www.``, fragment, tracking parameters and trailing slash removed; host
+#: lower-cased (``echo_url_rest``: the URL without scheme and fragment; ``echo_url_query``: its query without
+#: tracking parameters; ``echo_url_parts``: host, path and query put together).
+#:
+#: ``echo_norm_text(t)``: text normalised for co-text (lower case; URLs, mentions, a leading RT, punctuation
+#: removed; each Han, Hiragana and Katakana character made a token of its own, since those scripts put no spaces
+#: between words: without it a Chinese post is one "word", below co-text's minimum of 4 tokens, and its
+#: near-duplicates cannot be shingled).
+#:
+#: ``echo_norm_domain(u)``: the registrable domain of a URL (``echo_url_host``: the host of the normalised URL
+#: without user, port, trailing dots and leading ``www``/``www2``...): an IP address as it is; under a
+#: two-letter country domain with a second level of :data:`COUNTRY_SECOND_LEVELS` the last three labels
+#: (``news.bbc.co.uk`` -> ``bbc.co.uk``); under a host of :data:`HOSTED_SUFFIXES` the user's label and the host
+#: (``alice.blogspot.com``); else the last two labels (``m.facebook.com`` -> ``facebook.com``).
+#:
+#: ``echo_ts_text(t)``: DuckDB's text of a UTC timestamp (``2024-03-01 12:00:00.12345+00``), shared-ip's action id.
+MACROS: dict[str, tuple[tuple[str, ...], str]] = {
+    "echo_url_rest": (("u",), r"""regexp_replace(regexp_replace(trim(u), '^[A-Za-z][A-Za-z0-9+.-]*://', ''),
+        '#.*$', '')"""),
+    "echo_url_query": (("v",), r"""array_to_string(list_filter(string_split(regexp_extract(v, '\?(.*)$', 1), '&'),
+        x -> x <> '' AND NOT regexp_matches(lower(x), '^(PARAMS)(=|$)')), '&')""".replace(
+        "PARAMS", "|".join(TRACKING_PARAMS))),
+    "echo_url_parts": (("v", "q"), r"""regexp_replace(lower(regexp_extract(v, '^[^/?]*')), '^www\.', '')
+        || regexp_replace(regexp_extract(v, '^[^/?]*([^?]*)', 1), '/+$', '')
+        || CASE WHEN q = '' THEN '' ELSE '?' || q END"""),
+    "echo_norm_url": (("u",), "echo_url_parts(echo_url_rest(u), echo_url_query(echo_url_rest(u)))"),
+    "echo_norm_text": (("t",), r"""trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+        regexp_replace(regexp_replace(lower(t), 'https?://\S+', ' ', 'g'), '(^|\s)rt\s+@\S+:?', ' ', 'g'),
+        '@\S+', ' ', 'g'), '[\pP\pS]+', ' ', 'g'), '([\p{Han}\p{Hiragana}\p{Katakana}])', ' \1 ', 'g'),
+        '\s+', ' ', 'g'))"""),
+    "echo_url_host": (("u",), r"""regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+        regexp_extract(echo_norm_url(u), '^[^/?]*'), '^[^@]*@', ''), ':[0-9]*$', ''), '[.]+$', ''),
+        '^(www[0-9]*[.])+', '')"""),
+    "echo_domain_of": (("h",), r"""CASE WHEN h = '' THEN NULL
+        WHEN regexp_matches(h, '^[0-9.]+$') OR regexp_matches(h, '^\[') THEN h
+        WHEN regexp_matches(h, '[^.]+[.](SLD)[.][a-z]{2}$') THEN regexp_extract(h, '[^.]+[.](SLD)[.][a-z]{2}$', 0)
+        WHEN regexp_matches(h, '[^.]+[.](HOSTED)$') THEN regexp_extract(h, '[^.]+[.](HOSTED)$', 0)
+        ELSE regexp_extract(h, '([^.]+[.])?[^.]+$', 0) END""".replace("SLD", "|".join(COUNTRY_SECOND_LEVELS)).replace(
+        "HOSTED", "|".join(x.replace(".", "[.]") for x in HOSTED_SUFFIXES))),
+    "echo_norm_domain": (("u",), "echo_domain_of(echo_url_host(u))"),
+    "echo_ts_text": (("t",), "CAST(t AS VARCHAR)"),
+}
 
 EPOCH = "epoch_us({col}) / 1e6"
 
@@ -83,6 +128,8 @@ class CoAction:
         SQL expression over ``object_id`` naming what the held-out validation splits into halves: the
         object itself, or for co-latency's ``post@bucket`` objects the post, so that one post falls in the
         same half in every behaviour of a fused run.
+    peers : frozenset of str
+        The peer semantics (``cnt``, ``coortweet``) that define this behaviour: ``--semantics`` runs only these.
     order : str or None
         ``ORDER BY`` list giving the actions their ids (``_ca_raw`` row order) when the query's own order is
         not a table scan's: the behaviours over the ``engagements`` view (a join) are numbered by action id,
@@ -99,6 +146,7 @@ class CoAction:
     window: Callable[[dict[str, Any]], float] | None = None
     unit: str = "object_id"
     order: str | None = None
+    peers: frozenset[str] = frozenset()
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -108,17 +156,54 @@ def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
     return sql
 
 
+def semantics_of(p: dict[str, Any]) -> str:
+    """The semantics a behaviour's SQL is asked for: ``p["semantics"]``, else ``cnt`` when ``raw_urls`` is set
+    (the stages set it for every peer semantics), else ``echoscope``."""
+    return str(p.get("semantics") or ("cnt" if p.get("raw_urls") else "echoscope"))
+
+
+def _posts_with(p: dict[str, Any], cond: str) -> str:
+    """The posts a list behaviour reads: ``cond`` holds, the time is known, and -- except under CooRTweet's
+    semantics -- not a repost (a repost carries the original's objects: sharing them is a co-retweet, as the
+    cnt toolkit counts it). CooRTweet takes every row of the table it is given (its vignette's ``prep_data``
+    per object column), so under ``coortweet`` reposts count too."""
+    kind = "" if semantics_of(p) == "coortweet" else "kind <> 'repost' AND "
+    return f"FROM posts WHERE {kind}created_at IS NOT NULL AND {cond}"
+
+
 def _links(p: dict[str, Any]) -> str:
     url = "u" if p.get("raw_urls") else "echo_norm_url(u)"
-    # reposts carry the original's URLs: sharing them is a co-retweet, not a co-link (as the peers do)
     return (f"SELECT account_id, {url} AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts "
-            f"FROM (SELECT account_id, post_id, created_at, unnest(urls) AS u FROM posts "
-            f"WHERE kind <> 'repost' AND created_at IS NOT NULL AND len(urls) > 0) WHERE u IS NOT NULL AND u <> ''")
+            f"FROM (SELECT account_id, post_id, created_at, unnest(urls) AS u {_posts_with(p, 'len(urls) > 0')}) "
+            "WHERE u IS NOT NULL AND u <> ''")
+
+
+def _domains(p: dict[str, Any]) -> str:
+    # one action per (post, registrable domain): two links of a post to one site are one share of the site. The
+    # host is computed once per URL in a subquery (a macro's argument is substituted, not evaluated once: the
+    # nested form evaluated the URL normalisation once per reference, several times slower)
+    return (f"SELECT DISTINCT account_id, echo_domain_of(h) AS object_id, post_id AS action_id, "
+            f"{EPOCH.format(col='created_at')} AS ts FROM (SELECT account_id, post_id, created_at, "
+            f"echo_url_host(u) AS h FROM (SELECT account_id, post_id, created_at, unnest(urls) AS u "
+            f"{_posts_with(p, 'len(urls) > 0')}) WHERE u IS NOT NULL AND u <> '')")
+
+
+def _media(p: dict[str, Any]) -> str:
+    # each media hash (or key) of a post as given: hashes are case-sensitive (base32 CIDs, base83 blurhashes)
+    return (f"SELECT account_id, h AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts "
+            f"FROM (SELECT account_id, post_id, created_at, unnest(list_distinct(media_hashes)) AS h "
+            f"{_posts_with(p, 'len(media_hashes) > 0')}) WHERE h IS NOT NULL AND h <> ''")
 
 
 def _hashtags(p: dict[str, Any]) -> str:
+    if semantics_of(p) == "coortweet":
+        # CooRTweet's hashtag object is one hashtag as written (its reshape_tweets and vignette: one row per tag)
+        return (f"SELECT account_id, h AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts "
+                f"FROM (SELECT account_id, post_id, created_at, unnest(list_distinct(hashtags)) AS h "
+                f"{_posts_with(p, 'len(hashtags) > 0')}) WHERE h IS NOT NULL AND h <> ''")
     # the set of hashtags (order-free, case-free) as one object; single hashtags are trends, not signatures
-    return (f"SELECT account_id, array_to_string(list_sort(list_distinct(list_transform(hashtags, x -> lower(x)))), ' ')"
+    return ("SELECT account_id, "
+            "array_to_string(list_sort(list_distinct(list_transform(hashtags, x -> lower(x)))), ' ')"
             f" AS object_id, post_id AS action_id, {EPOCH.format(col='created_at')} AS ts FROM posts "
             f"WHERE kind <> 'repost' AND created_at IS NOT NULL "
             f"AND len(list_distinct(list_transform(hashtags, x -> lower(x)))) >= {int(p.get('min_hashtags', 2))}")
@@ -131,7 +216,7 @@ def _mentions(p: dict[str, Any]) -> str:
 
 
 def _text(p: dict[str, Any]) -> str:
-    # object_id is the normalised text; near-duplicates are merged afterwards (network.py, MinHash LSH)
+    # object_id is the normalised text; near-duplicates are merged afterwards (text.py, MinHash LSH)
     return (f"SELECT account_id, echo_norm_text(text) AS object_id, post_id AS action_id, "
             f"{EPOCH.format(col='created_at')} AS ts FROM posts WHERE kind <> 'repost' AND text IS NOT NULL "
             f"AND created_at IS NOT NULL AND len(string_split(echo_norm_text(text), ' ')) >= "
@@ -218,26 +303,36 @@ def _latency_window(p: dict[str, Any]) -> float:
 
 
 def _shared_ip(p: dict[str, Any]) -> str:
-    return ("SELECT account_id, object_id, min(action_id) AS action_id, min(ts) AS ts FROM ("
-            f"SELECT account_id, 'ip:' || ip_hash AS object_id, account_id || '@' || CAST(ts AS VARCHAR) AS action_id, "
-            f"{EPOCH.format(col='ts')} AS ts FROM logins WHERE ip_hash IS NOT NULL AND ts IS NOT NULL UNION ALL "
-            f"SELECT account_id, 'device:' || device_hash, account_id || '@' || CAST(ts AS VARCHAR), "
-            f"{EPOCH.format(col='ts')} FROM logins WHERE device_hash IS NOT NULL AND ts IS NOT NULL) "
+    # one action per (account, address or device): its first login; the action id is 'account@time'
+    one = ("SELECT account_id, '{kind}:' || {col} AS object_id, account_id || '@' || echo_ts_text(ts) AS action_id, "
+           f"{EPOCH.format(col='ts')} AS ts FROM logins WHERE {{col}} IS NOT NULL AND ts IS NOT NULL")
+    both = " UNION ALL ".join(one.format(kind=k, col=c) for k, c in (("ip", "ip_hash"), ("device", "device_hash")))
+    return (f"SELECT account_id, object_id, min(action_id) AS action_id, min(ts) AS ts FROM ({both}) "
             "GROUP BY account_id, object_id")
 
 
 #: behaviour name -> definition (order = order of the fused network's behaviour list)
+CNT, COORTWEET = frozenset({"cnt"}), frozenset({"coortweet"})
+BOTH = CNT | COORTWEET
+
 COACTIONS: dict[str, CoAction] = {
-    "co-retweet": CoAction("co-retweet", "reposts of the same post", _ref_kind("repost"), cnt_name="co_retweet"),
-    "co-reply": CoAction("co-reply", "replies to the same post", _ref_kind("reply"), cnt_name="co_reply"),
+    "co-retweet": CoAction("co-retweet", "reposts of the same post", _ref_kind("repost"), cnt_name="co_retweet",
+                           peers=BOTH),
+    "co-reply": CoAction("co-reply", "replies to the same post", _ref_kind("reply"), cnt_name="co_reply",
+                         peers=CNT),
     "co-quote": CoAction("co-quote", "quotes of the same post", _ref_kind("quote")),
     "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link",
-                        order=ACTION_ORDER),
-    "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags", _hashtags,
-                           order=ACTION_ORDER),
+                        order=ACTION_ORDER, peers=BOTH),
+    "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags (under coortweet "
+                           "semantics: the same hashtag)", _hashtags, order=ACTION_ORDER, peers=COORTWEET),
+    "co-domain": CoAction("co-domain", "posts linking to the same site (registrable domain of the URL)", _domains,
+                          order=ACTION_ORDER, peers=COORTWEET),
+    "co-media": CoAction("co-media", "posts carrying the same image or media hash (media_hashes)", _media,
+                         order=ACTION_ORDER, peers=COORTWEET),
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
                            order=ACTION_ORDER),
-    "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet"),
+    "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet",
+                        peers=CNT),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
                            order=ACTION_ORDER),
@@ -255,9 +350,20 @@ COACTIONS: dict[str, CoAction] = {
 
 
 def install_macros(con: Any) -> None:
-    """Create the URL and text normalisation macros on a raw DuckDB connection."""
-    con.execute(URL_MACRO)
-    con.execute(TEXT_MACRO)
+    """Create the normalisation macros (:data:`MACROS`) on a raw DuckDB connection."""
+    for name, (args, body) in MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({', '.join(args)}) AS ({body})")
+
+
+def _normalise(macro: str, value: str) -> str:
+    from ..settings import duckdb_connection
+
+    con = duckdb_connection()
+    try:
+        install_macros(con)
+        return str(con.execute(f"SELECT {macro}(?)", [value]).fetchone()[0])
+    finally:
+        con.close()
 
 
 def normalise_url(url: str) -> str:
@@ -268,17 +374,28 @@ def normalise_url(url: str) -> str:
     >>> normalise_url("https://www.Example.com/a/?utm_source=x&id=3#top")
     'example.com/a?id=3'
     """
-    import duckdb
+    return _normalise("echo_norm_url", url)
 
-    con = duckdb.connect()
-    install_macros(con)
-    return str(con.execute("SELECT echo_norm_url(?)", [url]).fetchone()[0])
+
+def normalise_domain(url: str) -> str | None:
+    """The registrable domain of one URL exactly as co-domain takes it (the SQL macro ``echo_norm_domain``).
+
+    Examples
+    --------
+    >>> normalise_domain("https://news.BBC.co.uk/a?utm_source=x")
+    'bbc.co.uk'
+    """
+    from ..settings import duckdb_connection
+
+    con = duckdb_connection()
+    try:
+        install_macros(con)
+        row = con.execute("SELECT echo_norm_domain(?)", [url]).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+    finally:
+        con.close()
 
 
 def normalise_text(text: str) -> str:
     """Normalise one text exactly as co-text does."""
-    import duckdb
-
-    con = duckdb.connect()
-    install_macros(con)
-    return str(con.execute("SELECT echo_norm_text(?)", [text]).fetchone()[0])
+    return _normalise("echo_norm_text", text)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .network import insertion_order
+from .backends import StageTables
 
 #: MinHash permutations per text (as datasketch's default)
 NUM_PERM = 128
@@ -96,7 +96,8 @@ def _components(con: Any, threshold: float, num_perm: int, seed: int) -> np.ndar
     return rep
 
 
-def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NUM_PERM, seed: int = 1) -> list[int]:
+def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NUM_PERM, seed: int = 1, *,
+                          settings: Any = None) -> list[int]:
     """Group index (the smallest member index) of every text; texts at Jaccard >= ``threshold`` share a group.
 
     Parameters
@@ -107,12 +108,14 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NU
         Jaccard similarity of word 3-shingles at which two texts count as the same.
     num_perm, seed
         MinHash permutations and the seed of their hash family.
+    settings : echoscope.settings.EngineSettings, optional
+        The DuckDB memory limit and threads (default: the coordination stage's defaults).
     """
     from ..settings import duckdb_connection
 
     if not texts:
         return []
-    con = duckdb_connection(stage="coordination")  # out of core, like the study's connection
+    con = duckdb_connection(settings, stage="coordination")  # out of core, like the study's connection
     try:
         con.register("_nd_in", pa.table({"t": pa.array(texts, pa.string()),
                                          "i": pa.array(np.arange(len(texts), dtype=np.int64))}))
@@ -122,31 +125,30 @@ def near_duplicate_groups(texts: list[str], threshold: float, num_perm: int = NU
         con.close()
 
 
-def merge_near_duplicates(con: Any, params: Any, progress: Callable[[dict[str, Any]], None]) -> int:
+def merge_near_duplicates(t: StageTables, params: Any, progress: Callable[[dict[str, Any]], None]) -> int:
     """Replace ``_ca_raw.object_id`` (normalised text) by its near-duplicate group's text; return texts merged.
 
-    The distinct texts are numbered in text order, so a group's representative is its smallest text (what
-    :func:`near_duplicate_groups` gives for the sorted texts, as the Spark engine calls it).
+    The distinct texts are numbered in text order (``_nd_t``), so a group's representative is its smallest
+    text. The MinHash LSH runs in DuckDB (its ``hash()`` is the hash family): on the study's connection, or on
+    Spark on a side connection that the distinct texts are copied into (``t.duckdb``); the posts stay where
+    they are and only the texts that change come back. The actions keep their ids (their order).
     """
-    con.execute("""CREATE OR REPLACE TEMP TABLE _nd_t AS SELECT CAST(row_number() OVER (ORDER BY t) AS BIGINT) - 1 AS i, t
-        FROM (SELECT DISTINCT object_id AS t FROM _ca_raw)""")
-    n = int(con.execute("SELECT count(*) FROM _nd_t").fetchone()[0])
+    t.make("_nd_t", "SELECT CAST(row_number() OVER (ORDER BY t) AS BIGINT) - 1 AS i, t "
+                    "FROM (SELECT DISTINCT object_id AS t FROM _ca_raw)")
+    n = t.count("_nd_t")
     if not n:
-        con.execute("DROP TABLE IF EXISTS _nd_t")
+        t.drop("_nd_t")
         return 0
-    progress({"event": "stage", "message": f"co-text: MinHash LSH over {n:,} distinct texts"})
-    rep = _components(con, float(params.near_duplicate), NUM_PERM, int(params.seed) + 1)
+    progress({"event": "stage", "message": f"co-text: MinHash LSH over {n:,} distinct texts{t.label}"})
+    with t.duckdb("_nd_t") as con:
+        rep = _components(con, float(params.near_duplicate), NUM_PERM, int(params.seed) + 1)
     moved = np.flatnonzero(rep != np.arange(n))
     if len(moved):
-        con.register("_nd_mv", pa.table({"i": pa.array(moved.astype(np.int64)), "r": pa.array(rep[moved])}))
-        con.execute("""CREATE OR REPLACE TEMP TABLE _nd_map AS SELECT a.t AS object_id, b.t AS rep
-            FROM _nd_mv m JOIN _nd_t a ON a.i = m.i JOIN _nd_t b ON b.i = m.r""")
-        con.unregister("_nd_mv")
-        # the actions keep their order (rowid = action id, which the Spark engine reproduces)
-        with insertion_order(con):
-            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_raw AS SELECT r.account_id,
-                    coalesce(m.rep, r.object_id) AS object_id, r.action_id, r.ts
-                FROM _ca_raw r LEFT JOIN _nd_map m USING (object_id) ORDER BY r.rowid""")
-        con.execute("DROP TABLE IF EXISTS _nd_map")
-    con.execute("DROP TABLE IF EXISTS _nd_t")
+        t.put("_nd_mv", pa.table({"i": pa.array(moved.astype(np.int64)), "r": pa.array(rep[moved])}))
+        t.make("_nd_map", "SELECT a.t AS object_id, b.t AS rep FROM _nd_mv m JOIN _nd_t a ON a.i = m.i "
+                          "JOIN _nd_t b ON b.i = m.r")
+        t.actions("_ca_raw", """SELECT r.account_id, coalesce(m.rep, r.object_id) AS object_id, r.action_id, r.ts,
+                r.rowid AS _o FROM _ca_raw r LEFT JOIN _nd_map m USING (object_id)""", order="_o")
+        t.drop("_nd_map", "_nd_mv")
+    t.drop("_nd_t")
     return int(len(moved))

@@ -30,7 +30,7 @@ ProgressFn = Callable[[dict[str, Any]], None]
 #: fills a missing table from this)
 ANALYSIS_TABLES: dict[str, tuple[str, ...]] = {
     "measures": ("amplification_summary", "amplification_superspreaders", "amplification_lorenz",
-                 "amplification_rapidfire"),
+                 "amplification_rapidfire", "amplification_latency"),
     "coordination": ("coord_edges", "coord_clusters", "coord_members", "coord_evidence"),
     "accounts": ("account_signals", "account_scores"),
 }
@@ -96,4 +96,63 @@ def store_result(study: StudyStore, result: AnalysisResult, *, meta: dict[str, A
     return run_id
 
 
-__all__ = ["ANALYSIS_COMMANDS", "ANALYSIS_TABLES", "AnalysisResult", "ProgressFn", "new_run_id", "store_result"]
+#: runs of each analysis ``echoscope runs STUDY --prune`` keeps by default (the latest is always kept)
+KEEP_RUNS = 5
+
+
+def latest_runs(study: StudyStore) -> dict[str, str]:
+    """The run id whose tables are the latest of each analysis (``{analysis: run id}``; from the manifest)."""
+    return study.manifest().latest_runs()
+
+
+def prune_runs(study: StudyStore, *, keep: int = KEEP_RUNS, analysis: str | None = None,
+               dry_run: bool = False) -> dict[str, Any]:
+    """Forget all but the ``keep`` newest stored runs of each analysis and delete their Parquet parts.
+
+    The latest run of each analysis (the one whose tables the views read by default) is never pruned, even
+    with ``keep=0``; a part is deleted only when no kept run, latest result table or canonical table refers to
+    it. The manifest changes in one atomic commit under the study's write lock, and the parts are deleted
+    after it, so a reader sees either every run or the pruned set, never a run whose files are gone.
+
+    Parameters
+    ----------
+    study : StudyStore
+        The study.
+    keep : int
+        Runs kept per analysis, newest first (at least 0; the latest always stays).
+    analysis : str, optional
+        Prune only this analysis's runs (``coordination``, ``accounts``, ``measures``).
+    dry_run : bool
+        Say what would go; change nothing.
+
+    Returns
+    -------
+    dict
+        ``pruned`` (run ids), ``kept`` (run ids), ``deleted_parts`` (paths relative to the study), ``bytes``
+        (their size) and ``dry_run``.
+    """
+    import contextlib
+
+    from ..errors import ConfigError
+
+    if keep < 0:
+        raise ConfigError(f"--keep {keep}: give how many runs of each analysis to keep (0 or more; the latest "
+                          "always stays)")
+    if analysis is not None and analysis not in ANALYSIS_TABLES:
+        raise ConfigError(f"unknown analysis '{analysis}'; one of {', '.join(ANALYSIS_TABLES)}")
+    with study.lock():
+        m = study.manifest()
+        drop = m.prunable_runs(keep, analysis)
+        kept = [r["id"] for r in m.runs() if r.get("id") not in drop]
+        parts = m.drop_runs(drop)
+        size = sum((study.path / p).stat().st_size for p in parts if (study.path / p).exists())
+        if not dry_run and drop:
+            study.commit(m)
+            for p in parts:
+                with contextlib.suppress(FileNotFoundError):
+                    (study.path / p).unlink()
+    return {"pruned": drop, "kept": kept, "deleted_parts": parts, "bytes": size, "dry_run": dry_run}
+
+
+__all__ = ["ANALYSIS_COMMANDS", "ANALYSIS_TABLES", "KEEP_RUNS", "AnalysisResult", "ProgressFn", "latest_runs",
+           "new_run_id", "prune_runs", "store_result"]

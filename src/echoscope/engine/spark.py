@@ -157,14 +157,19 @@ def spark_session(master: str | SparkTarget = "local[2]") -> Any:
     return _SPARK_SESSIONS[target.master]
 
 
-def spark_read_parts(spark: Any, study: Study, target: SparkTarget, table: str, parts: list[str]) -> Any:
+def spark_read_parts(spark: Any, study: Study, target: SparkTarget, table: str, parts: list[str],
+                     schema: Any = None) -> Any:
     """A DataFrame over the study's Parquet ``parts`` of ``table`` at the target's ``data_root``.
 
-    A part missing there (the study not synced, or synced before its last change) is a ConfigError that says
-    which and how to fix it, instead of Spark's stack trace.
+    With ``schema`` (a canonical Arrow schema) the parts are read with it: a column the older parts lack (added
+    to the schema after they were written, e.g. ``posts.media_hashes``) reads as null. A part missing there (the
+    study not synced, or synced before its last change) is a ConfigError that says which and how to fix it,
+    instead of Spark's stack trace.
     """
     uris = [target.part_uri(study, p) for p in parts]
     try:
+        if schema is not None:
+            return spark.read.schema(", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)).parquet(*uris)
         return spark.read.parquet(*uris)
     except Exception as exc:
         if "PATH_NOT_FOUND" not in str(exc) and "Path does not exist" not in str(exc):
@@ -194,7 +199,7 @@ def connect_spark(study: Study, master: str | None = None, *, data_root: str | N
         parts = m.table_parts(name)
         view = "targets_raw" if name == "targets" else name
         if parts:
-            df = spark_read_parts(spark, study, target, name, parts).select(*[f"`{f.name}`" for f in schema])
+            df = spark_read_parts(spark, study, target, name, parts, schema).select(*[f"`{f.name}`" for f in schema])
         else:
             ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
             df = spark.createDataFrame([], ddl)

@@ -7,8 +7,9 @@
 
 from .data import ReportOptions, gather
 from .exports import EXPORTERS, export_study
-from .html import build_document, findings, render_report
+from .html import build_document, render_report
 from .pseudonymise import Pseudonymiser, resolve_key
+from .wording import findings
 
 __all__ = [
            "EXPORTERS",

@@ -13,6 +13,7 @@ marked safe for the template (:class:`markupsafe.Markup`); data itself never is.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -40,8 +41,10 @@ ALLOWED_ATTRIBUTES: frozenset[str] = frozenset({
 })
 _URL = re.compile(r"url\(\s*([^)]*)\)", re.IGNORECASE)
 
-#: colours of the amplifier classes (colour-blind safe; later suspended in red-orange)
+#: colours of the amplifier classes (colour-blind safe; later suspended in red-orange); a series of engagements
+#: the stored measures did not split by class is grey
 CLASS_COLOURS: dict[str, str] = {"later suspended": "#d55e00", "flagged": "#e69f00", "organic (not flagged)": "#56b4e9"}
+UNCLASSIFIED_COLOUR = "#999999"
 _PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#999999", "#000000",
             "#8c510a", "#01665e", "#762a83")
 
@@ -135,28 +138,65 @@ def render(chart: Any, chart_id: str, title: str) -> Markup:
     return sanitise_svg(_svg(spec), chart_id=chart_id, title=title)
 
 
-def _class_scale() -> Any:
+def _class_scale(classes: list[str]) -> Any:
     import altair as alt
 
-    return alt.Scale(domain=list(CLASS_COLOURS), range=list(CLASS_COLOURS.values()))
+    return alt.Scale(domain=list(classes), range=[CLASS_COLOURS.get(c, UNCLASSIFIED_COLOUR) for c in classes])
 
 
-def weekly_chart(rows: list[dict[str, Any]], facet: str | None = None, *, width: int = 560) -> Any:
-    """Stacked weekly engagements by amplifier class (faceted by ``facet`` when given)."""
+def _panels(df: Any, facet: str | None, order: list[str] | None) -> Any:
+    """``df`` with a ``_panel`` position column: facet panels go in ``order`` (others after, by name). The
+    facet sorts by that field because vl-convert's Vega-Lite ignores an explicit list of facet values."""
+    if facet:
+        pos = {v: i for i, v in enumerate(order or sorted(set(df[facet])))}
+        df["_panel"] = [pos.get(v, len(pos)) for v in df[facet]]
+    return df
+
+
+def _facet(facet: str) -> Any:
+    import altair as alt
+
+    return alt.Facet(f"{facet}:N", title=None, sort=alt.EncodingSortField(field="_panel", op="min"))
+
+
+def all_weeks(weeks: list[str]) -> list[str]:
+    """Every Monday (``YYYY-MM-DD``) from the first to the last of ``weeks``, so an empty week shows as a gap."""
+    days = sorted({dt.date.fromisoformat(w[:10]) for w in weeks if w})
+    if not days:
+        return []
+    out, d = [], days[0]
+    while d <= days[-1]:
+        out.append(d.isoformat())
+        d += dt.timedelta(days=7)
+    return out
+
+
+def weekly_chart(rows: list[dict[str, Any]], classes: list[str], facet: str | None = None, *,
+                 facet_order: list[str] | None = None, width: int = 560) -> Any:
+    """Stacked weekly engagements by amplifier class (faceted by ``facet`` when given).
+
+    The week axis is ordinal -- one band per Monday from the first week to the last, empty weeks included --
+    and each band is at least 4 px wide (the chart widens past ``width`` for very long studies): on a temporal
+    axis a bar is one day wide, which over a year of weeks drew bars half a pixel wide.
+    """
     import altair as alt
     import pandas as pd
 
-    df = pd.DataFrame(rows)
+    weeks = all_weeks([r["week"] for r in rows])
+    panel = width // 2 if facet else width
+    step = max(4, min(40, panel // max(1, len(weeks))))
+    df = _panels(pd.DataFrame(rows), facet, facet_order)
+    df["order"] = df["class"].map({c: i for i, c in enumerate(classes)})
     base = alt.Chart(df).mark_bar().encode(
-        x=alt.X("week:T", title="week (UTC, Monday)", timeUnit="yearmonthdate"),
-        y=alt.Y("sum(n):Q", title="engagements"),
-        color=alt.Color("class:N", scale=_class_scale(), title="amplifier class",
-                        sort=list(CLASS_COLOURS)),
-        order=alt.Order("class:N"))
+        x=alt.X("week:O", title="week (UTC, Monday)", sort=weeks, scale=alt.Scale(domain=weeks),
+                axis=alt.Axis(labelOverlap=True, labelAngle=-45)),
+        y=alt.Y("n:Q", title="engagements", stack="zero"),
+        color=alt.Color("class:N", scale=_class_scale(classes), title="amplifier class", sort=list(classes)),
+        order=alt.Order("order:Q"))
     if facet:
-        return base.properties(width=width // 2, height=120).facet(
-            facet=alt.Facet(f"{facet}:N", title=None), columns=2).resolve_scale(y="independent")
-    return base.properties(width=width, height=200)
+        return base.properties(width=alt.Step(step), height=120).facet(
+            facet=_facet(facet), columns=2).resolve_scale(y="independent")
+    return base.properties(width=alt.Step(step), height=200)
 
 
 def lorenz_chart(rows: list[dict[str, Any]], colour: str | None = None, *, width: int = 300) -> Any:
@@ -178,81 +218,125 @@ def lorenz_chart(rows: list[dict[str, Any]], colour: str | None = None, *, width
     return (eq + line).properties(width=width, height=width)
 
 
-def latency_chart(rows: list[dict[str, Any]], bins: list[str], facet: str | None = None, *, width: int = 560) -> Any:
-    """Histogram of engagement latency on fixed roughly logarithmic bins, stacked by amplifier class."""
+def latency_chart(rows: list[dict[str, Any]], bins: list[str], facet: str | None = None, *,
+                  facet_order: list[str] | None = None, width: int = 560) -> Any:
+    """Histogram of engagement latency on the stored, roughly logarithmic bins."""
     import altair as alt
     import pandas as pd
 
-    df = pd.DataFrame(rows)
-    base = alt.Chart(df).mark_bar().encode(
-        x=alt.X("bin:N", sort=bins, title="time from post to engagement"),
-        y=alt.Y("sum(n):Q", title="engagements"),
-        color=alt.Color("class:N", scale=_class_scale(), title="amplifier class", sort=list(CLASS_COLOURS)),
-        order=alt.Order("class:N"))
+    df = _panels(pd.DataFrame(rows), facet, facet_order)
+    base = alt.Chart(df).mark_bar(color=_PALETTE[0]).encode(
+        x=alt.X("bin:N", sort=bins, scale=alt.Scale(domain=bins), title="time from post to engagement"),
+        y=alt.Y("n:Q", title="engagements"))
     if facet:
         return base.properties(width=width // 2, height=120).facet(
-            facet=alt.Facet(f"{facet}:N", title=None), columns=2).resolve_scale(y="independent")
+            facet=_facet(facet), columns=2).resolve_scale(y="independent")
     return base.properties(width=width, height=200)
 
 
-def network_svg(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, width: int = 900,
-                title: str = "coordination network") -> Markup:
-    """The clusters drawn as a static picture: each cluster laid out apart (spring layout, fixed seed) in a
-    grid cell sized by its membership; later-suspended members drawn with a dark ring. Written with
-    ElementTree (every text escaped) and passed through :func:`sanitise_svg`."""
+def _cell_title(c: str, n: int, info: dict[str, Any], chars: int) -> tuple[str, str, str]:
+    """The three header lines of a cluster's cell: ``cluster 3 · 24 accounts``, its label (or judgement) and
+    its top members' handles."""
+    size = info.get("size") if info.get("size") is not None else n
+    kind = info.get("label") or ("not judged coordinated" if info.get("coordinated") is False else "")
+    names = ", ".join("@" + str(m["handle"]).lstrip("@") if m.get("handle") else str(m.get("account_id"))
+                      for m in info.get("top_members") or [])
+    return label(f"cluster {c} \u00b7 {int(size):,} accounts", chars), label(kind, chars), label(names, chars)
+
+
+def _cluster_layout(sub: Any) -> dict[str, tuple[float, float]]:
+    """Positions in [0, 1]^2 for one cluster: its largest connected part by a spring layout (fixed seed,
+    unweighted so a few heavy edges do not collapse it); every other member -- smaller parts, members without
+    a drawn edge -- on a ring around it, the members of one small part next to each other."""
     import networkx as nx
 
-    clusters: dict[str, list[dict[str, Any]]] = {}
+    parts = sorted((sorted(p) for p in nx.connected_components(sub)), key=lambda p: (-len(p), p[0]))
+    core = parts[0] if parts and len(parts[0]) > 1 else []
+    ring = [k for p in parts for k in p if k not in set(core)]
+    pos: dict[str, tuple[float, float]] = {}
+    if core:
+        lay = nx.spring_layout(sub.subgraph(core), seed=7, iterations=80, weight=None)
+        pos = {k: (float(x), float(y)) for k, (x, y) in lay.items()}
+    if ring:
+        if not pos:
+            r = 1.0 if len(ring) > 1 else 0.0
+        else:
+            r = 1.25 * max(max(abs(x), abs(y)) for x, y in pos.values()) or 1.0
+        for i, k in enumerate(ring):
+            a = 2 * math.pi * i / len(ring)
+            pos[k] = (r * math.cos(a), r * math.sin(a))
+    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+    if span < 1e-6:
+        return {k: (0.5, 0.5) for k in pos}
+    ox, oy = (1 - (max(xs) - min(xs)) / span) / 2, (1 - (max(ys) - min(ys)) / span) / 2
+    return {k: (ox + (x - min(xs)) / span, oy + (y - min(ys)) / span) for k, (x, y) in pos.items()}
+
+
+def network_svg(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, width: int = 900,
+                title: str = "coordination network", clusters: list[dict[str, Any]] | None = None) -> Markup:
+    """The clusters drawn as a static picture: each cluster laid out apart (spring layout, fixed seed) in its
+    own grid cell sized by its membership (members outside its largest connected part on a ring around it; only edges
+    inside a cluster are drawn), headed by its id, size, label and top members' handles (from
+    ``clusters``: ``cluster_id``, ``size``, ``label``, ``coordinated``, ``amplifies_targets``, ``top_members``
+    with ``account_id`` and ``handle``); clusters that do not amplify the targets (when the run says so) or
+    were not judged coordinated get a dashed cell. Later-suspended members are drawn with a dark ring. Written
+    with ElementTree (every text escaped) and passed through :func:`sanitise_svg`."""
+    import networkx as nx
+
+    info = {str(c["cluster_id"]): c for c in (clusters or [])}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for n in nodes:
-        clusters.setdefault(str(n["cluster_id"]), []).append(n)
-    order = list(clusters)
+        groups.setdefault(str(n["cluster_id"]), []).append(n)
+    order = list(groups)
     colour = {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(order)}
-    sizes = [math.sqrt(len(clusters[c])) for c in order]
-    # grid cells: rows filled left to right, a cell's side grows with sqrt(members)
-    unit = 34.0
-    pad = 16.0
+    # grid cells: rows filled left to right; a cell's side grows with sqrt(members), wide enough for its header
+    unit, pad, head = 34.0, 16.0, 44.0
     x = y = pad
     row_h = 0.0
     pos_cell: dict[str, tuple[float, float, float]] = {}
-    for c, s in zip(order, sizes):
-        side = max(70.0, unit * s + 30)
+    for c in order:
+        side = min(width - 2 * pad, max(220.0, unit * math.sqrt(len(groups[c])) + 30))
         if x + side > width - pad and x > pad:
             x = pad
             y += row_h + pad
             row_h = 0.0
         pos_cell[c] = (x, y, side)
         x += side + pad
-        row_h = max(row_h, side)
+        row_h = max(row_h, side + head)
     height = int(y + row_h + pad + 10)
-    ids = {str(n["account_id"]) for n in nodes}
+    # only edges inside a cluster are drawn: a line between two boxes would tie apart what the clusters keep apart
+    cluster_of = {str(n["account_id"]): str(n["cluster_id"]) for n in nodes}
     g = nx.Graph()
     for n in nodes:
         g.add_node(str(n["account_id"]))
     for e in edges:
         a, b = str(e["account_a"]), str(e["account_b"])
-        if a in ids and b in ids and a != b:
+        if a != b and a in cluster_of and cluster_of.get(b) == cluster_of[a]:
             g.add_edge(a, b, weight=float(e.get("weight") or 1.0))
     pos: dict[str, tuple[float, float]] = {}
     for c in order:
-        members = [str(n["account_id"]) for n in clusters[c]]
-        sub = g.subgraph(members)
-        lay = nx.spring_layout(sub, seed=7, iterations=60) if len(members) > 1 else {members[0]: (0.0, 0.0)}
         cx, cy, side = pos_cell[c]
-        xs = [p[0] for p in lay.values()] or [0.0]
-        ys = [p[1] for p in lay.values()] or [0.0]
-        span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+        lay = _cluster_layout(g.subgraph([str(n["account_id"]) for n in groups[c]]))
         for k, (px, py) in lay.items():
-            pos[k] = (cx + 14 + (px - min(xs)) / span * (side - 28), cy + 22 + (py - min(ys)) / span * (side - 36))
+            pos[k] = (cx + 14 + px * (side - 28), cy + head + 8 + py * (side - 24))
     svg = ET.Element("svg", {"width": str(width), "height": str(height), "viewBox": f"0 0 {width} {height}"})
-    bg = ET.SubElement(svg, "rect", {"width": str(width), "height": str(height), "fill": "white"})
-    bg.tail = None
+    ET.SubElement(svg, "rect", {"width": str(width), "height": str(height), "fill": "white"})
     for c in order:
         cx, cy, side = pos_cell[c]
-        ET.SubElement(svg, "rect", {"x": f"{cx:.1f}", "y": f"{cy:.1f}", "width": f"{side:.1f}",
-                                    "height": f"{side:.1f}", "fill": "none", "stroke": "#ddd", "rx": "6"})
-        t = ET.SubElement(svg, "text", {"x": f"{cx + 6:.1f}", "y": f"{cy + 13:.1f}", "font-size": "11px",
-                                        "font-family": "sans-serif", "fill": "#333"})
-        t.text = label(f"cluster {c} ({len(clusters[c])})", 30)
+        meta = info.get(c, {})
+        apart = meta.get("amplifies_targets") is False or meta.get("coordinated") is False
+        cell = {"x": f"{cx:.1f}", "y": f"{cy:.1f}", "width": f"{side:.1f}", "height": f"{side + head:.1f}",
+                "fill": "none", "stroke": "#bbb" if apart else "#888", "rx": "6"}
+        if apart:
+            cell["stroke-dasharray"] = "4 3"
+        ET.SubElement(svg, "rect", cell)
+        for k, text in enumerate(_cell_title(c, len(groups[c]), meta, int((side - 12) / 5.6))):
+            t = ET.SubElement(svg, "text", {"x": f"{cx + 6:.1f}", "y": f"{cy + 13 + 13 * k:.1f}",
+                                            "font-size": "10.5px", "font-family": "sans-serif",
+                                            "font-weight": "600" if k == 0 else "400",
+                                            "fill": "#777" if apart else "#222"})
+            t.text = text
     eg = ET.SubElement(svg, "g", {"stroke": "#999", "stroke-opacity": "0.5"})
     wmax = max((d["weight"] for _, _, d in g.edges(data=True)), default=1.0) or 1.0
     for a, b, d in g.edges(data=True):

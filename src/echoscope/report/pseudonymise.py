@@ -30,12 +30,15 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 #: file in the study directory that keeps the random key when no ``--key-env`` is given
 KEY_FILE = "pseudonym.key"
@@ -90,14 +93,13 @@ def column_kind(name: str) -> str | None:
     return None
 
 
-def known_account_ids(study: Any, limit: int = 2_000_000) -> set[str]:
+def known_account_ids(engine: Engine, limit: int = 2_000_000) -> set[str]:
     """Account ids of the study (accounts, targets, cluster members), so free text naming them can be
     pseudonymised too. Capped at ``limit`` ids (the rarest texts name only these)."""
-    con = study.con().con
     parts = ["SELECT account_id FROM accounts", "SELECT account_id FROM targets WHERE account_id IS NOT NULL"]
-    if study.manifest().has_result("coord_members"):
+    if engine.has_table("coord_members") and "account_id" in engine.columns("coord_members"):
         parts.append("SELECT CAST(account_id AS VARCHAR) FROM coord_members")
-    tab = con.execute(f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) LIMIT {int(limit)}").fetch_arrow_table()
+    tab = engine.sql(f"SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) LIMIT {int(limit)}")
     return {v for v in tab.column(0).to_pylist() if v}
 
 

@@ -11,6 +11,7 @@ which is what co-action detectors look for; organic viral posts create the same 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +30,16 @@ from .util import DAY, HOUR, MIN, S, Sampler, counts_to_rows, draw, local_hour, 
 # kinds and purposes (codes in the columns below)
 ORIGINAL, REPOST, REPLY, QUOTE = 0, 1, 2, 3
 KIND_NAMES = ("original", "repost", "reply", "quote")
-P_ORGANIC, P_AMPLIFY, P_CAMOUFLAGE, P_HISTORY, P_LINKPOST = 0, 1, 2, 3, 4
-PURPOSES = ("organic", "amplify", "camouflage", "history", "link-post")
+(P_ORGANIC, P_AMPLIFY, P_CAMOUFLAGE, P_HISTORY, P_LINKPOST, P_EXCHANGE, P_FANDOM, P_AGGREGATION, P_SURGE,
+ P_OWNPOST) = range(10)
+PURPOSES = ("organic", "amplify", "camouflage", "history", "link-post", "exchange", "fandom", "aggregation", "surge",
+            "own-post")
+#: purposes of planted (campaign) engagements; fandom, aggregation and surge are authentic confounders
+PLANTED_PURPOSES = (P_AMPLIFY, P_CAMOUFLAGE, P_EXCHANGE)
 # text codes
-T_NONE, T_ORGANIC, T_TARGET, T_OLD, T_LINK, T_REPLY, T_QUOTE, T_COPY, T_ZH, T_PERSONA = range(10)
+(T_NONE, T_ORGANIC, T_TARGET, T_OLD, T_LINK, T_REPLY, T_QUOTE, T_COPY, T_ZH, T_PERSONA, T_IDOL, T_NEWS, T_PRAISE,
+ T_ARTICLE, T_LINKSHARE) = range(15)
+N_TEXT_CODES = 15
 
 #: relative posting intensity by local hour (low at night, peaks late morning and evening)
 HOUR_PROFILE = np.array([0.25, 0.12, 0.06, 0.04, 0.04, 0.08, 0.25, 0.6, 0.9, 1.0, 1.05, 1.05, 1.0, 0.95, 0.9,
@@ -85,6 +92,8 @@ class Originals:
     comm_lo: np.ndarray      # per community: first organic original (absolute index)
     comm_hi: np.ndarray
     hijack_t: np.ndarray     # per hijacked account (block order): takeover time
+    #: what later steps need from the added campaigns and confounders (post indices, follow lists, rows)
+    aux: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _diurnal_times(rng: np.random.Generator, n: int, offset_h: np.ndarray, start: int, end: int) -> np.ndarray:
@@ -146,11 +155,12 @@ def make_originals(cfg: SimConfig, pop: Population, rng: np.random.Generator) ->
     # --- hijacked accounts: an old life (posts in another language), months of silence, then the takeover
     hlo, hhi = pop.block[HIJACKED]
     nh = hhi - hlo
-    hijack_t = start + 10 * DAY + (rng.random(nh) * 110 * DAY).astype(np.int64)
+    hij = cfg.hijacked
+    hijack_t = start + int(hij.takeover_after_days * DAY) + (rng.random(nh) * hij.takeover_days * DAY).astype(np.int64)
     if nh:
         k = rng.integers(5, 30, nh)
         h_author = np.repeat(np.arange(hlo, hhi), k)
-        last = hijack_t - int(cfg.hijacked.dormant_months * 30 * DAY)
+        last = hijack_t - int(hij.dormant_months * 30 * DAY)
         first = np.maximum(last - 2 * 365 * DAY, pop.created[hlo:hhi] + DAY)
         span = np.maximum(last - first, DAY)
         h_t = np.repeat(first, k) + (rng.random(k.sum()) * np.repeat(span, k)).astype(np.int64)
@@ -257,7 +267,7 @@ def _target_weights(cfg: SimConfig, orig: Originals, focus: dict[int, float], rn
     """Weights over target posts: ``focus`` maps target index -> share of the waves it gets."""
     nt = orig.n_target
     author = orig.rows.author[:nt] - pop.block[TARGET][0]
-    base = orig.popularity[:nt] ** 0.5 * _week_intensity(rng, cfg, orig.rows.t[:nt])
+    base = orig.popularity[:nt] ** 0.5 * _week_intensity(rng, cfg, orig.rows.t[:nt], cfg.quiet_weeks)
     w = base.copy()
     rest = 1.0 - sum(focus.values())
     is_focus = np.isin(author, list(focus))
@@ -367,6 +377,43 @@ def office_hours(t: np.ndarray, offset_h: float, start_h: float, end_h: float, r
     nxt = nxt + np.where(nwd == 5, 2, np.where(nwd == 6, 1, 0))
     moved = nxt * DAY + int(start_h * HOUR) + rng.exponential(40 * MIN, len(t)).astype(np.int64)
     return np.where(inside, local, moved) - int(offset_h * HOUR)
+
+
+def insert_organic(orig: Originals, rows: Rows, popularity: np.ndarray, comm: np.ndarray) -> Originals:
+    """Originals with ``rows`` (of community ``comm``) placed among the organic originals, which stay grouped by
+    community; nothing may reference an original yet (indices after the organic block move)."""
+    if not len(rows):
+        return orig
+    lo, hi = orig.organic_lo, orig.organic_hi
+    ncomm = len(orig.comm_lo)
+    old_comm = np.repeat(np.arange(ncomm), orig.comm_hi - orig.comm_lo)
+    organic = Rows.concat([orig.rows.take(slice(lo, hi)), rows])
+    keys = np.concatenate([old_comm, comm])
+    order = np.argsort(keys, kind="stable")
+    pop_ = np.concatenate([orig.popularity[lo:hi], popularity])[order]
+    viral = np.concatenate([orig.viral[lo:hi], np.zeros(len(rows), bool)])[order]
+    new_hi = hi + len(rows)
+    all_rows = Rows.concat([orig.rows.take(slice(0, lo)), organic.take(order), orig.rows.take(slice(hi, None))])
+    comm_lo = lo + np.searchsorted(keys[order], np.arange(ncomm), side="left")
+    comm_hi = lo + np.searchsorted(keys[order], np.arange(ncomm), side="right")
+    return dataclasses.replace(
+        orig, rows=all_rows,
+        popularity=np.concatenate([orig.popularity[:lo], pop_, orig.popularity[hi:]]),
+        viral=np.concatenate([orig.viral[:lo], viral, orig.viral[hi:]]),
+        is_target=np.concatenate([orig.is_target[:lo], np.zeros(new_hi - lo, bool), orig.is_target[hi:]]),
+        organic_hi=new_hi, comm_lo=comm_lo, comm_hi=comm_hi)
+
+
+def append_originals(orig: Originals, rows: Rows) -> tuple[Originals, int]:
+    """Originals with ``rows`` appended (never drawn by organic sharing); returns them and the first new index."""
+    first = len(orig.rows)
+    if not len(rows):
+        return orig, first
+    n = len(rows)
+    return dataclasses.replace(orig, rows=Rows.concat([orig.rows, rows]),
+                               popularity=np.concatenate([orig.popularity, np.zeros(n)]),
+                               viral=np.concatenate([orig.viral, np.zeros(n, bool)]),
+                               is_target=np.concatenate([orig.is_target, np.zeros(n, bool)])), first
 
 
 __all__ = [

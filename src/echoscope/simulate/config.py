@@ -1,9 +1,12 @@
 """Parameters of the simulated platform, with the published figure each one defaults to.
 
 All knobs live here as frozen dataclasses so that a whole run is described by one value that can be printed,
-stored next to the ground truth (``truth_accounts`` meta) and compared. Difficulty settings are a registry of
-overrides applied on top of the defaults; they were fixed before any detector was tuned and must not be
-changed to suit a detector (see docs/simulator.md).
+stored next to the ground truth (``truth_accounts`` meta) and compared. Scenarios and difficulties are
+registries of overrides applied on top of the defaults (scenario first, then difficulty, then the caller's own
+overrides); they were fixed before any detector was tuned and must not be changed to suit a detector (see
+docs/simulator.md). The campaigns added with the confounders (``scheduled``, ``ring``, ``slowtext``,
+``links``) and the confounders themselves (:data:`CONFOUNDERS`) are off in the ``default`` scenario, so its
+calibrated platform stays exactly as it was; the ``realistic`` scenario turns everything on.
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ class Hijacked:
     latency_median_s: float = 120.0
     latency_sigma: float = 1.5
     suspended_share: float = 0.35
+    #: takeovers happen between these many days after the start and that plus ``takeover_days``
+    takeover_after_days: float = 10.0
+    takeover_days: float = 110.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +118,146 @@ class CopyPaste:
     #: own original posts carrying the shared link + hashtag sequence, per account
     link_posts_per_account: float = 4.0
     suspended_share: float = 0.55
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheduled:
+    """A shift of accounts that reposts the targets together at a scheduled time minutes after the post."""
+
+    enabled: bool = True
+    engagement_share: float = 0.012
+    accounts_per_1000: float = 0.9
+    min_accounts: int = 20
+    #: reposts land on the next clock slot (:00, :15, :30, :45) at least ``min_lead_s`` after the post
+    slot_minutes: int = 15
+    min_lead_s: float = 120.0
+    #: members fire within seconds of the slot (exponential mean, seconds)
+    spread_s: float = 3.0
+    per_post_median: float = 12.0
+    #: the shift works these local hours (UTC offset, start, end), every day; later posts wait for it
+    utc_offset_h: float = 8.0
+    shift_start_h: float = 8.0
+    shift_end_h: float = 23.0
+    suspended_share: float = 0.3
+    #: share of logins from shared operator IPs: 0, they log in through residential proxies (cf. SimConfig)
+    shared_ip_share: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Ring:
+    """A small ring that reposts the targets and each other's posts."""
+
+    enabled: bool = True
+    engagement_share: float = 0.004
+    accounts: int = 6
+    #: share of the ring's engagements spent on its members' own posts (the rest amplifies the targets)
+    exchange_share: float = 0.4
+    #: probability that a member reposts another member's post, and the delay (lognormal median, log-sd)
+    exchange_p: float = 0.8
+    latency_median_s: float = 240.0
+    latency_sigma: float = 1.0
+    #: members joining a target wave (probability each) and their spread after the first (seconds)
+    join_p: float = 0.75
+    spread_s: float = 45.0
+    suspended_share: float = 0.0
+    #: share of logins from shared operator IPs: 0, they log in through residential proxies (cf. SimConfig)
+    shared_ip_share: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SlowText:
+    """Accounts posting templated praise of a target (replies and original posts) over two hours."""
+
+    enabled: bool = True
+    #: replies to the targets (engagements); ``original_share`` of the campaign's posts are originals instead
+    engagement_share: float = 0.003
+    original_share: float = 0.4
+    accounts_per_1000: float = 0.7
+    min_accounts: int = 20
+    per_post_median: float = 8.0
+    #: posts spread uniformly over this many seconds after the target's post
+    window_s: float = 7200.0
+    suspended_share: float = 0.2
+    #: share of logins from shared operator IPs: 0, they log in through residential proxies (cf. SimConfig)
+    shared_ip_share: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Links:
+    """Accounts posting the state-media targets' article links minutes after the article is posted."""
+
+    enabled: bool = True
+    #: link posts (originals, not engagements) as a share of the platform's engagements
+    posts_share: float = 0.004
+    accounts_per_1000: float = 0.7
+    min_accounts: int = 20
+    per_post_median: float = 5.0
+    latency_median_s: float = 240.0
+    latency_sigma: float = 0.9
+    #: share of link posts carrying tracking parameters (utm_*, share ids)
+    tracking_share: float = 0.6
+    suspended_share: float = 0.2
+    #: share of logins from shared operator IPs: 0, they log in through residential proxies (cf. SimConfig)
+    shared_ip_share: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Communities:
+    """Interest-community hubs: a few accounts per community whose posts draw much of its internal sharing."""
+
+    enabled: bool = True
+    hubs_per_community: int = 3
+    #: share of a community's internal sharing weight on its hubs' posts
+    hub_share: float = 0.35
+    #: hubs have at least this many followers
+    hub_min_followers: int = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Fandoms:
+    """Popular non-target idols (artists, athletes) whose fans repost each post within a minute."""
+
+    enabled: bool = True
+    engagement_share: float = 0.05
+    idols_per_1000: float = 0.3
+    min_idols: int = 4
+    #: fans as a share of organic users, and the share of an idol's fans drawn from its home community
+    fan_share: float = 0.035
+    home_share: float = 0.7
+    #: mean chance that a fan (awake) reposts a given post of its idol; fans differ (Beta-distributed)
+    participation: float = 0.25
+    #: repost delay: lognormal median and log-sd (seconds), folded inside a minute
+    delay_median_s: float = 15.0
+    delay_sigma: float = 0.8
+    #: share of fan engagements that are replies (later, minutes) instead of reposts
+    reply_share: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregators:
+    """Independent automated news aggregators, each reposting every post of a few news accounts in seconds."""
+
+    enabled: bool = True
+    engagement_share: float = 0.04
+    bots_per_1000: float = 0.48
+    min_bots: int = 4
+    outlets_per_1000: float = 0.3
+    min_outlets: int = 3
+    #: each bot follows between these many outlets (inclusive), chosen by the outlets' reach
+    follows: tuple[int, int] = (2, 4)
+    latency_median_s: float = 6.0
+    latency_sigma: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Surges:
+    """Breaking news: many ordinary users repost one news post within minutes."""
+
+    enabled: bool = True
+    engagement_share: float = 0.004
+    size_median: float = 150.0
+    delay_median_s: float = 120.0
+    delay_sigma: float = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,17 +317,53 @@ class SimConfig:
     #: share of campaign accounts that log in from an operator IP shared with others ("same IP address")
     shared_ip_share: float = 0.6
     operator_ips: int = 12
+    #: weeks at the start in which the campaigns are nearly silent
+    quiet_weeks: int = 2
+    scenario: str = "default"
     superspreaders: SuperSpreaders = SuperSpreaders()
     impersonation: Impersonation = Impersonation()
     hijacked: Hijacked = Hijacked()
     copypaste: CopyPaste = CopyPaste()
+    scheduled: Scheduled = Scheduled(enabled=False)
+    ring: Ring = Ring(enabled=False)
+    slowtext: SlowText = SlowText(enabled=False)
+    links: Links = Links(enabled=False)
+    communities: Communities = Communities(enabled=False)
+    fandoms: Fandoms = Fandoms(enabled=False)
+    aggregators: Aggregators = Aggregators(enabled=False)
+    surges: Surges = Surges(enabled=False)
 
     def campaigns(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CAMPAIGNS}
 
+    def confounders(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CONFOUNDERS}
 
-#: campaign name -> SimConfig field
-CAMPAIGNS: tuple[str, ...] = ("superspreaders", "impersonation", "hijacked", "copypaste")
+
+#: campaign name -> SimConfig field (the first four are the default scenario's)
+CAMPAIGNS: tuple[str, ...] = ("superspreaders", "impersonation", "hijacked", "copypaste", "scheduled", "ring",
+                              "slowtext", "links")
+#: confounders: authentic (or independent automated) behaviour that looks coordinated; SimConfig fields
+CONFOUNDERS: tuple[str, ...] = ("communities", "fandoms", "aggregators", "surges")
+
+_WEEKS8 = dt.datetime(2020, 9, 7, tzinfo=UTC)
+
+#: scenario name -> default size, campaigns and confounders switched on, and overrides of the defaults
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "default": {"accounts": 20_000, "engagements": 200_000, "campaigns": CAMPAIGNS[:4], "confounders": (),
+                "overrides": {}},
+    # eight weeks of a platform with every confounder and every campaign (docs/simulator.md "Scenarios")
+    "realistic": {"accounts": 42_000, "engagements": 480_000, "campaigns": CAMPAIGNS, "confounders": CONFOUNDERS,
+                  "overrides": {
+                      "start": _WEEKS8, "end": _WEEKS8 + dt.timedelta(weeks=8),
+                      "final_check": _WEEKS8 + dt.timedelta(weeks=8),
+                      "report_wave": _WEEKS8 + dt.timedelta(weeks=8, days=45),
+                      "wave_days": (21, 42), "quiet_weeks": 1,
+                      # half of all retweets within an hour, a long tail of hours and days (Kwak et al. 2010)
+                      "organic_delay_median_s": 3600.0, "organic_delay_sigma": 2.3,
+                      "hijacked": {"takeover_days": 25.0},
+                  }},
+}
 
 #: difficulty name -> overrides on top of the defaults; "hard": slower, noisier campaigns, more look-alikes
 DIFFICULTIES: dict[str, dict[str, Any]] = {
@@ -203,60 +385,87 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(*, accounts: int = 20_000, engagements: int = 200_000, seed: int = 7,
-                difficulty: str = "default", campaigns: list[str] | None = None, **overrides: Any) -> SimConfig:
-    """Build a :class:`SimConfig` from a size, a difficulty and an optional list of campaigns to keep.
+def _names(kind: str, given: list[str] | None, known: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+    if given is None:
+        return list(default)
+    names = [c for c in given if c != "none"]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {kind}(s) {', '.join(unknown)}; known: {', '.join(known)} "
+                          f"(or 'none' for {'an organic-only platform' if kind == 'campaign' else 'no ' + kind})")
+    return names
+
+
+def make_config(*, accounts: int | None = None, engagements: int | None = None, seed: int = 7,
+                difficulty: str = "default", campaigns: list[str] | None = None, scenario: str = "default",
+                confounders: list[str] | None = None, **overrides: Any) -> SimConfig:
+    """Build a :class:`SimConfig` from a scenario, a size, a difficulty and the campaigns and confounders to keep.
 
     Parameters
     ----------
     accounts, engagements
         Platform size: accounts (all kinds) and engagements (reposts, replies, quotes; about, since an
-        account reposting the same post twice is dropped).
+        account reposting the same post twice is dropped). Default: the scenario's (20,000 / 200,000 for
+        ``default``, 42,000 / 480,000 for ``realistic``).
     seed
         Seed of the numpy Generator; the same config gives identical output.
     difficulty
         ``default`` or ``hard`` (see :data:`DIFFICULTIES`).
     campaigns
-        Campaign names to switch on (default all); ``[]`` or ``["none"]`` makes an organic-only platform.
+        Campaign names to switch on (default: the scenario's); ``[]`` or ``["none"]`` makes an organic-only
+        platform.
+    scenario
+        ``default`` (the calibrated nine-month platform with four campaigns) or ``realistic`` (eight weeks,
+        all campaigns and confounders); see :data:`SCENARIOS`.
+    confounders
+        Confounder names to switch on (default: the scenario's); ``["none"]`` for none.
     **overrides
-        Any other :class:`SimConfig` field.
+        Any other :class:`SimConfig` field (a dict for a nested one updates its fields).
 
     Raises
     ------
     ConfigError
-        On an unknown difficulty or campaign name, or sizes too small to hold targets and campaigns.
+        On an unknown scenario, difficulty, campaign or confounder name, or sizes too small to hold targets
+        and campaigns.
     """
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"unknown scenario '{scenario}'; use one of {', '.join(SCENARIOS)}")
     if difficulty not in DIFFICULTIES:
         raise ConfigError(f"unknown difficulty '{difficulty}'; use one of {', '.join(DIFFICULTIES)}")
+    sc = SCENARIOS[scenario]
+    accounts = sc["accounts"] if accounts is None else accounts
+    engagements = sc["engagements"] if engagements is None else engagements
     if accounts < 2_000:
         raise ConfigError(f"--accounts {accounts} is too small; use at least 2000 so targets, campaigns and "
                           "organic communities fit")
     if engagements < 10_000:
         raise ConfigError(f"--engagements {engagements} is too small; use at least 10000")
-    if campaigns is not None:
-        names = [c for c in campaigns if c != "none"]
-        unknown = sorted(set(names) - set(CAMPAIGNS))
-        if unknown:
-            raise ConfigError(f"unknown campaign(s) {', '.join(unknown)}; known: {', '.join(CAMPAIGNS)} "
-                              "(or 'none' for an organic-only platform)")
-    else:
-        names = list(CAMPAIGNS)
+    names = _names("campaign", campaigns, CAMPAIGNS, sc["campaigns"])
+    conf = _names("confounder", confounders, CONFOUNDERS, sc["confounders"])
     base = SimConfig()
     kw: dict[str, Any] = {}
-    for key, value in DIFFICULTIES[difficulty].items():
-        if isinstance(value, dict):
-            kw[key] = dataclasses.replace(getattr(base, key), **value)
-        else:
-            kw[key] = value
-    for key, value in overrides.items():
-        if not hasattr(base, key):
-            raise ConfigError(f"unknown simulator parameter '{key}'")
-        kw[key] = value
+    for layer in (sc["overrides"], DIFFICULTIES[difficulty], overrides):
+        for key, value in layer.items():
+            if not hasattr(base, key) or key in ("accounts", "engagements", "seed", "difficulty", "scenario"):
+                raise ConfigError(f"unknown simulator parameter '{key}'")
+            current = kw.get(key, getattr(base, key))
+            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+                try:
+                    kw[key] = dataclasses.replace(current, **value)
+                except TypeError as exc:
+                    raise ConfigError(f"unknown parameter in '{key}': {exc}") from None
+            else:
+                kw[key] = value
     for name in CAMPAIGNS:
-        camp = kw.get(name, getattr(base, name))
-        kw[name] = dataclasses.replace(camp, enabled=name in names)
-    return dataclasses.replace(base, accounts=accounts, engagements=engagements, seed=seed,
-                               difficulty=difficulty, **kw)
+        kw[name] = dataclasses.replace(kw.get(name, getattr(base, name)), enabled=name in names)
+    for name in CONFOUNDERS:
+        kw[name] = dataclasses.replace(kw.get(name, getattr(base, name)), enabled=name in conf)
+    cfg = dataclasses.replace(base, accounts=accounts, engagements=engagements, seed=seed,
+                              difficulty=difficulty, scenario=scenario, **kw)
+    if cfg.end < cfg.start + dt.timedelta(weeks=3):
+        raise ConfigError(f"the study window {cfg.start:%Y-%m-%d} to {cfg.end:%Y-%m-%d} is shorter than three "
+                          "weeks; give 'start' and 'end' at least three weeks apart")
+    return cfg
 
 
 def config_dict(cfg: SimConfig) -> dict[str, Any]:

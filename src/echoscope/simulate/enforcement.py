@@ -15,18 +15,22 @@ import dataclasses
 import numpy as np
 import pyarrow as pa
 
-from .activity import P_ORGANIC, Rows
+from .activity import Rows
 from .config import SimConfig
 from .population import (
-    COPYPASTER,
+    CAMPAIGN_ROLES,
     HIJACKED,
+    IS_CAMPAIGN,
     ORGANIC,
     PERSONA,
     ROLE_OF_CAMPAIGN,
-    SPREADER,
+    ROLES,
     Population,
 )
 from .util import DAY, HOUR, const, ts_array, us
+
+#: campaigns whose configuration carries its own ``shared_ip_share``
+NEW_CAMPAIGNS = ("scheduled", "ring", "slowtext", "links")
 
 NEVER = np.iinfo(np.int64).max
 
@@ -81,7 +85,7 @@ def apply_enforcement(rows: Rows, pop: Population, enf: Enforcement, rng: np.ran
     if not late.any():
         return rows, keep
     author = rows.author.copy()
-    for role in (SPREADER, PERSONA, HIJACKED, COPYPASTER):
+    for role in CAMPAIGN_ROLES:
         lo, hi = pop.block[role]
         if hi <= lo:
             continue
@@ -97,7 +101,8 @@ def apply_enforcement(rows: Rows, pop: Population, enf: Enforcement, rng: np.ran
         idx = np.flatnonzero(m)
         author[idx[alive]] = lo + order[np.minimum(j[alive], hi - lo - 1)]
         keep[idx[~alive]] = False
-    organic_late = late & (rows.purpose == P_ORGANIC) & (pop.role[rows.author] == ORGANIC)
+    # (organic accounts act only for themselves, the confounders included: fans' bursts go too)
+    organic_late = late & (pop.role[rows.author] == ORGANIC)
     # an organic account's own posts stay (moved before its suspension, so indices of originals never change);
     # its engagements after the suspension are dropped
     t = rows.t
@@ -119,7 +124,8 @@ def status_table(cfg: SimConfig, pop: Population, enf: Enforcement) -> pa.Table:
     wave_rows = np.flatnonzero(enf.suspended_at != NEVER)
     acct = np.concatenate([np.arange(n), wave_rows])
     st = np.concatenate([status, np.ones(len(wave_rows), np.int64)])
-    checked = np.concatenate([np.full(n, final, np.int64), (enf.suspended_at[wave_rows] // DAY + 1) * DAY])  # seen at the next daily check
+    # a suspension is seen at the next daily check
+    checked = np.concatenate([np.full(n, final, np.int64), (enf.suspended_at[wave_rows] // DAY + 1) * DAY])
     return pa.table({
         "account_id": pa.array(pop.ids[acct]),
         "status": pa.DictionaryArray.from_arrays(pa.array(st.astype(np.int32)), names),
@@ -143,7 +149,10 @@ def logins_table(cfg: SimConfig, pop: Population, rng: np.random.Generator) -> p
     organic = role == ORGANIC
     nat = organic & (rng.random(m) < 0.05)
     ip = np.where(nat, (1 << 61) + rng.integers(0, max(10, n // 2000), m), ip)
-    operator = (role >= SPREADER) & (rng.random(m) < cfg.shared_ip_share)
+    # the newer campaigns have their own share (0 by default: residential proxies)
+    share = np.array([getattr(cfg, c).shared_ip_share if c in NEW_CAMPAIGNS else cfg.shared_ip_share
+                      for _, c in ROLES])
+    operator = IS_CAMPAIGN[role] & (rng.random(m) < share[role])
     pool = (1 << 62) + role.astype(np.int64) * 1000 + rng.integers(0, cfg.operator_ips, m)
     ip = np.where(operator, pool, ip)
     dev = np.where(operator & (rng.random(m) < 0.5), (1 << 60) + role.astype(np.int64) * 100 + rng.integers(0, 8, m),

@@ -104,3 +104,38 @@ PLACES = ("UK", "France", "Pakistan", "Nigeria", "Brazil", "Germany", "Spain", "
           "Canada", "Italy", "Japan", "Peru", "Chile", "Egypt", "Iran", "Mexico", "Turkey", "Greece")
 
 DEFAULT_IMAGE = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+
+# ------------------------------------------------------------------ the confounders and the newer campaigns
+#: templated praise (``slowtext``): a template is a sequence of literal parts and ``{X}`` slots filled from
+#: PRAISE_SLOTS; ``{H}`` is the praised target's @handle. No slot filler occurs in organic texts.
+PRAISE_TEMPLATES: tuple[tuple[str, ...], ...] = (
+    ("{A}", " words from ", "{H}", ". ", "{B}", " ", "{C}"),
+    ("Thank you ", "{H}", " for ", "{D}", ". ", "{C}"),
+    ("{H}", " ", "{E}", " - ", "{B}"),
+    ("So ", "{F}", " to read this from ", "{H}", ". ", "{B}"),
+    ("Once again ", "{H}", " ", "{E}", ". ", "{B}", " ", "{C}"),
+)
+PRAISE_SLOTS: dict[str, tuple[str, ...]] = {
+    "A": ("Wise", "Powerful", "Brilliant", "Inspiring", "Thoughtful", "Clear"),
+    "B": ("The world should listen.", "Truth needs voices like this.", "Respect from all of us.",
+          "Facts over propaganda.", "This is real diplomacy."),
+    "C": ("🙏", "👏👏", "💯", "🇨🇳", "🤝"),
+    "D": ("telling the truth", "standing for peace", "explaining the facts so clearly", "your honesty",
+          "speaking up for fairness"),
+    "E": ("says it best", "nails it again", "speaks the truth", "shows real leadership"),
+    "F": ("refreshing", "encouraging", "heartening", "reassuring"),
+}
+#: state-media article links (``links``): one domain per state-media target (invented), a new path per article
+STATE_MEDIA_DOMAINS = ("https://www.globaldaily.example.cn/", "https://news.peoplesvoice.example.cn/",
+                       "https://www.chinaview.example.cn/", "https://english.statenews.example.cn/")
+ARTICLE_SECTIONS = ("world", "china", "opinion", "business", "culture", "video")
+SM_TRACKING = ("?utm_source=twitter&utm_medium=social", "?utm_source=tw", "?s=21", "?from=timeline",
+               "?utm_source=twitter&utm_campaign=share", "?ref=share")
+LINK_INTROS = ("Must read:", "Worth reading", "Read this:", "Important article", "Facts here:", "Watch:",
+               "The real story:", "Don't miss this")
+IDOL_TEXTS = ("New single out now", "Thank you for last night", "Tour dates announced", "Behind the scenes today",
+              "Big win today", "Training hard for Sunday", "What a match", "Studio day", "Tickets on sale now",
+              "Love you all")
+HEADLINES = ("BREAKING:", "Update:", "Live:", "Analysis:", "Report:", "Watch:", "Just in:", "Explained:")
+#: clients of automated accounts (aggregators)
+BOT_CLIENTS = ("dlvr.it", "IFTTT", "NewsFeedBot", "Buffer")

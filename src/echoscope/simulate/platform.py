@@ -19,12 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import schema as SCH
+from . import campaigns as K
+from . import confounders as C
 from . import names as N
 from .activity import (
     KIND_NAMES,
     ORIGINAL,
     P_AMPLIFY,
-    P_CAMOUFLAGE,
+    PLANTED_PURPOSES,
     PURPOSES,
     REPOST,
     T_ZH,
@@ -42,13 +44,18 @@ from .enforcement import (
     status_table,
 )
 from .population import (
+    AGGREGATOR,
+    CONFOUNDER_OF_ROLE,
+    FAN,
     GROUPS,
     HIJACKED,
+    IDOL,
+    IS_CAMPAIGN,
     LANGS,
     ORGANIC,
+    OUTLET,
     PERSONA,
     ROLES,
-    SPREADER,
     TARGET,
     Population,
     make_population,
@@ -127,19 +134,28 @@ def _simulate(cfg: SimConfig, progress: ProgressFn | None) -> Platform:
     pop = make_population(cfg, rng)
     emit({"event": "stage", "message": "posts"})
     orig = make_originals(cfg, pop, rng)
+    # the confounders and the added campaigns draw from generators of their own (the default scenario, where
+    # they are off, stays exactly as it was)
+    rng_c, rng_k = np.random.default_rng([cfg.seed, 1602]), np.random.default_rng([cfg.seed, 1603])
+    orig = C.add_originals(cfg, pop, orig, rng_c)
+    orig = K.add_originals(cfg, pop, orig, rng_k)
     n_orig = len(orig.rows)
     emit({"event": "stage", "message": "engagements"})
-    planted = campaign_engagements(cfg, pop, orig, rng)
-    n_planted = sum(len(b) for b in planted)
-    n_planted_targets = sum(int((b.ref < orig.n_target).sum()) for b in planted)
+    planted = campaign_engagements(cfg, pop, orig, rng) + K.engagements(cfg, pop, orig, rng_k)
+    authentic = C.engagements(cfg, pop, orig, rng_c)
+    fixed = authentic + planted
+    n_planted = sum(len(b) for b in fixed)
+    n_planted_targets = sum(int((b.ref < orig.n_target).sum()) for b in fixed)
     n_target = max(0, int(cfg.target_share * cfg.engagements) - n_planted_targets)
     n_other = max(0, cfg.engagements - n_planted - n_target)
     # draw a little more organic activity than needed: repeated reposts of a post by one account are dropped
     # below, and a random surplus is trimmed afterwards (cheaper than topping up in several rounds)
     over = 1.18
     organic = organic_engagements(cfg, pop, orig, rng, int(n_target * over), int(n_other * over))
-    rows = Rows.concat([orig.rows, organic, *planted])
-    del organic, planted
+    # the confounders' rows come before the organic ones: where a fan's burst repost and its own later organic
+    # repost of the same post collide, the burst is the one kept
+    rows = Rows.concat([orig.rows, *authentic, organic, *planted])
+    del organic, planted, authentic, fixed
     emit({"event": "stage", "message": "enforcement"})
     enf = plan_enforcement(cfg, pop, rng)
     rows, keep = apply_enforcement(rows, pop, enf, rng)
@@ -184,8 +200,11 @@ def _simulate(cfg: SimConfig, progress: ProgressFn | None) -> Platform:
                for i in range(thi - tlo)]
     stats = {"accounts": pop.n, "posts": posts.num_rows, "originals": n_orig,
              "engagements": truth_eng.num_rows, "planted": int(truth_eng.column("planted").to_numpy().sum()),
-             "targets": len(targets), "campaign_accounts": int((pop.role >= SPREADER).sum()),
+             "targets": len(targets), "campaign_accounts": int(IS_CAMPAIGN[pop.role].sum()),
              "config": config_dict(cfg)}
+    roles = _truth_roles(pop)
+    extra = {name: int((roles == code).sum()) for code, name in ((FAN, "fans"), (AGGREGATOR, "aggregators"))}
+    stats.update({k: v for k, v in extra.items() if v})
     return Platform(cfg, posts, accounts, status, logins, targets, truth_acc, truth_eng, stats)
 
 
@@ -277,6 +296,10 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
     hij = (pop.role[rows.author] == HIJACKED) & (rows.purpose == P_AMPLIFY)
     client[hij] = clients.index(cfg.hijacked.new_client)
     del hij
+    bot = np.flatnonzero(pop.role[rows.author] == AGGREGATOR)
+    if len(bot):  # aggregators post through automation services, one each
+        client[bot] = len(clients) + (rows.author[bot] % len(N.BOT_CLIENTS))
+        clients = clients + N.BOT_CLIENTS
     comm = pop.community[rows.author]
     topic = np.where(comm >= 0, comm % len(N.TOPICS), -1).astype(np.int16)
     del comm
@@ -303,7 +326,7 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
             "text": text,
             "lang": _dict(col["lang"][sl], lang_dict),
             "client": _dict(col["client"][sl], client_dict),
-            "urls": urls(part, crng),
+            "urls": urls(part, crng, pid[sl], ref_pid[sl], ref_author[sl], pop.handle),
             "hashtags": tags,
             "mentions": mentions(part, pop.handle, ref_author[sl]),
             "like_count": pa.array(col["likes"][sl]),
@@ -327,7 +350,7 @@ def _posts_table(cfg: SimConfig, pop: Population, holder: list[Rows], keep: np.n
     author_e = rows.author[e]
     role = pop.role[author_e]
     camp_names = pa.array([c or "" for _, c in ROLES])
-    planted = (rows.purpose[e] == P_AMPLIFY) | (rows.purpose[e] == P_CAMOUFLAGE)
+    planted = np.isin(rows.purpose[e], PLANTED_PURPOSES)
     truth = pa.table({
         "engagement_id": pa.array(pid[e]),
         "actor_id": pa.array(pop.ids[author_e]),
@@ -346,6 +369,8 @@ def _accounts_table(cfg: SimConfig, pop: Population, made: np.ndarray) -> pa.Tab
     n = pop.n
     age_days = np.maximum(1, (us(cfg.final_check) - pop.created) // DAY)
     earlier = np.where(pop.role == ORGANIC, (age_days * pop.weight * 0.05).astype(np.int64), 0)
+    for role, per_day in ((IDOL, 1.5), (OUTLET, 8.0), (AGGREGATOR, 15.0)):  # their years before the study
+        earlier = np.where(pop.role == role, (age_days * per_day).astype(np.int64), earlier)
     return pa.table({
         "account_id": pa.array(pop.ids),
         "handle": pop.handle,
@@ -366,11 +391,20 @@ def _accounts_table(cfg: SimConfig, pop: Population, made: np.ndarray) -> pa.Tab
     })
 
 
+def _truth_roles(pop: Population) -> np.ndarray:
+    """Role codes as the ground truth states them (fans, organic users while the platform is built)."""
+    if pop.fandom is None:
+        return pop.role
+    return np.where(pop.fandom >= 0, FAN, pop.role).astype(np.int8)
+
+
 def _truth_accounts(cfg: SimConfig, pop: Population, enf: Any, hijack_t: np.ndarray) -> pa.Table:
     n = pop.n
     role_names = pa.array([r for r, _ in ROLES])
     camp_names = pa.array([c for _, c in ROLES], pa.string())
-    kind = np.where(pop.role == ORGANIC, 0, np.where(pop.role == TARGET, 1, 2)).astype(np.int32)
+    kind = np.where(IS_CAMPAIGN[pop.role], 2, np.where(pop.role == TARGET, 1, 0)).astype(np.int32)
+    roles = _truth_roles(pop)
+    conf_names = pa.array([CONFOUNDER_OF_ROLE.get(r) for r in range(len(ROLES))], pa.string())
     hij = np.full(n, 0, np.int64)
     lo, hi = pop.block[HIJACKED]
     hij[lo:hi] = hijack_t
@@ -380,7 +414,7 @@ def _truth_accounts(cfg: SimConfig, pop: Population, enf: Any, hijack_t: np.ndar
         "handle": pop.handle,
         "truth": pa.DictionaryArray.from_arrays(pa.array(kind), pa.array(["organic", "target", "campaign"])),
         "campaign": camp_names.take(pa.array(pop.role.astype(np.int64))),
-        "role": role_names.take(pa.array(pop.role.astype(np.int64))),
+        "role": role_names.take(pa.array(roles.astype(np.int64))),
         "group": pc.if_else(pa.array(pop.group >= 0), pa.array(GROUPS).take(pa.array(np.maximum(pop.group, 0))),
                             pa.nulls(n, pa.string())),
         "operating_utc_offset_h": pa.array(pop.offset_h),
@@ -388,6 +422,12 @@ def _truth_accounts(cfg: SimConfig, pop: Population, enf: Any, hijack_t: np.ndar
         "hijacked_at": pa.array(hij, pa.timestamp("us", tz="UTC"), mask=hij == 0),
         "suspended_at": pa.array(np.where(susp == NEVER, 0, susp), pa.timestamp("us", tz="UTC"), mask=susp == NEVER),
         "deleted": pa.array(enf.deleted),
+        # the confounder whose behaviour the account shows (ordinary users: community; fans; aggregators)
+        "confounder": conf_names.take(pa.array(roles.astype(np.int64))),
+        "automated": pa.array(pop.role == AGGREGATOR),
+        # interest community (organic users; idols' and outlets' home) and its hubs
+        "community": pa.array(pop.community, pa.int32(), mask=pop.community < 0),
+        "hub": pa.array(pop.hub if pop.hub is not None else np.zeros(n, bool)),
     })
 
 

@@ -1,10 +1,12 @@
 """The accounts of the simulated platform: targets, organic users and the campaigns' accounts.
 
 Accounts are held as columns (numpy arrays for numbers, Arrow arrays for strings) in one fixed index order --
-targets, organic users, then one block per campaign -- so that every later step addresses an account by its
-integer index and string work happens once, in Arrow. Profiles are drawn so that each campaign leaves the
-signature the field describes (creation bursts, templated handles, few followers, default or GAN images,
-UK personas) while organic users also produce look-alikes (some templated handles and default images).
+targets, organic users, one block per campaign, then the idols, news outlets and aggregators of the
+confounders (:mod:`.roles` holds the role table and those accounts' profiles) -- so that every later step
+addresses an account by its integer index and string work happens once, in Arrow. Profiles are drawn so
+that each campaign leaves the signature the field describes (creation bursts, templated handles, few
+followers, default or GAN images, UK personas) while organic users also produce look-alikes (some templated
+handles and default images).
 """
 
 from __future__ import annotations
@@ -16,7 +18,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import names as N
+from . import roles as R
 from .config import SimConfig
+from .roles import (  # noqa: F401  (re-exported: the role table is part of the population's interface)
+    AGGREGATOR,
+    CAMPAIGN_ROLES,
+    CONFOUNDER_OF_ROLE,
+    COPYPASTER,
+    FAN,
+    HIJACKED,
+    IDOL,
+    IS_CAMPAIGN,
+    LINKER,
+    ORGANIC,
+    OUTLET,
+    PERSONA,
+    PRAISER,
+    RINGER,
+    ROLE_OF_CAMPAIGN,
+    ROLES,
+    SHIFT,
+    SPREADER,
+    TARGET,
+)
 from .util import (
     DAY,
     HOUR,
@@ -30,19 +54,6 @@ from .util import (
     snowflake,
     us,
 )
-
-#: role code -> (role name, campaign name or None)
-ROLES: tuple[tuple[str, str | None], ...] = (
-    ("organic", None),
-    ("target", None),
-    ("super-spreader", "superspreaders"),
-    ("persona", "impersonation"),
-    ("hijacked", "hijacked"),
-    ("copy-paster", "copypaste"),
-)
-ORGANIC, TARGET, SPREADER, PERSONA, HIJACKED, COPYPASTER = range(6)
-ROLE_OF_CAMPAIGN = {"superspreaders": SPREADER, "impersonation": PERSONA, "hijacked": HIJACKED,
-                    "copypaste": COPYPASTER}
 
 
 @dataclasses.dataclass
@@ -70,6 +81,8 @@ class Population:
     verified: np.ndarray
     group: np.ndarray           # targets: 0 diplomats, 1 state media; -1 otherwise
     block: dict[int, tuple[int, int]]  # role -> [lo, hi)
+    fandom: np.ndarray | None = None   # int32: organic fans -> idol index (block order), -1 otherwise
+    hub: np.ndarray | None = None      # bool: organic community hubs
 
     @property
     def n(self) -> int:
@@ -130,6 +143,7 @@ def _sizes(cfg: SimConfig) -> dict[int, int]:
         HIJACKED: max(hij.min_accounts, round(hij.accounts_per_1000 * n / 1000)) if hij.enabled else 0,
         COPYPASTER: max(cp.min_accounts, round(cp.accounts_per_1000 * n / 1000)) if cp.enabled else 0,
     }
+    sizes.update(R.sizes(cfg))
     sizes[ORGANIC] = n - sum(sizes.values())
     return sizes
 
@@ -137,7 +151,8 @@ def _sizes(cfg: SimConfig) -> dict[int, int]:
 def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     """Draw every account's profile. See the module docstring for the layout."""
     sizes = _sizes(cfg)
-    order = (TARGET, ORGANIC, SPREADER, PERSONA, HIJACKED, COPYPASTER)
+    order = (TARGET, ORGANIC, SPREADER, PERSONA, HIJACKED, COPYPASTER, SHIFT, RINGER, PRAISER, LINKER, IDOL, OUTLET,
+             AGGREGATOR)
     block: dict[int, tuple[int, int]] = {}
     pos = 0
     for r in order:
@@ -199,6 +214,10 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     if hi > lo:
         d = start - rng.integers(5, 120, 3) * DAY
         created[lo:hi] = d[rng.integers(0, 3, hi - lo)] + (rng.random(hi - lo) * 12 * HOUR).astype(np.int64)
+    # the accounts added with the confounders draw from their own generator, so that the default scenario's
+    # platform (where they do not exist) is exactly what it was before they were added
+    rng2 = np.random.default_rng([cfg.seed, 1601])
+    R.created(cfg, block, created, rng2)
     created = np.maximum(created, ID_EPOCH_US + DAY) // S * S
 
     ids = snowflake(created, np.arange(n))
@@ -253,6 +272,8 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     client = draw(rng, np.array(N.CLIENT_WEIGHTS), n).astype(np.int16)
     lo, hi = block[SPREADER]
     client[lo:hi] = np.where(rng.random(hi - lo) < 0.8, 1, 2)
+    R.activity_and_audience(cfg, block, weight, followers, following, community, lang, offset_h, client, rng2)
+    fandom, hub = R.fans_and_hubs(cfg, block, community, weight, followers, rng2)
 
     # --- handles and names (each string column is built once per row, group by group: see util.compose)
     fi = rng.integers(0, len(N.FIRST), n)
@@ -267,6 +288,7 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     hstyle[role == COPYPASTER] = 5
     hstyle[role == PERSONA] = np.where(rng.random(int((role == PERSONA).sum())) < 0.5, 6, 7)
     hstyle[role == TARGET] = 8
+    R.handle_styles(block, hstyle, rng2)
     tlo, thi = block[TARGET]
     t_idx = np.arange(thi - tlo)
     is_dip = t_idx < n_dip
@@ -288,16 +310,19 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
         7: lambda i: join(pick(_ascii(N.UK_FIRST), ufi[i]), "_", pick(_ascii(N.UK_LAST), ula[i]),
                           numstr(rng.integers(1960, 2000, len(i)))),
         8: lambda i: t_handle.take(pa.array(i - tlo)),
+        **R.handle_builders(block, afirst, alast, fi, la, rng2),
     })
     dstyle = np.zeros(n, np.int8)
     dstyle[role == PERSONA] = 1
     dstyle[(role == SPREADER) & (rng.random(n) < 0.6)] = 2  # display name unrelated to the handle
     dstyle[role == TARGET] = 3
+    R.display_styles(block, dstyle, hstyle)
     display = compose(dstyle, {
         0: lambda i: join(pick(N.FIRST, fi[i]), " ", pick(N.LAST, la[i])),
         1: lambda i: join(pick(N.UK_FIRST, ufi[i]), " ", pick(N.UK_LAST, ula[i])),
         2: lambda i: join(pick(N.FIRST, (fi[i] + 7) % len(N.FIRST)), " ", pick(N.LAST, (la[i] + 5) % len(N.LAST))),
         3: lambda i: t_disp.take(pa.array(i - tlo)),
+        **R.display_builders(block, handle, fi, la),
     })
     group = np.full(n, -1, np.int8)
     group[tlo:thi] = np.where(is_dip, 0, 1)
@@ -314,6 +339,7 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     bi = np.where(role == PERSONA, o1 + bi % len(N.UK_BIOS), bi)
     bi = np.where((role == SPREADER) | (role == COPYPASTER), o2 + bi % len(N.SPREADER_BIOS), bi)
     bi = np.where(role == TARGET, o3 + np.maximum(group, 0), bi)
+    bios, bi = R.bios(block, bios, bi, rng2)
     desc = pick(bios, bi)
     loc_pool: list[str] = []
     loc_start = []
@@ -342,6 +368,7 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     img[cpr & (u < 0.4)] = 3
     img[cpr & (u >= 0.4) & (u < 0.8)] = 1
     img[cpr & (u >= 0.8)] = 2
+    R.images(block, img, rng2)
     stock = tuple(f"sim://stock/{k}.jpg" for k in range(12))
     image_url = compose(img, {
         0: lambda i: join("sim://photo/", numstr(ids[i]), ".jpg"),
@@ -355,9 +382,13 @@ def make_population(cfg: SimConfig, rng: np.random.Generator) -> Population:
     verified[lo:hi] = rng.random(hi - lo) < 0.3
     lo, hi = block[ORGANIC]
     verified[lo:hi] = followers[lo:hi] > 200_000
+    for r in (IDOL, OUTLET):
+        lo, hi = block[r]
+        verified[lo:hi] = followers[lo:hi] > 100_000
 
     return Population(role=role, ids=ids, created=created, offset_h=offset_h, region=region, community=community,
                       weight=weight, followers=followers, following=following, lang=lang, client=client,
                       default_image=default, handle=handle, display_name=display, description=desc,
-                      location=location, image_url=image_url, label=label, verified=verified, group=group, block=block)
+                      location=location, image_url=image_url, label=label, verified=verified, group=group, block=block,
+                      fandom=fandom, hub=hub)
 

@@ -15,19 +15,26 @@ import pyarrow.compute as pc
 
 from . import names as N
 from .activity import (
+    N_TEXT_CODES,
+    ORIGINAL,
     REPLY,
+    T_ARTICLE,
     T_COPY,
+    T_IDOL,
     T_LINK,
+    T_LINKSHARE,
+    T_NEWS,
     T_OLD,
     T_ORGANIC,
     T_PERSONA,
+    T_PRAISE,
     T_QUOTE,
     T_REPLY,
     T_TARGET,
     T_ZH,
     Rows,
 )
-from .util import join, list_array, numstr, pick, words
+from .util import compose, join, list_array, numstr, pick, words
 
 ZH_TEXTS = ("中国加油，真相在这里", "西方媒体的谎言不攻自破", "支持大使，说得好", "新疆是个好地方", "感谢分享事实")
 PERSONA_TEXTS = ("As a Brit I have to say the Ambassador makes a fair point",
@@ -62,9 +69,9 @@ def hashtags(rows: Rows, topic: np.ndarray, rng: np.random.Generator) -> pa.Arra
     code = rows.text[s0:]
     topic = topic[s0:]
     u = rng.random(n)
-    m = (code == T_ORGANIC) & (u < 0.4) & (topic >= 0)
+    m = ((code == T_ORGANIC) | (code == T_IDOL)) & (u < 0.4) & (topic >= 0)
     tags[m, 0] = _TOPIC0 + topic[m] * 3 + rng.integers(0, 3, m.sum())
-    m = (code == T_TARGET) & (u < 0.5)
+    m = ((code == T_TARGET) | (code == T_ARTICLE)) & (u < 0.5)
     tags[m, 0] = _TARGET0 + rng.integers(0, len(N.TARGET_TAGS), m.sum())
     m2 = m & (u < 0.2)
     tags[m2, 1] = _TARGET0 + rng.integers(0, len(N.TARGET_TAGS), m2.sum())
@@ -80,15 +87,28 @@ def hashtags(rows: Rows, topic: np.ndarray, rng: np.random.Generator) -> pa.Arra
     return list_array(offsets, values)
 
 
-def urls(rows: Rows, rng: np.random.Generator) -> pa.Array:
-    """list<string> of (expanded) URLs: news links in some organic posts, the campaign's links in its posts."""
+def article_url(target: np.ndarray, post_id: np.ndarray) -> pa.Array:
+    """A state-media target's article URL: the target's domain, a section and the article post's id."""
+    t = np.asarray(target, np.int64)
+    pid = np.asarray(post_id, np.int64)
+    return join(pick(N.STATE_MEDIA_DOMAINS, t % len(N.STATE_MEDIA_DOMAINS)),
+                pick(N.ARTICLE_SECTIONS, pid % len(N.ARTICLE_SECTIONS)), "/", numstr(pid), ".html")
+
+
+def urls(rows: Rows, rng: np.random.Generator, pid: np.ndarray | None = None, ref_pid: np.ndarray | None = None,
+         ref_author: np.ndarray | None = None, handles: pa.Array | None = None) -> pa.Array:
+    """list<string> of (expanded) URLs: news links in some organic posts, the campaign's links in its posts,
+    state-media articles (in the article post and, with tracking parameters, in the link campaign's posts) and
+    the news outlets' own links. ``pid``, ``ref_pid``, ``ref_author`` (per row) and ``handles`` (per account)
+    are needed only when the rows hold the last three kinds."""
     s0 = _first_text_row(rows)
     n = len(rows) - s0
     code = rows.text[s0:]
     u = rng.random(n)
     news = ((code == T_ORGANIC) & (u < 0.15)) | ((code == T_TARGET) & (u < 0.3)) | ((code == T_REPLY) & (u < 0.03))
     camp = (code == T_LINK) | ((code == T_COPY) & (u < 0.3))
-    has = news | camp
+    own = (code == T_ARTICLE) | (code == T_LINKSHARE) | (code == T_NEWS)
+    has = news | camp | own
     idx = np.flatnonzero(has)
     k = len(idx)
     tm = rows.tmpl[s0:][idx].astype(np.int64)
@@ -97,15 +117,39 @@ def urls(rows: Rows, rng: np.random.Generator) -> pa.Array:
     camp_url = join(pick(N.CAMPAIGN_LINKS, tm % len(N.CAMPAIGN_LINKS)),
                     pick(N.TRACKING, rng.integers(0, len(N.TRACKING), k)))
     values = pc.if_else(pa.array(camp[idx]), camp_url, news_url)
+    if own.any():
+        if pid is None or ref_pid is None or ref_author is None or handles is None:
+            raise ValueError("urls() needs pid, ref_pid, ref_author and handles for article and news rows")
+        oi = np.flatnonzero(own[idx])          # positions among the rows with URLs
+        rows_o = s0 + idx[oi]                  # positions among all rows
+        c = rows.text[rows_o]
+        kinds = np.where(c == T_ARTICLE, 0, np.where(c == T_LINKSHARE, 1, 2)).astype(np.int8)
+
+        def shared(i: np.ndarray) -> pa.Array:
+            r = rows_o[i]
+            tracked = rows.tmpl[r] > 0
+            track = pick(N.SM_TRACKING, rng.integers(0, len(N.SM_TRACKING), len(r)), mask=~tracked)
+            return join(article_url(ref_author[r], ref_pid[r]), pc.fill_null(track, ""))
+
+        def outlet(i: np.ndarray) -> pa.Array:
+            r = rows_o[i]
+            return join("https://www.", pc.utf8_lower(handles.take(pa.array(rows.author[r]))), ".example/news/",
+                        words(rng, len(r)), "-", numstr(pid[r]))
+
+        own_vals = compose(kinds, {0: lambda i: article_url(rows.author[rows_o[i]], pid[rows_o[i]]),
+                                   1: shared, 2: outlet})
+        pos = np.arange(k)
+        pos[oi] = k + np.arange(len(oi))
+        values = pa.concat_arrays([values.cast(pa.string()), own_vals]).take(pa.array(pos))
     offsets = np.zeros(s0 + n + 1, np.int64)
     np.cumsum(has, out=offsets[s0 + 1:])
     return list_array(offsets, values)
 
 
 def mentions(rows: Rows, handles: pa.Array, ref_author: np.ndarray) -> pa.Array:
-    """Replies mention the author they reply to."""
+    """Replies mention the author they reply to; original praise posts the target they praise."""
     n = len(rows)
-    has = rows.kind == REPLY
+    has = (rows.kind == REPLY) | ((rows.kind == ORIGINAL) & (rows.text == T_PRAISE))
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(has, out=offsets[1:])
     values = handles.take(pa.array(ref_author[has]))
@@ -140,6 +184,18 @@ def texts(rows: Rows, tags: pa.Array, handles: pa.Array, ref_author: np.ndarray,
         mutated = pc.if_else(pa.array(rng.random(k) < mutate_share), join(base, edit), base)
         return join(maybe_mention(idx, k), mutated)
 
+    def praise(idx: np.ndarray, k: int) -> pa.Array:
+        at = join("@", handles.take(pa.array(ref_author[idx])))
+        slots = {name: pick(pool, rng.integers(0, len(pool), k)) for name, pool in N.PRAISE_SLOTS.items()}
+        slots["H"] = at
+
+        def build(template: tuple[str, ...]) -> Callable[[np.ndarray], pa.Array]:
+            return lambda j: join(*[slots[p[1]].take(pa.array(j)) if p.startswith("{") else p for p in template])
+
+        body = compose(rows.tmpl[idx].astype(np.int64) % len(N.PRAISE_TEMPLATES),
+                       {c: build(t) for c, t in enumerate(N.PRAISE_TEMPLATES)})
+        return join(maybe_mention(idx, k), body)
+
     builders: dict[int, Callable[[np.ndarray, int], pa.Array]] = {
         T_ORGANIC: lambda i, k: join(r(PHRASE_OBJECT, k), " ", words(rng, k), " ", words(rng, k)),
         T_TARGET: lambda i, k: join(r(TARGET_PHRASE_OBJECT, k), " ", words(rng, k)),
@@ -150,10 +206,15 @@ def texts(rows: Rows, tags: pa.Array, handles: pa.Array, ref_author: np.ndarray,
         T_COPY: copy_text,
         T_ZH: lambda i, k: join(maybe_mention(i, k), r(ZH_TEXTS, k)),
         T_PERSONA: lambda i, k: join(first_mention(i), r(PERSONA_TEXTS, k)),
+        T_IDOL: lambda i, k: join(r(N.IDOL_TEXTS, k), " ", words(rng, k)),
+        T_NEWS: lambda i, k: join(r(N.HEADLINES, k), " ", r(PHRASE_OBJECT, k), " ", words(rng, k), " ", words(rng, k)),
+        T_PRAISE: praise,
+        T_ARTICLE: lambda i, k: join(r(TARGET_PHRASE_OBJECT, k), " ", words(rng, k)),
+        T_LINKSHARE: lambda i, k: join(r(N.LINK_INTROS, k), " ", words(rng, k), " ", words(rng, k)),
     }
     parts: list[pa.Array] = []
-    bounds = np.searchsorted(code, np.arange(T_PERSONA + 2))
-    for c in range(T_PERSONA + 1):
+    bounds = np.searchsorted(code, np.arange(N_TEXT_CODES + 1))
+    for c in range(N_TEXT_CODES):
         lo, hi = int(bounds[c]), int(bounds[c + 1])
         if hi <= lo:
             continue

@@ -2,8 +2,14 @@
 
 ``SOURCES`` maps a format name to ``"module:function"``; modules are imported on first use so that a format's
 optional dependencies cost nothing until it is read. Each module also exposes ``sniff_<format>`` (or, when it
-reads one format, ``sniff``) with the signature ``(head: bytes, name: str) -> float``: how sure it is (0..1) that a file whose first decompressed bytes are ``head`` is its format.
-:func:`detect` asks every sniffer and takes the surest.
+reads one format, ``sniff``) with the signature ``(head: bytes, name: str) -> float``: how sure it is (0..1)
+that a file whose first decompressed bytes are ``head`` is its format. :func:`detect` asks every sniffer and
+takes the surest.
+
+Besides the readers the package holds what they share: :mod:`.base` (what a reader is and gets),
+:mod:`.jsonl` (JSON lines: blocks, worker processes, staging), :mod:`.twitter_sniff`, :mod:`.values` and
+:mod:`.tabular_plan`/:mod:`.tabular_engine` (tables parsed with DuckDB), and :mod:`.textcap` (the length
+limits the ingest sink applies to every batch).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ DESCRIPTIONS: dict[str, str] = {
     "csv": "any CSV with canonical column names, or mapped with --map; --table says which table it fills",
     "parquet": "any Parquet file, like csv",
     "twarc2-users": "twarc2 user lookups: users become accounts + 'active', errors mark suspended/deleted",
-    "jetstream": "Bluesky Jetstream JSONL (current and 2024 spellings): posts, reposts, likes, profiles, account status",
+    "jetstream": ("Bluesky Jetstream JSONL (current and 2024 spellings): posts, reposts, likes, profiles, "
+                  "account status"),
     "mastodon": "Mastodon statuses or notifications (API JSON/JSONL) or an account export outbox.json",
     "telegram": "Telegram Desktop export result.json; forwards are reposts of the forwarded-from channel",
 }

@@ -16,7 +16,7 @@ but not counted. ``read = loaded + quarantined + duplicates`` then holds by cons
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 import pyarrow as pa
@@ -88,30 +88,3 @@ def truncate(raw: Any) -> str | None:
         raw = raw.decode("utf-8", errors="replace")
     s = str(raw)
     return s if len(s) <= MAX_RAW else s[:MAX_RAW] + "…"
-
-
-def iter_lines(src: SourceFile, sink: IngestSink | None = None, chunk: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, raw_bytes)`` for each non-empty line, streaming in large chunks.
-
-    Line numbers are 1-based and count every line (blank ones too), so they match what an editor shows.
-    """
-    lineno = 0
-    rest = b""
-    with src.open() as fh:
-        while True:
-            buf = fh.read(chunk)
-            if not buf:
-                break
-            if sink is not None:
-                sink.progress(len(buf))
-            buf = rest + buf
-            lines = buf.split(b"\n")
-            rest = lines.pop()
-            for ln in lines:
-                lineno += 1
-                if ln.strip():
-                    yield lineno, ln
-        if rest:
-            lineno += 1
-            if rest.strip():
-                yield lineno, rest

@@ -9,6 +9,11 @@ columns -- and the author snapshot every tweet row carries.
 The two files are told apart by their header: a ``tweetid`` column makes a tweets file; a ``userid`` column
 without it makes a users file (both spellings: ``user_screen_name`` ... or ``screen_name`` ...).
 
+Media (``posts.media_hashes``): the archive has no media column (its media come as files), so the links among
+``urls`` that point at a tweet's photo or video or at Twitter's media server are taken as media keys
+(:func:`media_links_sql`); a ``media_hashes`` column, which a study may add (e.g. perceptual hashes of the
+archive's media files), is read instead when present.
+
 Post kind precedence (documented in docs/sources-tabular.md): ``is_retweet`` true (or a ``retweet_tweetid``)
 -> repost of ``retweet_tweetid`` by ``retweet_userid``; else ``quoted_tweet_tweetid`` -> quote; else
 ``in_reply_to_tweetid`` (or ``in_reply_to_userid``) -> reply; else original.
@@ -20,7 +25,9 @@ from .. import schema as S
 from ..errors import SchemaError
 from . import values as V
 from .base import IngestSink, SourceFile
-from .tabular import Check, ColumnMap, Extra, Plan, build_plan, read_header, resolve_columns, run_plan, sniff_delimiter
+from .tabular import read_header, sniff_delimiter
+from .tabular_engine import run_plan
+from .tabular_plan import Check, ColumnMap, Extra, Plan, build_plan, header_phrase, resolve_columns
 
 #: official tweets-file columns, in the archive's order
 TWEET_COLUMNS: tuple[str, ...] = (
@@ -43,7 +50,10 @@ TWEET_FIELDS: dict[str, str] = {
     "tweet_language": "lang", "tweet_client_name": "client", "urls": "urls", "hashtags": "hashtags",
     "user_mentions": "mentions", "like_count": "like_count", "retweet_count": "repost_count",
     "reply_count": "reply_count", "quote_count": "quote_count",
+    # not in the archive: a list of image hashes a study computed from the archive's media files
+    "media_hashes": "media_hashes",
 }
+
 #: users-file column (either spelling) -> accounts field; also the author snapshot of a tweets file
 USER_FIELDS: dict[str, str] = {
     "userid": "account_id",
@@ -58,6 +68,29 @@ USER_FIELDS: dict[str, str] = {
 IGNORED = ("user_profile_url", "profile_url", "latitude", "longitude")
 
 REQUIRED_TWEET_COLUMNS = ("tweetid", "userid", "tweet_time")
+
+#: where the archive's columns are documented (named in error messages)
+DOCS = "docs/sources-tabular.md#io-archive"
+
+#: a link to a tweet's photo or video (``twitter.com/USER/status/ID/photo/N``, also x.com, mobile.) or to an
+#: image file on Twitter's media server (``pbs.twimg.com/media/NAME``): a tweet that embeds another tweet's
+#: media carries such a link, the same for every tweet that reuses that upload
+MEDIA_LINK = (r"(?i)^(?:[a-z]+://)?(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/?#]+/status(?:es)?/([0-9]+)/"
+              r"(photo|video)/([0-9]+)|^(?:[a-z]+://)?pbs\.twimg\.com/media/([A-Za-z0-9_-]+)")
+
+
+def media_links_sql(urls: str) -> str:
+    """SQL: the media links of the list ``urls`` (:data:`MEDIA_LINK`) as keys ``tweet:ID/photo/N`` or
+    ``twimg:NAME`` (an upload, not the image content), NULL when there are none."""
+    pat = V.lit(MEDIA_LINK)
+
+    def grp(i: int) -> str:
+        return f"regexp_extract(trim(x), {pat}, {i})"
+
+    key = (f"CASE WHEN {grp(1)} <> '' THEN 'tweet:' || {grp(1)} || '/' || lower({grp(2)}) || '/' || {grp(3)} "
+           f"ELSE 'twimg:' || {grp(4)} END")
+    found = f"list_filter({urls}, x -> x IS NOT NULL AND regexp_matches(trim(x), {pat}))"
+    return f"CASE WHEN len({found}) > 0 THEN list_transform({found}, x -> {key}) END"
 
 
 def _norm(header: list[str]) -> list[str]:
@@ -87,11 +120,11 @@ def tweets_plan(header: list[str], platform: str, file: str) -> Plan:
     """The plan for a tweets CSV with (lower-cased) column names ``header``."""
     missing = [c for c in REQUIRED_TWEET_COLUMNS if c not in header]
     if missing:
+        known = sum(1 for h in set(header) if h in TWEET_COLUMNS)
         raise SchemaError(
-            f"column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} missing from the "
-            f"tweets file (line 1 holds: {', '.join(header)}); expected the X information-operations tweet "
-            f"columns ({', '.join(TWEET_COLUMNS)}); for other CSV layouts use --format csv with --map, "
-            "see docs/sources-tabular.md", file=file, line=1, field=missing[0])
+            f"column{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing from the X information-operations "
+            f"tweets header (it has {len(header)} columns, {known} of the {len(TWEET_COLUMNS)} expected); see "
+            f"{DOCS}, or read another layout with --format csv --map", file=file, line=1)
     cm = _where(header, TWEET_FIELDS)
     where = resolve_columns(header, cm, file)
     where = {f: i for f, i in where.items() if f in cm.renames.values()}  # only the archive's meaning
@@ -123,6 +156,10 @@ def tweets_plan(header: list[str], platform: str, file: str) -> Plan:
                                   f"WHEN {reply} THEN {reply_tweet} END")
     plan.fields["ref_account_id"] = (f"CASE WHEN {repost} THEN {rt_user} WHEN {quote} THEN NULL "
                                      f"WHEN {reply} THEN {reply_user} END")
+    if "p_urls" in plan.parsed and "p_media_hashes" not in plan.parsed:
+        # media: a media_hashes column when the file has one (only it: one kind of key per file), else the
+        # media links among the urls
+        plan.fields["media_hashes"] = media_links_sql("p_urls")
     # the author snapshot each tweet row carries; observed at tweet time so the newest one wins the merge
     # account_id and observed_at are the post's account_id and created_at: taken from those columns, not
     # exported twice
@@ -191,10 +228,9 @@ def read_io_archive(src: SourceFile, sink: IngestSink) -> None:
         plan = users_plan(names, sink.platform, src.path)
     else:
         raise SchemaError(
-            f"neither column 'tweetid' (tweets file) nor 'userid' (users file) is in the header (line 1 holds: "
-            f"{', '.join(header)}); expected the X information-operations archive columns, see "
-            "docs/sources-tabular.md, or use --format csv with --map for other layouts",
-            file=src.path, line=1, field="tweetid")
+            f"neither column 'tweetid' (a tweets file) nor 'userid' (a users file) is in the header "
+            f"({header_phrase(header)}); expected the X information-operations archive, see {DOCS}, or read "
+            "another layout with --format csv --map", file=src.path, line=1)
     plan.columns = header
     run_plan(src, sink, plan, kind="csv", delim=delim, encoding=encoding)
 

@@ -14,7 +14,7 @@ event is did + collection + rkey):
   ``quote`` when ``record.embed`` is ``app.bsky.embed.record`` or ``...recordWithMedia`` (ref = embedded
   record URI), else ``original``. Links, tags and mentions come from ``record.facets`` (mentions as the handle
   written in the text, or the DID when the text slice is not an ``@handle``), external embeds add a URL,
-  ``lang`` is the first of ``record.langs``.
+  ``lang`` is the first of ``record.langs``; ``media_hashes`` are the blob CIDs of its images or video.
 * ``app.bsky.feed.repost`` create -> ``posts`` of kind ``repost`` with ``ref_post_id = record.subject.uri``.
 * ``app.bsky.feed.like`` create -> ``likes`` (``post_id = record.subject.uri``).
 * ``app.bsky.actor.profile`` create/update -> ``accounts`` (display name, description).
@@ -45,7 +45,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from .base import IngestSink, SourceFile, iter_lines, truncate
+from .base import IngestSink, SourceFile, truncate
+from .jsonl import iter_lines, json_problem
 
 PLATFORM = "bluesky"
 POST = "app.bsky.feed.post"
@@ -75,7 +76,7 @@ LIST_STR = pa.list_(pa.string())
 POST_COLS: tuple[tuple[str, pa.DataType], ...] = (
     ("post_id", STR), ("account_id", STR), ("created_at", TS), ("kind", STR), ("ref_post_id", STR),
     ("ref_account_id", STR), ("text", STR), ("lang", STR), ("urls", LIST_STR), ("hashtags", LIST_STR),
-    ("mentions", LIST_STR))
+    ("mentions", LIST_STR), ("media_hashes", LIST_STR))
 LIKE_COLS: tuple[tuple[str, pa.DataType], ...] = (("account_id", STR), ("post_id", STR), ("created_at", TS))
 ACCOUNT_COLS: tuple[tuple[str, pa.DataType], ...] = (
     ("account_id", STR), ("handle", STR), ("display_name", STR), ("description", STR), ("observed_at", TS))
@@ -135,7 +136,7 @@ class JetstreamParser:
         try:
             ev = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise BadEvent(None, f"not JSON ({exc}); expected one Jetstream event object per line") from None
+            raise BadEvent(None, f"{json_problem(raw, exc)}; expected one Jetstream event object per line") from None
         if not isinstance(ev, dict):
             raise BadEvent(None, f"expected a JSON object (a Jetstream event), got {type(ev).__name__}")
         return self.feed(ev)
@@ -245,6 +246,7 @@ class JetstreamParser:
             p["urls"].append(urls)
             p["hashtags"].append(tags)
             p["mentions"].append(mentions)
+            p["media_hashes"].append(media_cids(rec.get("embed")))
         else:
             subj = rec.get("subject")
             uri = subj.get("uri") if isinstance(subj, dict) else (subj if coll == FOLLOW else None)
@@ -274,7 +276,7 @@ class JetstreamParser:
                 p["kind"].append("repost")
                 p["ref_post_id"].append(uri)
                 p["ref_account_id"].append(subj_did)
-                for col in ("text", "lang", "urls", "hashtags", "mentions"):
+                for col in ("text", "lang", "urls", "hashtags", "mentions", "media_hashes"):
                     p[col].append(None)
             else:
                 lk = self.likes
@@ -391,6 +393,40 @@ def _facets(rec: dict[str, Any], text: str) -> tuple[list[str] | None, list[str]
         if isinstance(ext, dict) and isinstance(ext.get("uri"), str) and ext["uri"] not in urls:
             urls.append(ext["uri"])
     return urls or None, tags or None, mentions or None
+
+
+def _blob_cid(blob: Any) -> str | None:
+    """The CID of a blob reference: ``{"$type": "blob", "ref": {"$link": CID}}`` or the legacy ``{"cid": CID}``."""
+    if not isinstance(blob, dict):
+        return None
+    ref = blob.get("ref")
+    cid = ref.get("$link") if isinstance(ref, dict) else blob.get("cid")
+    return cid if isinstance(cid, str) and cid else None
+
+
+def media_cids(embed: Any) -> list[str] | None:
+    """The blob CIDs of a post's images and video (``app.bsky.embed.images``, ``...video``, and the media part of
+    ``...recordWithMedia``); None without media. A CID is a hash of the uploaded bytes: the same file uploaded
+    by two accounts has one CID, a re-encoded or cropped copy another. Link-card thumbnails are left out (the
+    link itself is in ``urls``)."""
+    if not isinstance(embed, dict):
+        return None
+    if embed.get("$type") == "app.bsky.embed.recordWithMedia":
+        embed = embed.get("media")
+        if not isinstance(embed, dict):
+            return None
+    out: list[str] = []
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.images":
+        for img in embed.get("images") or ():
+            cid = _blob_cid(img.get("image")) if isinstance(img, dict) else None
+            if cid is not None:
+                out.append(cid)
+    elif kind == "app.bsky.embed.video":
+        cid = _blob_cid(embed.get("video"))
+        if cid is not None:
+            out.append(cid)
+    return out or None
 
 
 # ------------------------------------------------------------------------------------------------- reader

@@ -15,8 +15,9 @@ instance; ids of different instances do not mix) -- for ``outbox.json`` the Acti
 key is the same whether the boost was seen in a timeline, the stream, a notification or
 ``reblogged_by`` (which gives no time). ``in_reply_to_id`` makes a ``reply``; ``quote.quoted_status`` (Mastodon
 4.4+) a ``quote``. HTML content is reduced to text; tags, mentions (``acct``) and the preview card's URL are
-kept; counts come from ``favourites_count``, ``reblogs_count``, ``replies_count``, ``quotes_count``. Statuses
-embedded in boosts and notifications are stored as non-primary rows; their authors become ``accounts``.
+kept, and each media attachment's blurhash as ``media_hashes`` (:func:`blurhashes`); counts come from
+``favourites_count``, ``reblogs_count``, ``replies_count``, ``quotes_count``. Statuses embedded in boosts and
+notifications are stored as non-primary rows; their authors become ``accounts``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import orjson
 import pyarrow as pa
 
 from ..errors import SourceError
-from .base import IngestSink, SourceFile, iter_lines, truncate
+from .base import IngestSink, SourceFile, truncate
+from .jsonl import iter_lines, json_problem
 
 PLATFORM = "mastodon"
 BATCH = 50_000
@@ -42,7 +44,7 @@ L_ = pa.list_(pa.string())
 POST_SPEC = (("post_id", S_), ("account_id", S_), ("created_at", TS), ("kind", S_), ("ref_post_id", S_),
              ("ref_account_id", S_), ("text", S_), ("lang", S_), ("client", S_), ("urls", L_), ("hashtags", L_),
              ("mentions", L_), ("like_count", I_), ("repost_count", I_), ("reply_count", I_),
-             ("quote_count", I_))
+             ("quote_count", I_), ("media_hashes", L_))
 LIKE_SPEC = (("account_id", S_), ("post_id", S_), ("created_at", TS))
 ACCOUNT_SPEC = (("account_id", S_), ("handle", S_), ("display_name", S_), ("description", S_),
                 ("created_at", TS), ("followers_count", I_), ("following_count", I_), ("posts_count", I_),
@@ -71,6 +73,23 @@ def _ts(v: Any) -> dt.datetime | None:
             return None
         return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
     return None
+
+
+def blurhashes(attachments: Any) -> list[str] | None:
+    """``blurhash:<hash>`` of each media attachment that has one (API ``media_attachments``, ActivityPub
+    ``attachment``); None without any.
+
+    Why the blurhash and not the attachment id: an id names one upload on one server, and an account can attach
+    only its own uploads, so two accounts never share one (a boost is a repost, not a second attachment). The
+    blurhash is computed by the server from the image's pixels (Mastodon: 4x4 components), so the same image
+    uploaded by two accounts gets the same blurhash; a crop or recolouring does not, and unrelated images of
+    nearly one flat colour can collide.
+    """
+    if not isinstance(attachments, list):
+        return None
+    out = [f"blurhash:{a['blurhash']}" for a in attachments
+           if isinstance(a, dict) and isinstance(a.get("blurhash"), str) and a["blurhash"]]
+    return out or None
 
 
 def _int(v: Any) -> int | None:
@@ -159,8 +178,8 @@ class MastodonParser:
         pid = str(s["id"])
         self._post(pid, aid, created, kind, ref, ref_acc, strip_html(s.get("content")), s.get("language"),
                    client, urls, tags or None, mentions or None, _int(s.get("favourites_count")),
-                   _int(s.get("reblogs_count")), _int(s.get("replies_count")), _int(s.get("quotes_count")), None,
-                   primary)
+                   _int(s.get("reblogs_count")), _int(s.get("replies_count")), _int(s.get("quotes_count")),
+                   blurhashes(s.get("media_attachments")), primary)
         return pid
 
     def boost(self, actor: Any, status_id: str, subject_account: str | None, created: Any = None,
@@ -193,9 +212,9 @@ class MastodonParser:
 
     def _post(self, pid: str, aid: str, created: Any, kind: str, ref: Any, ref_acc: Any, text: Any, lang: Any,
               client: Any, urls: Any, tags: Any, mentions: Any, likes: Any, reposts: Any, replies: Any,
-              quotes: Any, _unused: Any, primary: bool) -> None:
+              quotes: Any, media: Any, primary: bool) -> None:
         vals = (pid, aid, created, kind, ref, ref_acc, text, lang, client, urls, tags, mentions, likes, reposts,
-                replies, quotes)
+                replies, quotes, media)
         for (col, _), v in zip(POST_SPEC, vals):
             self.posts[col].append(v)
         self.posts_primary.append(primary)
@@ -257,7 +276,7 @@ def _read_outbox(doc: dict[str, Any], src: SourceFile, sink: IngestSink) -> None
         obj = item.get("object")
         if item.get("type") == "Announce" and isinstance(obj, str) and actor:
             row = (boost_id(actor, obj), actor, created, "repost", obj, None, None, None, None, None, None, None,
-                   None, None, None, None)
+                   None, None, None, None, None)
         elif item.get("type") == "Create" and isinstance(obj, dict) and isinstance(obj.get("id"), str):
             tags = [t.get("name", "").lstrip("#") for t in obj.get("tag") or () if isinstance(t, dict)
                     and t.get("type") == "Hashtag"]
@@ -266,7 +285,7 @@ def _read_outbox(doc: dict[str, Any], src: SourceFile, sink: IngestSink) -> None
             reply = obj.get("inReplyTo") if isinstance(obj.get("inReplyTo"), str) else None
             row = (obj["id"], actor or obj.get("attributedTo"), _ts(obj.get("published")) or created,
                    "reply" if reply else "original", reply, None, strip_html(obj.get("content")), None, None, None,
-                   tags or None, mentions or None, None, None, None, None)
+                   tags or None, mentions or None, None, None, None, None, blurhashes(obj.get("attachment")))
         else:
             sink.quarantine(line=None, field="orderedItems", raw=truncate(orjson.dumps(item)),
                             reason=f"item {i} is neither a Create with a Note nor an Announce with an object URI")
@@ -309,7 +328,7 @@ def read_mastodon(src: SourceFile, sink: IngestSink) -> None:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             sink.quarantine(line=lineno, field=None, raw=truncate(raw),
-                            reason=f"not JSON ({exc}); expected a status, notification or array per line")
+                            reason=f"{json_problem(raw, exc)}; expected a status, notification or array per line")
             continue
         _feed(parser, obj, sink, lineno, None)
         if parser.pending() >= BATCH:

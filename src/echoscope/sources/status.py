@@ -6,7 +6,7 @@ error names an account that is suspended or gone. This reader turns both into ``
 primary records, counted) stamped with the time of the lookup, and stores the returned user objects as
 ``accounts`` snapshots (not counted).
 
-It shares the streaming, the worker pool and the staging of :mod:`echoscope.sources.twarc2`; lookup files
+It shares the streaming, the worker pool and the staging of :mod:`echoscope.sources.jsonl`; lookup files
 are small, so the per-row code favours clarity over speed. The mapping is documented in
 ``docs/sources-json.md``.
 """
@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from .base import IngestSink, SourceFile
-from .twarc2 import ChunkResult, classify_head, iso_or_none, load_line, run_lines, user_row
+from .jsonl import ChunkResult, iso_or_none, load_line, run_lines
+from .twarc2 import user_row
+from .twitter_sniff import classify_head
 
 #: what a file that is not a user lookup is, and what reads it instead
 NOT_USERS: dict[str, str] = {
@@ -75,7 +77,7 @@ def error_status(err: dict[str, Any]) -> str:
 
 def parse_users_chunk(lines: list[tuple[int, bytes]], last_lineno: int | None) -> ChunkResult:
     """Parse whole lines of a user lookup into status and account rows (runs in a worker for big files)."""
-    out = ChunkResult()
+    out = ChunkResult(NOT_USERS)
     for lineno, ln in lines:
         obj = load_line(ln, lineno, last_lineno, out)
         if obj is None:

@@ -7,7 +7,7 @@ the same function as the top-level one. Stream notices (``delete``, ``limit``, .
 are skipped without being counted. A JSON array file (``[{...}, {...}]``, one element per line or all on one
 line) is accepted too.
 
-It shares the streaming, the worker pool and the staging of :mod:`echoscope.sources.twarc2`. The mapping is
+It shares the streaming, the worker pool and the staging of :mod:`echoscope.sources.jsonl`. The mapping is
 documented in ``docs/sources-json.md``.
 """
 
@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 from .base import IngestSink, SourceFile
-from .twarc2 import ChunkResult, classify_head, iso, load_line, run_lines
+from .jsonl import ChunkResult, iso, load_line, run_lines
+from .twitter_sniff import classify_head
 
 #: top-level keys of stream messages that are not statuses (skipped, not counted)
 NOTICES = frozenset({"delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect",
@@ -88,7 +89,7 @@ def client_name(source: Any) -> str | None:
 
 def parse_v1_chunk(lines: list[tuple[int, bytes]], last_lineno: int | None) -> ChunkResult:
     """Parse whole lines of v1.1 statuses into row tuples (runs in a worker for big files)."""
-    out = ChunkResult()
+    out = ChunkResult(NOT_V1)
     for lineno, ln in lines:
         obj = _load(ln, lineno, last_lineno, out)
         if obj is None:
@@ -105,9 +106,7 @@ def _load(ln: bytes, lineno: int, last_lineno: int | None, out: ChunkResult) -> 
     """Parse a line; lines of a JSON array written one element per line (``[``, ``{..},``, ``]``) are
     unwrapped."""
     try:
-        obj = orjson.loads(ln)
-        out.seen_json = True
-        return obj
+        return orjson.loads(ln)
     except orjson.JSONDecodeError:
         pass
     s = ln.strip()
@@ -123,9 +122,7 @@ def _load(ln: bytes, lineno: int, last_lineno: int | None, out: ChunkResult) -> 
         return None
     if s != ln:
         try:
-            obj = orjson.loads(s)
-            out.seen_json = True
-            return obj
+            return orjson.loads(s)
         except orjson.JSONDecodeError:
             pass
     return load_line(ln, lineno, last_lineno, out)  # quarantines with the reason
@@ -221,9 +218,30 @@ def status_row(st: dict[str, Any], lineno: int, out: ChunkResult, primary: bool,
     urls = [u.get("expanded_url") or u.get("url") for u in ent.get("urls") or ()]
     tags = [h.get("text") for h in ent.get("hashtags") or ()]
     ments = [m.get("screen_name") for m in ent.get("user_mentions") or ()]
+    xent = ext.get("extended_entities") or st.get("extended_entities") or ent
     return (tid, aid, created, kind, ref_id, ref_acc, text, st.get("lang"), client_name(st.get("source")),
             urls, tags, ments, st.get("favorite_count"), st.get("retweet_count"), st.get("reply_count"),
-            st.get("quote_count"))
+            st.get("quote_count"), media_keys_v1(xent.get("media") if type(xent) is dict else None))
+
+
+#: v1.1 media types -> the type number of an API v2 media key (``3_<id>`` a photo, ``7_`` a video, ``16_`` a GIF)
+MEDIA_KEY_TYPES: dict[str, str] = {"photo": "3", "video": "7", "animated_gif": "16"}
+
+
+def media_keys_v1(media: Any) -> list[str] | None:
+    """The media of a v1.1 status as API v2 media keys (``3_1234...``), so that v1.1 and v2 collections of the
+    same tweets give the same ``media_hashes``. A key names one upload (reused when a tweet embeds another
+    tweet's photo or an uploader shares the upload), not the image content; None without media."""
+    if type(media) is not list:
+        return None
+    keys = []
+    for m in media:
+        if type(m) is not dict:
+            continue
+        mid = m.get("id_str") or m.get("id")
+        if mid is not None and mid != "":
+            keys.append(f"{MEDIA_KEY_TYPES.get(str(m.get('type')), '3')}_{mid}")
+    return keys or None
 
 
 def _nested(st: dict[str, Any], lineno: int, out: ChunkResult, observed: str | None) -> None:

@@ -6,7 +6,9 @@ The run is a small transaction:
    zip members one by one, stdin spooled to the staging area so it can be hashed and re-read);
 2. files whose content hash is already in the manifest are skipped (re-ingesting is a no-op);
 3. each reader stages Arrow batches as Parquet under ``.staging/<run>/`` with three bookkeeping columns:
-   ``_file`` (input index), ``_seq`` (order within the file) and ``_primary`` (counted record or not);
+   ``_file`` (input index), ``_seq`` (order within the file) and ``_primary`` (counted record or not); on
+   the way every batch has its over-long free-text values cut to the documented limits
+   (:func:`~echoscope.sources.textcap.cap_text`), each cut noted in quarantine;
 4. the commit deduplicates in DuckDB, out of core: a row is loaded when its key is neither in the study nor
    earlier in this run (primary records win over rows seen only as references, earlier files over later);
    accounts are merged (newest snapshot wins, column by column, nulls never overwrite values);
@@ -30,7 +32,7 @@ import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -41,11 +43,11 @@ from ..errors import ConfigError, EchoscopeError, SourceError
 from ..settings import configure_duckdb, resolve_settings
 from ..sources import detect, get_reader
 from ..sources.base import SourceFile, truncate
+from ..sources.textcap import cap_text
 from .manifest import Manifest
 from .parts import parquet_select, sql_literal
 from .study import StudyStore, file_sha256
 
-BOOK = ("_file", "_seq", "_primary")
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 
@@ -114,8 +116,8 @@ def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[Source
     digest = Digest(path)
     magic = _magic(path)
     if magic[:2] == GZIP_MAGIC:
-        src = SourceFile(path=display, opener=lambda p=path: gzip.open(p, "rb"), local_path=path,
-                         compression="gzip")
+        src = SourceFile(path=display, opener=lambda p=path: gzip.open(p, "rb"),  # noqa: SIM115 - an opener
+                         local_path=path, compression="gzip")
         src.materialise = _materialiser(src, staging)
         return [(src, digest, size)]
     if magic == ZIP_MAGIC:
@@ -130,12 +132,12 @@ def _expand_file(path: str, *, display: str, staging: Path) -> list[tuple[Source
         res = []
         for info in members:
             src = SourceFile(path=f"{display}!{info.filename}",
-                             opener=lambda p=path, m=info.filename: zipfile.ZipFile(p).open(m),
+                             opener=lambda p=path, m=info.filename: zipfile.ZipFile(p).open(m),  # noqa: SIM115
                              compression="zip", member=info.filename)
             src.materialise = _materialiser(src, staging)
             res.append((src, digest.member(info.filename), info.file_size))
         return res
-    src = SourceFile(path=display, opener=lambda p=path: open(p, "rb"), local_path=path)
+    src = SourceFile(path=display, opener=lambda p=path: open(p, "rb"), local_path=path)  # noqa: SIM115
     src.materialise = lambda p=path: p
     return [(src, digest, size)]
 
@@ -194,7 +196,9 @@ class FileSink:
         if "source" in schema.names and ("source" not in batch.column_names
                                          or batch.column("source").null_count == n):
             batch = _set_col(batch, "source", pa.repeat(pa.scalar(self.src.path, pa.string()), n))
-        data = S.conform(batch, schema)
+        data, cuts = cap_text(table, S.conform(batch, schema))
+        if cuts is not None:  # the row is kept: a note, not a counted quarantined record (docs/sources.md)
+            self.quarantine_batch(cuts, primary=False)
         data = data.append_column("_file", pa.repeat(pa.scalar(self.index, pa.int32()), n))
         data = data.append_column("_seq", pa.array(np.arange(self.seq, self.seq + n, dtype=np.int64)))
         data = data.append_column("_primary", pa.repeat(pa.scalar(primary, pa.bool_()), n))
@@ -332,7 +336,6 @@ def _run(study: StudyStore, run: IngestRun, inputs: list[str], *, format: str | 
     reports: list[dict[str, Any]] = []
     sinks: list[FileSink] = []
     seen_now: set[str] = set()
-    unsure: list[tuple[int, Digest]] = []  # files whose hash is checked after reading (a size seen before)
     run.emit({"event": "start", "files": len(sources), "bytes": sum(s for _, _, s in sources)})
     for index, (src, lazy, size) in enumerate(sources):
         if size in known_sizes:
@@ -521,7 +524,7 @@ def _commit(study: StudyStore, run: IngestRun, manifest: Manifest, sinks: list[F
             manifest.append_parts(table, parts, rows_added[table])
     study.commit(manifest)
     _fault("after-manifest")
-    for table, parts in replaced.items():
+    for parts in replaced.values():
         for p in parts:
             with contextlib.suppress(FileNotFoundError):
                 (study.path / p).unlink()
@@ -549,7 +552,7 @@ def run_load_arrow(study: StudyStore, tables: dict[str, pa.Table], *, name: str,
         run = IngestRun(study, progress)
         try:
             run.staging.mkdir(parents=True, exist_ok=True)
-            src = SourceFile(path=name, opener=lambda: open(os.devnull, "rb"))
+            src = SourceFile(path=name, opener=lambda: open(os.devnull, "rb"))  # noqa: SIM115 - an opener
             sink = FileSink(run, 0, src, "arrow", platform, {})
             for tname, t in tables.items():
                 for off in range(0, t.num_rows, 500_000):
@@ -566,7 +569,3 @@ def run_load_arrow(study: StudyStore, tables: dict[str, pa.Table], *, name: str,
         finally:
             run.close()
             shutil.rmtree(run.staging, ignore_errors=True)
-
-
-def open_text(src: SourceFile) -> IO[bytes]:  # pragma: no cover - convenience for readers
-    return src.open()

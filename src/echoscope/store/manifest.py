@@ -157,6 +157,30 @@ class Manifest:
                 return copy.deepcopy(r)
         return None
 
+    def latest_runs(self) -> dict[str, str]:
+        """The run each analysis's latest result tables come from (``{analysis: run id}``): those runs are the
+        default view and are never pruned."""
+        out: dict[str, str] = {}
+        for r in self._d["results"].values():
+            if r.get("run") and r.get("analysis"):
+                out.setdefault(str(r["analysis"]), str(r["run"]))
+        return out
+
+    def prunable_runs(self, keep: int, analysis: str | None = None) -> list[str]:
+        """Ids of the runs beyond the ``keep`` newest of each analysis (of ``analysis`` only when given),
+        oldest first; a run whose tables are the latest results is never among them."""
+        latest = {r.get("run") for r in self._d["results"].values() if r.get("run")}
+        by: dict[str, list[dict[str, Any]]] = {}
+        for r in self._d["runs"]:  # appended in commit order: oldest first
+            by.setdefault(str(r.get("analysis")), []).append(r)
+        out: list[str] = []
+        for name, runs in by.items():
+            if analysis is not None and name != analysis:
+                continue
+            newest = {r.get("id") for r in runs[max(0, len(runs) - keep):]} if keep > 0 else set()
+            out += [str(r["id"]) for r in runs if r.get("id") not in newest and r.get("id") not in latest]
+        return out
+
     def live_parts(self) -> set[str]:
         """Every file the manifest refers to (anything else under tables/ and results/ is garbage)."""
         live = {p for t in self._d["tables"].values() for p in t.get("parts", [])}
@@ -191,8 +215,9 @@ class Manifest:
                    analysis: str | None = None, run: str | None = None) -> list[str]:
         """Make ``parts`` the latest result table ``name``; returns replaced parts no run keeps."""
         old = self.result_parts(name)
+        # the generation this write commits: orders runs written within the same second
         entry: dict[str, Any] = {"parts": list(parts), "rows": int(rows), "written_at": now_iso(),
-                                 "meta": meta or {}}
+                                 "generation": self.generation + 1, "meta": meta or {}}
         if analysis:
             entry["analysis"] = analysis
         if run:
@@ -212,7 +237,9 @@ class Manifest:
         """Record an analysis run (``id``, ``analysis``, ``parameters``, ``summary``, ``tables``)."""
         if any(r.get("id") == run.get("id") for r in self._d["runs"]):
             raise StudyError(f"a run with id {run.get('id')} is already stored")
-        self._d["runs"].append(copy.deepcopy(run))
+        entry = copy.deepcopy(run)
+        entry.setdefault("generation", self.generation + 1)
+        self._d["runs"].append(entry)
 
     def drop_runs(self, run_ids: Iterable[str]) -> list[str]:
         """Forget runs; returns their parts that nothing else refers to (to delete after commit)."""

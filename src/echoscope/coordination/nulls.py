@@ -1,0 +1,282 @@
+"""Null models of a behaviour's candidate edges: how often two accounts would co-act if nobody coordinated.
+
+Why on DuckDB for both engines: the shuffles and the object halves use DuckDB's ``hash()`` (Spark has no
+function with the same values), and they work on the integer tables the data-sized stages leave
+(:data:`.stages.HANDOVER`), a fraction of the data. Both engines then give the same null means, p-values and
+cut-offs.
+
+Two models (``--null``): the object timeline (:func:`_object_null`, exact null means, calibrated by shuffles)
+and the account timeline (:func:`_sampled_null`, means estimated from shuffles). Each leaves
+``_ca_nulllam(a, b, lam, ...)`` for the candidate edges ``_ca_edges`` and returns its statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .params import CoordParams, ProgressFn
+from .stages import pair_sql
+from .stats import poisson_sf
+
+
+def _scalar(con: Any, sql: str) -> Any:
+    return con.execute(sql).fetchone()[0]
+
+
+def null_model(con: Any, params: CoordParams, timed: bool, progress: ProgressFn,
+                ref_sql: str | None = None) -> dict[str, Any]:
+    """Null means of the candidate edges in ``_ca_nulllam(a, b, lam)``; dispatches on ``params.null``."""
+    if params.null == "object":
+        return _object_null(con, params, timed, progress, ref_sql)
+    return _sampled_null(con, params, timed, progress)
+
+
+def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn,
+                 ref_sql: str | None = None) -> dict[str, Any]:
+    """Object-timeline null, exact in expectation, calibrated by ``reps`` shuffles.
+
+    Under the null each object keeps its timestamps (its burst after publication) and each account keeps the
+    objects it acted on, but which account made which of an object's actions is random. Two accounts that
+    both acted on object ``o`` then land within the window with probability ``q_o`` = (ordered pairs of the
+    object's actions within the window) / (n_o (n_o - 1)): close to 1 on a viral post everyone shared in the
+    same minute (co-acting there is no evidence; this is the down-weighting of popular objects), small on a
+    post shared over days. A pair's null weight is a sum of such Bernoullis over the objects both acted on,
+    so ``lambda = sum q_o`` and ``p = P(Poisson(lambda) >= weight)``. ``q_o`` is computed on all actions
+    (before pruning) with one window count; lambda needs a join of each candidate edge with its shared
+    objects. For behaviours without a time window (shared-ip) every shared object counts, so the null is the
+    bipartite configuration model: ``lambda = deg_a deg_b sum_o df_o (df_o - 1) / (sum_o df_o)^2``.
+
+    The shuffles (all ``reps`` in one query) apply the same test to every pair that co-acts by chance, which
+    gives the empirical false-discovery cut-off and the expected number of false edges.
+    """
+    w = float(params.window)
+    con.execute("CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT DISTINCT aid, oid FROM _ca_act")
+    if timed:
+        # nb = other actions on the same object within +/- window, per action (kept per account for
+        # validate_accounts, which re-estimates q_o without a group's own actions)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_nbr AS SELECT o.oid, r.account_id,
+                count(*) OVER (PARTITION BY o.oid ORDER BY r.ts
+                               RANGE BETWEEN {w!r} PRECEDING AND {w!r} FOLLOWING) - 1 AS nb
+            FROM _ca_raw r JOIN _ca_obj o USING (object_id)""")
+        # with a reference (rapid-fire: every amplification of the post), the object's slots are all of its
+        # actions: q_o = (ordered pairs of the behaviour's actions within the window) / (n_ref (n_ref - 1))
+        if ref_sql:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_refr AS
+                SELECT o.oid, CAST(r.account_id AS VARCHAR) AS account_id
+                FROM ({ref_sql}) r JOIN _ca_obj o ON o.object_id = CAST(r.object_id AS VARCHAR)""")
+            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_ref AS SELECT oid, count(*) AS n_ref,
+                count(DISTINCT account_id) AS a_ref FROM _ca_refr GROUP BY oid""")
+            # an account is a candidate for every object it acted on in the reference, not only those where
+            # its action made the behaviour (a rapid repost): the null's question is how often both of two
+            # accounts' slots on an object they both acted on are among the behaviour's, and summing q_o over
+            # the objects where they both already did would leave out the objects where they did not
+            # (lambda far too small: every active account "significant")
+            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT aid, oid FROM _ca_ao UNION
+                SELECT a.aid, r.oid FROM _ca_refr r JOIN _ca_acc a USING (account_id)
+                SEMI JOIN (SELECT DISTINCT aid FROM _ca_act) k ON k.aid = a.aid""")
+            con.execute("DROP TABLE IF EXISTS _ca_refr")
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _ca_ref (oid INTEGER, n_ref BIGINT, a_ref BIGINT)")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _ca_q AS
+            SELECT oid, n, s, CASE WHEN n > 1 THEN least(1.0, s / (n::DOUBLE * (n - 1))) ELSE 1.0 END AS q, na
+            FROM (SELECT b.oid, greatest(count(*), coalesce(any_value(r.n_ref), 0)) AS n, sum(b.nb)::DOUBLE AS s,
+                         any_value(r.a_ref) AS na
+                  FROM _ca_nbr b LEFT JOIN _ca_ref r USING (oid) GROUP BY b.oid)""")
+        # the objects two accounts share are found from the one with fewer objects (s), probing the other's
+        # (t): on power-law data a busy account has edges to thousands of others, and expanding every edge
+        # by the first account's objects filled the disk at 10M engagements
+        con.execute("CREATE OR REPLACE TEMP TABLE _ca_aod AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
+        # each (account, object) with its object's q and half, joined once here rather than on every row of
+        # every pair's shared objects below (a pair expands into the objects of its account with fewer)
+        con.execute("""CREATE OR REPLACE TEMP TABLE _ca_aoq AS SELECT x.aid, x.oid, q.q, hf.half FROM _ca_ao x
+            JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid""")
+        lam_sql = """SELECT e.a, e.b, sum(x.q) AS lam, count(*) AS n_shared,
+                   coalesce(sum(x.q) FILTER (WHERE x.half = 0), 0.0) AS l0,
+                   coalesce(sum(x.q) FILTER (WHERE x.half = 1), 0.0) AS l1 FROM
+              (SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
+                      CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.b ELSE e.a END AS t
+               FROM {src} e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b) e
+            JOIN _ca_aoq x ON x.aid = e.s JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid GROUP BY e.a, e.b"""
+    else:
+        # over every (account, object) of the behaviour, before pruning and the guard: an account's degree
+        # counts the addresses only it used, and a crowded address (a carrier NAT) raises everyone's mean
+        con.execute("CREATE OR REPLACE TEMP TABLE _ca_rao AS SELECT DISTINCT account_id, object_id FROM _ca_raw")
+        k = _scalar(con, """SELECT sum(df * (df - 1))::DOUBLE / greatest(1, sum(df))::DOUBLE ^ 2
+            FROM (SELECT object_id, count(*) AS df FROM _ca_rao GROUP BY object_id)""") or 0.0
+        con.execute("""CREATE OR REPLACE TEMP TABLE _ca_deg AS SELECT a.aid, count(*) AS d
+            FROM _ca_rao r JOIN _ca_acc a USING (account_id) GROUP BY a.aid""")
+        con.execute("DROP TABLE IF EXISTS _ca_rao")
+        lam_sql = f"""SELECT e.a, e.b, da.d * db.d * {float(k)!r} AS lam, 0 AS n_shared,
+                   da.d * db.d * {float(k) / 2!r} AS l0, da.d * db.d * {float(k) / 2!r} AS l1 FROM {{src}} e
+            JOIN _ca_deg da ON da.aid = e.a JOIN _ca_deg db ON db.aid = e.b"""
+    con.execute("CREATE OR REPLACE TEMP TABLE _ca_nulllam AS " + lam_sql.format(src="_ca_edges"))
+    out: dict[str, Any] = {"model": "object", "analytic": True, "reps": int(params.reps), "seed": int(params.seed)}
+    if ref_sql:
+        # the shuffles permute accounts among the behaviour's own actions; with a reference the null's slots
+        # are all of the object's actions, which the shuffles do not have: no empirical cut-off (BH only)
+        out["reps"] = 0
+        out["reference"] = True
+    elif not timed:
+        # the shuffles move accounts among an object's timestamps; without a window every two accounts of an
+        # object co-act whatever their times, so each shuffled network is the observed one and its "false"
+        # edges would be every candidate edge (no edge ever judged). The analytic configuration-model means
+        # above are the null: BH only
+        out["reps"] = 0
+    elif params.reps > 0:
+        progress({"event": "stage", "message": f"null model: {int(params.reps)} shuffles ({params.null})"})
+        nwe, total = object_shuffles(con, int(params.reps), int(params.seed), w, int(params.min_weight))
+        con.register("_ca_nwe_in", nwe)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _ca_nwe AS SELECT * FROM _ca_nwe_in")
+        finally:
+            con.unregister("_ca_nwe_in")
+        con.execute("CREATE OR REPLACE TEMP TABLE _ca_nwl AS " + lam_sql.format(
+            src="(SELECT DISTINCT a, b FROM _ca_nwe)"))
+        nul = con.execute("""SELECT n.w, coalesce(l.lam, 0.0) AS lam FROM _ca_nwe n
+            LEFT JOIN _ca_nwl l ON l.a = n.a AND l.b = n.b""").fetch_arrow_table()
+        nw = np.asarray(nul["w"].to_numpy(zero_copy_only=False), dtype=float)
+        nl = np.maximum(np.asarray(nul["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
+        out["_null_p"] = poisson_sf(nw, nl)
+        out["null_edges_at_min_weight"] = float(len(nw)) / params.reps
+        out["null_pairs_per_rep"] = float(total) / params.reps
+        for t in ("_ca_nwe", "_ca_nwl"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    return out
+
+
+def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -> tuple[pa.Table, int]:
+    """The shuffled networks of the object-timeline null: their edges of weight ``>= min_weight`` and all pairs.
+
+    Returns ``(rep, a, b, w)`` for the account pairs of each shuffle that co-act on ``min_weight`` or more
+    distinct objects, and the sum of ``w`` over every pair of every shuffle (``null_pairs_per_rep`` times
+    ``reps``). Shuffle ``r`` gives the action of rank ``k`` on an object (ranked by ``hash(eid, r, seed)``, the
+    DuckDB hash of the action id, shuffle and seed) the account of the object's ``k``-th action by action id;
+    an object keeps its timestamps, so the pairs of slots within the window (:func:`_slot_pairs`) are the same
+    in every shuffle and are found once.
+
+    Why numpy: the permutation is a sort per shuffle and the shuffled pairs are counted with a sort of one
+    64-bit key per slot pair, shuffle by shuffle. The same in SQL (one ``row_number()`` over all shuffles'
+    actions, then two joins of every slot pair with it and a three-column aggregate over ``reps`` times the
+    slot pairs) was most of the null's time (48 of 69 s for co-retweet at 1M engagements) and spilled.
+    Memory: ~40 bytes per action and per slot pair (the dense-window guard bounds the slot pairs at
+    ``max_window_actions / 2`` per action).
+    """
+    sp = _slot_pairs(con, w)
+    if sp is None:
+        return _NWE.empty_table(), 0
+    oid, eid, aid_by_eid, ea, eb = sp
+    n_acc = int(aid_by_eid.max()) + 1 if len(aid_by_eid) else 1
+    multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
+    outs: list[pa.Table] = []
+    total = 0
+    for r in range(reps):
+        # the hash of (eid, rep, seed) exactly as SQL gives it, for the actions in (oid, eid) order
+        h = con.execute(f"SELECT hash(eid, CAST({r} AS BIGINT), {seed}) AS h FROM _ca_spa ORDER BY i"
+                        ).fetch_arrow_table()["h"].to_numpy()
+        order = np.lexsort((h, oid))  # per object, its actions by hash: the k-th of them gets the k-th account
+        perm = np.empty(len(order), dtype=np.int64)
+        perm[order] = aid_by_eid
+        a, b = perm[ea], perm[eb]
+        keep = a != b
+        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        key = lo * n_acc + hi
+        if multi:  # an account holding two slots of one object: count distinct objects per pair
+            obj = oid[ea[keep]]
+            key, obj = _unique_rows(key, obj)
+        total += len(key)
+        k, c = np.unique(key, return_counts=True)
+        k, c = k[c >= min_weight], c[c >= min_weight]
+        outs.append(pa.table({"rep": pa.array(np.full(len(k), r, dtype=np.int64)),
+                              "a": pa.array((k // n_acc).astype(np.int32)), "b": pa.array((k % n_acc).astype(np.int32)),
+                              "w": pa.array(c.astype(np.int64))}, schema=_NWE))
+    con.execute("DROP TABLE IF EXISTS _ca_spa")
+    return pa.concat_tables(outs) if outs else _NWE.empty_table(), total
+
+
+_NWE = pa.schema([("rep", pa.int64()), ("a", pa.int32()), ("b", pa.int32()), ("w", pa.int64())])
+
+
+def _unique_rows(key: np.ndarray, obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (key, obj) rows."""
+    o = np.lexsort((obj, key))
+    key, obj = key[o], obj[o]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = (key[1:] != key[:-1]) | (obj[1:] != obj[:-1])
+    return key[first], obj[first]
+
+
+def _slot_pairs(con: Any, w: float) -> tuple[np.ndarray, ...] | None:
+    """The actions and the slot pairs within the window (as positions in the actions' (oid, eid) order).
+
+    Leaves ``_ca_spa(i, oid, eid, ...)`` (the actions in (oid, eid) order, ``i`` their position) and returns their
+    ``oid``, ``eid`` and the account of each (in that order), and the positions ``ea``, ``eb`` of the two
+    actions of each slot pair (the pairs of :func:`.stages.pair_sql`: ``b`` after ``a`` within the window).
+    """
+    con.execute("""CREATE OR REPLACE TEMP TABLE _ca_spa AS
+        SELECT row_number() OVER (ORDER BY oid, eid) - 1 AS i, oid, eid, aid, ts, bk FROM _ca_act""")
+    act = con.execute("SELECT oid, eid, aid FROM _ca_spa ORDER BY i").fetch_arrow_table()
+    if act.num_rows == 0:
+        con.execute("DROP TABLE IF EXISTS _ca_spa")
+        return None
+    pairs = con.execute(f"""SELECT a.i AS ea, b.i AS eb FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk
+              AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE b.ts - a.ts <= {w!r}
+            UNION ALL SELECT a.i, b.i FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk + 1
+              WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table()
+    return (act["oid"].to_numpy(), act["eid"].to_numpy(), act["aid"].to_numpy().astype(np.int64),
+            pairs["ea"].to_numpy(), pairs["eb"].to_numpy())
+
+
+def _shuffled_networks(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> None:
+    """The account-timeline null's ``reps`` shuffles in one query; leaves ``_ca_nw(rep, a, b, w)`` (distinct
+    objects per null pair). Shuffle ``r`` gives each account's actions its own timestamps in an order drawn by
+    ``hash(eid, r, seed)``. When no account holds two slots of one object a pair of accounts meets at most once
+    per object and ``count(*)`` is the number of objects, at half the cost of ``count(DISTINCT oid)``. (The
+    object-timeline null's shuffles: :func:`object_shuffles`.)
+    """
+    reps = int(params.reps)
+    seed = int(params.seed)
+    w = float(params.window)
+    progress({"event": "stage", "message": f"null model: {reps} shuffles ({params.null})"})
+    multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
+    wsql = "count(DISTINCT oid)" if multi else "count(*)"
+    bucket = f"CAST(floor(ts / {w!r}) AS BIGINT)" if timed else "CAST(0 AS BIGINT)"
+    shuffled = f"""
+        SELECT p.rep, p.aid, p.oid, p.eid, s.ts FROM
+          (SELECT r.rep, x.aid, x.oid, x.eid, row_number() OVER (PARTITION BY r.rep, x.aid
+                  ORDER BY hash(x.eid, r.rep, {seed})) AS k FROM _ca_act x, range({reps}) r(rep)) p
+        JOIN (SELECT aid, ts, row_number() OVER (PARTITION BY aid ORDER BY ts, eid) AS k FROM _ca_act) s
+          USING (aid, k)"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ca_nact AS SELECT *, {bucket} AS bk FROM ({shuffled})")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_nw AS SELECT rep, a, b, {wsql} AS w
+        FROM ({pair_sql('_ca_nact', w, timed, True)}) GROUP BY rep, a, b""")
+    con.execute("DROP TABLE IF EXISTS _ca_nact")
+
+
+def _sampled_null(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> dict[str, Any]:
+    """Null means estimated from ``reps`` shuffles (the ``account`` model); leaves ``_ca_nulllam``."""
+    reps = max(int(params.reps), 1)
+    _shuffled_networks(con, params, timed, progress)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_nulllam AS SELECT n.a, n.b, sum(n.w)::DOUBLE / {reps} AS lam
+        FROM _ca_nw n SEMI JOIN _ca_edges e ON e.a = n.a AND e.b = n.b GROUP BY n.a, n.b""")
+    mw = int(params.min_weight)
+    by_w = dict(con.execute(f"SELECT w, count(*) FROM _ca_nw WHERE w >= {mw} GROUP BY w").fetchall())
+    out = {"model": params.null, "reps": reps, "seed": int(params.seed),
+           "null_edges_by_weight": {str(int(k)): float(v) / reps for k, v in sorted(by_w.items())},
+           "null_edges_at_min_weight": float(sum(by_w.values())) / reps,
+           "null_pairs_per_rep": float(_scalar(con, "SELECT coalesce(sum(w), 0) FROM _ca_nw")) / reps}
+    # the same per-pair test applied to the shuffled networks' own edges calibrates the cut-off
+    nul = con.execute(f"""SELECT n.w, coalesce(l.lam, 0.0) AS lam FROM _ca_nw n LEFT JOIN
+        (SELECT a, b, sum(w)::DOUBLE / {reps} AS lam FROM _ca_nw GROUP BY a, b) l ON l.a = n.a AND l.b = n.b
+        WHERE n.w >= {mw}""").fetch_arrow_table()
+    out["_null_p"] = poisson_sf(np.asarray(nul["w"].to_numpy(zero_copy_only=False), dtype=float),
+                                np.maximum(np.asarray(nul["lam"].to_numpy(zero_copy_only=False), dtype=float),
+                                           0.5 / reps))
+    con.execute("DROP TABLE IF EXISTS _ca_nw")
+    return out
+
+
+
+__all__ = ["null_model"]

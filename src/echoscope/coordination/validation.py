@@ -1,0 +1,361 @@
+"""Held-out validation: accounts whose co-actions with their group exceed the null on objects not used to find it.
+
+Why: pairs that each share only a few objects cannot pass a per-pair test, yet a group of such pairs is strong
+evidence; testing a group found on the same data is biased. :func:`validate_accounts` cross-fits on two halves
+of the objects (its docstring has the scheme); :func:`validated_accounts` applies it to a run's behaviours. It
+runs on DuckDB whichever engine ran the data-sized stages: it reads the tables the judging stages leave
+(``_cv_abo_*``, ``_cv_ao_*``, ``_cv_act_*``, :mod:`.judge`) and its groups come from Leiden in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .audience import audience_rows_sql, author_posts, author_rows_sql
+from .coactions import COACTIONS
+from .cosharing import cosharing_rows_sql
+from .params import BehaviourResult, CoordParams, ProgressFn, judged_by_cosharing
+from .stats import benjamini_hochberg, poisson_sf
+
+
+def validated_accounts(con: Any, per: list[BehaviourResult], params: CoordParams,
+                       progress: ProgressFn) -> tuple[set[str] | None, dict[str, Any] | None]:
+    """The accounts kept by the held-out test of a run's behaviours, and the test's report (folds).
+
+    Only under echoscope semantics with the object null (the test needs its exact null means); otherwise
+    ``(None, None)``: clusters are then drawn from the judged edges. A behaviour without a time window
+    (shared-ip) has no held-out test: its edges are judged by the exact configuration-model null (BH at
+    alpha), and the accounts of its judged edges join the validated.
+    """
+    halves = [r.halves for r in per if r.halves is not None]
+    if not (params.semantics == "echoscope" and params.null == "object" and halves):
+        return None, None
+    progress({"event": "stage", "message": "validating accounts on held-out objects"})
+    validated, vstats = validate_accounts(con, pa.concat_tables(halves), list(params.behaviours), params)
+    # judged by a configuration null (shared-ip; the object behaviours' co-sharing test): no held-out test, the
+    # accounts of their judged edges join
+    untimed = [r for r in per if r.halves is None and not COACTIONS[r.behaviour].timed]
+    who = [r for r in per if judged_by_cosharing(r.behaviour, params)]
+    for r in untimed + who:
+        sig = r.edges.filter(r.edges["significant"])
+        validated |= set(pc.unique(pa.concat_arrays([sig["account_a"].combine_chunks(),
+                                                      sig["account_b"].combine_chunks()])).to_pylist())
+    if untimed:
+        vstats["untimed_significant_edges"] = {r.behaviour: int(pc.sum(r.edges["significant"]).as_py() or 0)
+                                               for r in untimed}
+    if who:
+        vstats["cosharing_significant_edges"] = {r.behaviour: int(pc.sum(r.edges["significant"]).as_py() or 0)
+                                                 for r in who}
+    return validated, vstats
+
+
+def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
+                      params: CoordParams) -> tuple[set[str], dict[str, Any]]:
+    """Accounts whose co-actions with their group exceed the null on objects not used to find the group.
+
+    Pairs that each share only a few objects cannot pass a per-pair test, yet a group of such pairs is
+    strong evidence; testing a group found on the same data is biased (its edges were picked for being
+    high). So the objects are split in two halves by a fixed hash of their unit (``CoAction.unit``: one post is in
+    the same half in every behaviour), and for each half ``s`` (selection) with
+    the other half ``t`` (test), a cross-fitting scheme:
+
+    1. Leiden groups the accounts joined by pairs with weight ``>= min_weight`` and ``p <= cluster_p`` on
+       half ``s`` alone (RB-configuration modularity at ``group_resolution``: below 1 it keeps a campaign's
+       less active members, which link to its core about as densely as to each other, in one group
+       instead of splitting them off -- a split group's members count as outsiders of each other's group
+       and the halves then hide each other);
+    2. on half ``t``, an account ``m``'s weight to group ``G`` is the number of (member, object) co-actions
+       within the window (one burst counts once), and its null mean a sum of per-object probabilities. On
+       posts (``group_null="audience"``, :mod:`.audience`) the post's author's whole audience is the reference:
+       ``m``'s engagement with a post of author ``X`` is a random slot among all engagement slots of ``X``'s
+       posts, and co-acts with ``G`` as often as those slots do (fans bursting on their idol are most of its
+       audience; a campaign on a diplomat whose other amplifiers are slow a small part of it). On other timed
+       objects the group's times are fixed and ``m`` takes a random slot among the object's non-group accounts
+       (the object-timeline null of :mod:`.nulls`; for a member of ``G``, the group without it, its own slot
+       counted among the slots). For behaviours with a reference (rapid-fire, early-amplify, co-latency:
+       ``CoAction.reference``) the account's rows are every object it engaged with, the object's accounts
+       every account that engaged with it, and the co-acting accounts every account with one of the
+       behaviour's actions on the object (all of which are within the behaviour's window of each other),
+       pruned accounts included. The co-sharing behaviours (:mod:`.cosharing`) use the configuration null;
+    3. an account grouped on half ``s`` is tested against *its own group* only -- a hypothesis fixed before
+       half ``t`` is looked at, so it needs no correction for the choice among groups; an account in no
+       group is tested against every group (smallest p-value times the number of groups);
+    4. the author on whose posts ``m`` co-acts with ``G`` most beyond chance -- its usual subject -- is left
+       out (``leave_out_top_author``): a fan's bursts on its one idol are one habit, not many pieces of evidence;
+       then the two folds are combined: an account grouped in either fold gets one Poisson test of its weights
+       summed over the folds where it is grouped against the sum of their null means (each fold's count is
+       on objects its group was not chosen on); an account grouped in neither gets twice its smaller
+       fold p-value. Benjamini-Hochberg at ``alpha`` over every tested account; a kept account must share a
+       group (in some fold) with another kept account.
+    5. an account must also co-act with its group at least ``min_lift`` times as often as the null expects
+       (weight >= min_lift x null mean). The null is exact only if the account is exchangeable with the other
+       accounts on the same objects; an active account that reacts a little faster than most (lift ~1.3)
+       becomes "significant" on counts in the hundreds. Found campaign accounts have lifts of 1.8 (hard
+       setting) to 4+ (default).
+    """
+    def exists(name: str) -> bool:
+        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+    tabs = [t for t in (b.replace("-", "_") for b in behaviours) if exists(f"_cv_ao_{t}") or exists(f"_cv_cs_{t}")]
+    if not tabs:
+        return set(), {"folds": [], "accounts": 0}
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_abo AS " + " UNION ALL ".join(
+        f"SELECT x, y, beh, oid, half FROM _cv_abo_{t} UNION ALL SELECT y, x, beh, oid, half FROM _cv_abo_{t}"
+        for t in tabs))
+    timing = [t for t in tabs if exists(f"_cv_ao_{t}")]
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_ao AS " + (" UNION ALL ".join(
+        f"SELECT * FROM _cv_ao_{t}" for t in timing) if timing else
+        "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half, 0.0 AS q, "
+        "0::BIGINT AS n, 0.0 AS s, 0::BIGINT AS k, 0.0 AS nb, 0::BIGINT AS na LIMIT 0"))
+    shares = [t for t in tabs if exists(f"_cv_cs_{t}")]
+    for name in ("_cv_cs", "_cv_csd", "_cv_csm"):
+        if shares:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS " + " UNION ALL ".join(
+                f"SELECT * FROM {name}_{t}" for t in shares))
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    pps = [t for t in tabs if exists(f"_cv_pp_{t}")]
+    if pps and params.group_null in ("author", "audience"):
+        con.execute("CREATE OR REPLACE TEMP TABLE _cv_pp AS " + " UNION ALL ".join(f"SELECT * FROM _cv_pp_{t}"
+                                                                                for t in pps))
+        author_posts(con)
+    acts = [t for t in tabs if exists(f"_cv_act_{t}")]
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_act AS " + (
+        " UNION ALL ".join(f"SELECT * FROM _cv_act_{t}" for t in acts) if acts else
+        "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half LIMIT 0"))
+    con.register("_cv_h_in", halves)
+    h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
+        FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
+    con.unregister("_cv_h_in")
+    col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
+    # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance):
+    # the account ids of all candidate pairs as Python strings were the validation's peak memory
+    use = np.zeros(h.num_rows, dtype=bool)
+    for x in ("0", "1"):
+        use |= _selected(col[f"w{x}"], col[f"l{x}"], params)
+    h = h.filter(pa.array(use))
+    col = {k: v[use] for k, v in col.items()}
+    a = np.asarray(h["account_a"].to_pylist(), dtype=object)
+    b = np.asarray(h["account_b"].to_pylist(), dtype=object)
+    folds, tests = _held_out_folds(con, a, b, col, params)
+    keep = _combine_folds(tests, params.alpha, params.min_lift)
+    for t in ("_cv_abo", "_cv_ao", "_cv_act", "_cv_g", "_cv_n", "_cv_pp", "_cv_pop", "_cv_tot", "_cv_cs", "_cv_csd",
+              "_cv_csm"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return keep, {"folds": folds, "accounts": len(keep)}
+
+
+def _selected(w: np.ndarray, lam: np.ndarray, params: CoordParams) -> np.ndarray:
+    """Pairs joining a fold's Leiden graph: weight >= min_weight on the selection half, p <= cluster_p there."""
+    return (w >= params.min_weight) & (poisson_sf(w, np.maximum(lam, 1e-9)) <= params.cluster_p)
+
+
+def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.ndarray],
+                    params: CoordParams) -> tuple[list[dict[str, Any]], list[_FoldTest]]:
+    """Steps 1-3 of :func:`validate_accounts` for both folds."""
+    import igraph as ig
+    import leidenalg
+
+    folds: list[dict[str, Any]] = []
+    tests: list[_FoldTest] = []
+    for s_, t_ in ((0, 1), (1, 0)):
+        ws, ls = col[f"w{s_}"], np.maximum(col[f"l{s_}"], 1e-9)
+        sel = _selected(col[f"w{s_}"], col[f"l{s_}"], params)
+        names = sorted(set(a[sel]) | set(b[sel]))
+        fold: dict[str, Any] = {"selection_half": s_, "graph_edges": int(sel.sum()), "groups": 0,
+                                "coordinated_groups": 0, "accounts_tested": len(names), "accounts_kept": 0}
+        folds.append(fold)
+        if not names:
+            continue
+        idx = {n: i for i, n in enumerate(names)}
+        g = ig.Graph(n=len(names), edges=[(idx[x], idx[y]) for x, y in zip(a[sel], b[sel])], directed=False)
+        g.es["weight"] = np.maximum(ws[sel] - ls[sel], 1e-6).tolist()
+        part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
+                                        resolution_parameter=params.group_resolution, seed=params.seed)
+        memb = np.asarray(part.membership)
+        sizes = np.bincount(memb)
+        big = sizes[memb] >= 2
+        fold["groups"] = int((sizes >= 2).sum())
+        grouped = {n: int(k) for n, k, ok in zip(names, memb, big) if ok}
+        con.register("_cv_g_in", pa.table({"acc": pa.array(list(grouped), pa.string()),
+                                           "g": pa.array(list(grouped.values()), pa.int64())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _cv_g AS SELECT * FROM _cv_g_in")
+        con.unregister("_cv_g_in")
+        # accounts tested: every account with a co-action on the selection half (chosen without half t)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT DISTINCT x AS acc FROM _cv_abo WHERE half = {s_}")
+        names = [r[0] for r in con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetchall()]
+        fold["accounts_tested"] = len(names)
+        res = _group_weights(con, f"= {t_}", params.group_null, params.leave_out_top_author,
+                             params.leave_out_targets)
+        tests.append(_FoldTest.build(fold, names, grouped, sizes, res, params.min_lift))
+    return folds, tests
+
+
+def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = False,
+                   targets_too: bool = False) -> pa.Table:
+    """Per tested account (``_cv_n``) and group (``_cv_g``): co-actions and their null mean on objects ``half hx``.
+
+    Steps 2 and 4 of :func:`validate_accounts`; ``hx`` selects the fold's test half (``= 1``). ``null``
+    (``CoordParams.group_null``) for behaviours on posts: ``audience``, the author's audience
+    (:func:`.audience.audience_rows_sql`); ``author``, which of the author's posts
+    (:func:`.audience.author_rows_sql`); ``outside``, as for every other timed behaviour: the group's times
+    are fixed and the account takes a random slot among the object's non-group accounts. The co-sharing
+    behaviours use the configuration null (:func:`.cosharing.cosharing_rows_sql`). ``leave_out``: the author on
+    whose posts the account co-acts with the group most beyond chance does not count; never a study target unless
+    ``targets_too`` (``CoordParams.leave_out_targets``).
+    """
+    posts = null in ("author", "audience") and _exists(con, "_cv_pp")
+    skip = "AND ao.beh NOT IN (SELECT DISTINCT beh FROM _cv_pp)" if posts else ""
+    parts = []
+    rows = ["SELECT acc, g, '' AS x, count(*) FILTER (WHERE hit)::DOUBLE AS w, sum(least(1.0, e)) AS lam "
+            "FROM l GROUP BY ALL"]
+    if posts:
+        parts.append(author_rows_sql(hx) if null == "author" else audience_rows_sql(hx))
+        rows.append("SELECT acc, g, x, w, lam FROM " + ("la" if null == "author" else "lp"))
+    if _exists(con, "_cv_cs"):
+        parts.append(cosharing_rows_sql(hx))
+        rows.append("SELECT acc, g, x, w, lam FROM lc")
+    extra = "".join(f"{p}," for p in parts)
+    not_target = "TRUE" if targets_too else _not_target("x", con)
+    return con.execute(f"""
+            WITH ab AS (SELECT * FROM _cv_abo WHERE half {hx} AND beh NOT IN (SELECT DISTINCT beh FROM _cv_act)),
+                 -- behaviours with a reference (_cv_act): every two of their accounts on an object co-act
+                 ac AS (SELECT acc, beh, oid FROM _cv_act WHERE half {hx}),
+                 gca AS (SELECT ac.beh, ac.oid, g.g, count(*) AS c FROM ac JOIN _cv_g g USING (acc) GROUP BY 1, 2, 3),
+                 mo AS (SELECT DISTINCT a.x AS acc, a.beh, a.oid, g.g FROM ab a JOIN _cv_g g ON g.acc = a.y
+                        WHERE a.x IN (SELECT acc FROM _cv_n)
+                        UNION SELECT ac.acc, ac.beh, ac.oid, gc.g FROM ac JOIN gca gc USING (beh, oid)
+                        LEFT JOIN _cv_g gx ON gx.acc = ac.acc WHERE ac.acc IN (SELECT acc FROM _cv_n)
+                        AND (gx.g IS DISTINCT FROM gc.g OR gc.c > 1)),
+                 -- per object and group: the non-group accounts co-acting with a member (nz), and every account
+                 -- co-acting with a member other than itself, members included (nza; with a reference every
+                 -- two of the behaviour's accounts on the object co-act, a lone member with none)
+                 nz AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM ab a JOIN _cv_g g ON g.acc = a.y
+                        LEFT JOIN _cv_g gx ON gx.acc = a.x WHERE gx.g IS DISTINCT FROM g.g GROUP BY 1, 2, 3
+                        UNION ALL SELECT ac.beh, ac.oid, gc.g, count(DISTINCT ac.acc) AS h
+                        FROM ac JOIN gca gc USING (beh, oid)
+                        LEFT JOIN _cv_g gx ON gx.acc = ac.acc WHERE gx.g IS DISTINCT FROM gc.g GROUP BY 1, 2, 3),
+                 nza AS (SELECT a.beh, a.oid, g.g, count(DISTINCT a.x) AS h FROM ab a JOIN _cv_g g ON g.acc = a.y
+                         GROUP BY 1, 2, 3
+                         UNION ALL SELECT ac.beh, ac.oid, gc.g, count(DISTINCT ac.acc) - (gc.c = 1)::INT AS h
+                         FROM ac JOIN gca gc USING (beh, oid) GROUP BY ac.beh, ac.oid, gc.g, gc.c),
+                 -- accounts on the object: those acting in the behaviour, or all of its reference accounts (rapid-fire)
+                 no AS (SELECT beh, oid, greatest(count(*), coalesce(max(na), 0)) AS n FROM _cv_ao
+                        WHERE half {hx} GROUP BY 1, 2),
+                 c AS (SELECT ao.beh, ao.oid, g.g, count(*) AS c FROM _cv_ao ao JOIN _cv_g g USING (acc)
+                       WHERE ao.half {hx} GROUP BY 1, 2, 3),
+                 -- the group's times are fixed and m takes a random slot among the object's non-group accounts:
+                 -- P(m co-acts with the group) = (non-group accounts with a group member within the window) /
+                 -- (non-group accounts); for a member, the group without m (m's own slot counted as a hit when it
+                 -- is one, and non-members whose only neighbour is m kept: both conservative)
+                 l AS (SELECT ao.acc, c.g, mo.acc IS NOT NULL AS hit,
+                              CASE WHEN gm.g = c.g
+                                   THEN (coalesce(nz.h, 0) + (mo.acc IS NOT NULL)::INT) / greatest(1, no.n - c.c + 1)
+                                   ELSE coalesce(nz.h, 0) / greatest(1, no.n - c.c) END AS e
+                       FROM _cv_ao ao JOIN c USING (beh, oid) JOIN no USING (beh, oid)
+                       LEFT JOIN _cv_g gm ON gm.acc = ao.acc
+                       LEFT JOIN nz ON nz.beh = c.beh AND nz.oid = c.oid AND nz.g = c.g
+                       LEFT JOIN mo ON mo.acc = ao.acc AND mo.beh = c.beh AND mo.oid = c.oid AND mo.g = c.g
+                       WHERE ao.half {hx} AND ao.acc IN (SELECT acc FROM _cv_n)
+                             AND (gm.g IS DISTINCT FROM c.g OR c.c > 1) {skip}),
+                 {extra}
+                 x AS ({" UNION ALL ".join(rows)}),
+                 y AS (SELECT acc, g, x, sum(w) AS w, sum(lam) AS lam FROM x GROUP BY 1, 2, 3),
+                 -- the author the account co-acts on most beyond chance (its usual subject), left out when asked
+                 -- (never a study target: a group that only amplifies one target is what the study looks for)
+                 top AS (SELECT acc, g, x FROM y WHERE x <> '' AND {bool(leave_out)} AND {not_target}
+                         QUALIFY row_number() OVER (PARTITION BY acc, g ORDER BY w - lam DESC, x) = 1)
+            -- weight = objects on which m co-acted with the group (one burst is one event)
+            SELECT y.acc, y.g, coalesce(sum(y.w) FILTER (WHERE t.x IS NULL), 0.0) AS w,
+                   coalesce(sum(y.lam) FILTER (WHERE t.x IS NULL), 0.0) AS lam
+            FROM y LEFT JOIN top t ON t.acc = y.acc AND t.g = y.g AND t.x = y.x GROUP BY 1, 2""").fetch_arrow_table()
+
+
+def _not_target(col: str, con: Any) -> str:
+    """SQL condition: ``col`` (an author's account id) is not one of the study's targets (TRUE without targets)."""
+    has = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0]
+    if not has:
+        return "TRUE"
+    return f"{col} NOT IN (SELECT account_id FROM targets WHERE account_id IS NOT NULL)"
+
+
+def _exists(con: Any, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+
+@dataclass
+class _FoldTest:
+    """One fold's held-out test: per account, its own group's weight and null mean, or its best group."""
+
+    fold: dict[str, Any]
+    tested: list[str]
+    group: dict[str, int]  # account -> its group on the selection half (groups of two or more)
+    own: dict[str, tuple[float, float]]  # grouped account -> (weight, null mean) against its own group
+    best: dict[str, tuple[float, int]]  # ungrouped account -> (p-value times groups, group)
+
+    @classmethod
+    def build(cls, fold: dict[str, Any], tested: list[str], group: dict[str, int], sizes: np.ndarray,
+              res: pa.Table, min_lift: float = 1.0) -> _FoldTest:
+        acc = np.asarray(res["acc"].to_pylist(), dtype=object)
+        gg = res["g"].to_numpy(zero_copy_only=False).astype(np.int64)
+        ww = np.asarray(res["w"].to_numpy(zero_copy_only=False), dtype=float)
+        ll = np.maximum(np.asarray(res["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
+        n_groups = max(int((sizes >= 2).sum()), 1)
+        own: dict[str, tuple[float, float]] = {}
+        best: dict[str, tuple[float, int]] = {}
+        pm = np.where(ww >= min_lift * ll, poisson_sf(ww, ll) * n_groups, 1.0)
+        for n, g_, w_, l_, p_ in zip(acc, gg, ww, ll, pm):
+            mine = group.get(n)
+            if mine is not None:
+                if mine == g_:
+                    own[n] = (float(w_), float(l_))
+            elif float(p_) < best.get(n, (2.0, -1))[0]:
+                best[n] = (float(p_), int(g_))
+        return cls(fold, tested, group, own, best)
+
+
+def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) -> set[str]:
+    """Accounts kept by the cross-fitted test (steps 3-5 of :func:`validate_accounts`).
+
+    Per fold, ``coordinated_groups`` (groups with two or more kept accounts) and ``accounts_kept`` (kept
+    accounts that are grouped or were tested against a group in that fold) are written into its report.
+    """
+    if not tests:
+        return set()
+    names = sorted(set().union(*(t.tested for t in tests)))
+    pv = np.ones(len(names))
+    for i, n in enumerate(names):
+        mine = [t.own.get(n, (0.0, 0.0)) for t in tests if n in t.group]
+        if mine:
+            w = sum(x[0] for x in mine)
+            lam = max(sum(x[1] for x in mine), 1e-9)
+            if w > 0 and w >= min_lift * lam:
+                pv[i] = float(poisson_sf(np.array([w]), np.array([lam]))[0])
+        else:
+            pv[i] = min(1.0, len(tests) * min(t.best.get(n, (1.0, -1))[0] for t in tests))
+    ok = {n for n, k in zip(names, benjamini_hochberg(pv, alpha)) if k}
+    # a kept account must share a group with another kept account: its own group in some fold, or (in no
+    # group there) the group it was tested against, which then needs one kept member besides it
+    keep: set[str] = set()
+    for t in tests:
+        counts: dict[int, int] = {}
+        for n in ok:
+            if n in t.group:
+                counts[t.group[n]] = counts.get(t.group[n], 0) + 1
+        for n in ok:
+            g_, need = (t.group[n], 2) if n in t.group else (t.best.get(n, (1.0, -1))[1], 1)
+            if g_ >= 0 and counts.get(g_, 0) >= need:
+                keep.add(n)
+        t.fold["coordinated_groups"] = sum(1 for c in counts.values() if c >= 2)
+    for t in tests:
+        t.fold["accounts_kept"] = sum(1 for n in keep if n in t.group or n in t.best)
+    return keep
+
+
+
+__all__ = ["validate_accounts", "validated_accounts"]
