@@ -21,7 +21,8 @@ otherwise (nothing is tuned here: this only measures) and, unless ``--no-score``
 - **recall per campaign type**: campaign accounts in clusters judged coordinated / the campaign's accounts;
 - **false positives per confounder type**: accounts of the type in clusters judged coordinated / accounts of
   the type -- ordinary users (role ``organic``), fans, aggregators, and (for reference) idols, news outlets,
-  community hubs and the ordinary users who took part in a breaking-news surge;
+  community hubs, the ordinary users who took part in a breaking-news surge, and the study's targets (a target
+  in a cluster is a member of the group amplifying it, e.g. a state-media outlet whose links a campaign shares);
 - **aggregator clusters**: coordinated clusters whose members are mostly aggregators (and their label, when
   the clusters table carries one);
 - **account score**: the share of each group at or above the score's high-risk line (``account_scores.high_risk``
@@ -61,6 +62,7 @@ CONFOUNDER_GROUPS = (
     ("community hubs", "t.hub"),
     ("idols", "t.role = 'idol'"),
     ("news outlets", "t.role = 'news-outlet'"),
+    ("study targets", "t.role = 'target'"),
 )
 HIGH_RISK_DEFAULT = 0.7
 #: candidate lines for the score's calibration

@@ -10,8 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from echoscope.coordination import COACTIONS, CoordParams, coordinate, explain, normalise_text, normalise_url
+from echoscope.coordination import COACTIONS, CoordParams, coordinate, normalise_text, normalise_url
+from echoscope.engine import Engine
 from echoscope.errors import ConfigError
+from echoscope.findings import explain
 
 from .conftest import ROOT
 
@@ -116,7 +118,8 @@ def test_low_minimum_weight_without_significance_admits_coincidence(bots):
 
 def test_explain_by_handle_and_id(bots, cli):
     coordinate(bots, CoordParams(window=60, reps=10))
-    doc = explain(bots, "@bot_0", "bot1")  # handles are case-insensitive; ids accepted as they are
+    # handles are case-insensitive; ids accepted as they are
+    doc = explain(Engine(bots), "@bot_0", "bot1", evidence_limit=100)
     assert doc["account_a"] == "bot0" and doc["account_b"] == "bot1"
     assert doc["edges"][0]["significant"] and doc["cluster"] is not None
     # evidence per behaviour of the default set: the 24 co-reposts within 20 s (20 kept per edge,

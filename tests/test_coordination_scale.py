@@ -5,6 +5,10 @@ lower account when the pairs within the window may not fit the memory budget. Th
 with a tiny budget on a small study shaped like the power-law data that used to exhaust memory (Zipf
 popularity and activity, a few posts reposted hundreds of times within two minutes) and check that every
 stage table and every result is the one a single pass gives.
+The null model's shuffles are counted in numpy (:func:`echoscope.coordination.nulls.object_shuffles`); a test
+checks that they give exactly the shuffled networks of the SQL formulation they replaced. Two more tests check
+that ``--null none`` finds the default's candidate network, and that the default runs on the bursts shape in a
+small memory limit.
 """
 
 from __future__ import annotations

@@ -228,9 +228,9 @@ def test_the_docs_show_commands_of_every_kind():
             "docs/accounts.md", "docs/measures.md", "docs/sources-tabular.md"} <= pages
     firsts = {c.args[0] for c in COMMANDS}
     assert {"init", "ingest", "targets", "status", "info", "measure", "coordinate", "explain", "score", "report",
-            "export", "collect", "watch", "simulate", "demo"} <= firsts
+            "export", "collect", "watch", "simulate", "demo", "clusters", "account", "runs", "serve"} <= firsts
     readme = [c for c in COMMANDS if c.page == "README.md"]
-    assert len({c.line for c in readme}) == 17
+    assert len({c.line for c in readme}) == 21
     # a synopsis gives a run without its optional parts and one per alternative
     export = [c.args for c in COMMANDS if c.page == "docs/report.md" and c.args[0] == "export"]
     assert {a[a.index("--to") + 1] for a in export} == {"gexf", "graphml", "gephi-csv", "parquet", "csv", "json"}

@@ -11,17 +11,17 @@ One analysis (:func:`run`, the shape of every echoscope analysis) in modules alo
   statistics of :mod:`.stats`; :mod:`.peers` the peer tools' semantics; :mod:`.network` the builders;
 * :mod:`.validation` the held-out test of accounts; :mod:`.clusters` fusion, Leiden clusters, summaries;
 * :mod:`.api` the run and its result (``coord_edges``, ``coord_clusters``, ``coord_members``,
-  ``coord_evidence``), ``explain``.
+  ``coord_evidence``); the evidence between two accounts: :func:`echoscope.findings.explain`.
 
 >>> from echoscope.coordination import run, CoordParams   # doctest: +SKIP
 >>> res = run(study, CoordParams(behaviours=("co-retweet", "co-link"), window=60))  # doctest: +SKIP
 """
 
-from .api import RESULT_TABLES, CoordinationResult, coordinate, explain, resolve_account, run
+from .api import RESULT_TABLES, CoordinationResult, coordinate, run
 from .clusters import fuse
 from .coactions import COACTIONS, normalise_text, normalise_url
 from .params import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordParams
 
 __all__ = ["BEHAVIOUR_SETS", "COACTIONS", "NULL_MODELS", "RESULT_TABLES", "SEMANTICS", "CoordParams",
-           "CoordinationResult", "coordinate", "explain", "fuse", "normalise_text", "normalise_url",
-           "resolve_account", "run"]
+           "CoordinationResult", "coordinate", "fuse", "normalise_text", "normalise_url",
+           "run"]

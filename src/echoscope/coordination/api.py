@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from ..engine import Engine
 from ..engine.analysis import ANALYSIS_TABLES, AnalysisResult, new_run_id, store_result
-from ..errors import ConfigError, StudyError
+from ..errors import ConfigError
 from ..settings import BACKENDS
 from ..store.study import StudyStore
 from .clusters import cluster, fuse, keep_candidate_evidence, reset_candidate_evidence
@@ -254,67 +254,4 @@ def _sum_or_none(values: list[Any]) -> float | None:
     return float(sum(vals)) if vals else None
 
 
-def resolve_account(study: StudyStore, name: str, *, engine: Engine | None = None) -> str:
-    """Account id for ``@handle``, a handle or an id (ids win when both match)."""
-    eng, own = (engine, False) if engine is not None else _engine_of(study)
-    try:
-        return _resolve(study, eng.raw, name)
-    finally:
-        if own:
-            eng.close()
-
-
-def _resolve(study: StudyStore, con: Any, name: str) -> str:
-    raw = name.strip()
-    if not raw.startswith("@") and con.execute(
-            "SELECT 1 FROM accounts WHERE account_id = ? UNION ALL SELECT 1 FROM posts WHERE account_id = ? LIMIT 1",
-            [raw, raw]).fetchone():
-        return raw
-    handle = raw.lstrip("@").lower()
-    row = con.execute("SELECT account_id FROM accounts WHERE lower(handle) = ? ORDER BY observed_at DESC NULLS LAST "
-                      "LIMIT 1", [handle]).fetchone()
-    if row:
-        return str(row[0])
-    if raw.startswith("@"):
-        raise ConfigError(f"no account with handle '{raw}' in {study.path} (accounts table); give an account id "
-                          "or ingest the accounts' profiles")
-    return raw  # an id the study's tables do not know: explain will say there is no edge
-
-
-def explain(study: StudyStore, a: str, b: str, *, engine: Engine | None = None) -> dict[str, Any]:
-    """The edges and evidence between two accounts from the last ``coordinate`` run.
-
-    Returns
-    -------
-    dict
-        ``account_a``, ``account_b`` (ids), ``edges`` (one per behaviour, both orders), ``evidence`` (objects
-        acted on together with the time gaps), ``cluster`` (shared cluster id or None), ``parameters``.
-    """
-    m = study.manifest()
-    missing = [t for t in RESULT_TABLES if not m.has_result(t)]
-    if missing:
-        raise StudyError(f"{study.path} has no coordination results ({', '.join(missing)} missing); "
-                         f"run 'echoscope coordinate {study.path}' first")
-    eng, own = (engine, False) if engine is not None else _engine_of(study)
-    try:
-        return _explain(study, eng.raw, a, b)
-    finally:
-        if own:
-            eng.close()
-
-
-def _explain(study: StudyStore, con: Any, a: str, b: str) -> dict[str, Any]:
-    m = study.manifest()
-    ida, idb = _resolve(study, con, a), _resolve(study, con, b)
-    q = "(account_a = ? AND account_b = ?) OR (account_a = ? AND account_b = ?)"
-    args = [ida, idb, idb, ida]
-    edges = con.execute(f"SELECT * FROM coord_edges WHERE {q} ORDER BY behaviour, account_a", args).fetch_arrow_table()
-    ev = con.execute(f"SELECT * FROM coord_evidence WHERE {q} ORDER BY gap_s, object_id", args).fetch_arrow_table()
-    cl = con.execute("SELECT a.cluster_id FROM coord_members a JOIN coord_members b USING (cluster_id) "
-                     "WHERE a.account_id = ? AND b.account_id = ?", [ida, idb]).fetchone()
-    return {"account_a": ida, "account_b": idb, "edges": edges.to_pylist(), "evidence": ev.to_pylist(),
-            "cluster": int(cl[0]) if cl else None,
-            "parameters": m.result_meta("coord_edges").get("summary", {}).get("parameters")}
-
-
-__all__ = ["ENGINE_BUILDERS", "RESULT_TABLES", "CoordinationResult", "coordinate", "explain", "resolve_account", "run"]
+__all__ = ["ENGINE_BUILDERS", "RESULT_TABLES", "CoordinationResult", "coordinate", "run"]

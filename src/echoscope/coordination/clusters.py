@@ -6,6 +6,11 @@ communities (python-igraph + leidenalg) of the fused network of judged (or valid
 judged coordinated when its internal weight is unlikely under the null model (Poisson with the sum of its
 edges' null means), or, with held-out validation, when its members passed it. Summaries are SQL joins on the
 study's canonical tables (accounts, account_status, engagements, targets), so every number is traceable.
+
+Every member carries its evidence (issue 15): the held-out validation keeps accounts on group tests, whose
+pairs need not be judged edges, so the co-actions of every candidate edge are kept while each behaviour's
+tables exist (:func:`keep_candidate_evidence`) and each member's co-actions with its own cluster are written
+with the judged edges' evidence (:func:`member_evidence`); a member without any is not a member.
 """
 
 from __future__ import annotations
@@ -128,6 +133,25 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
     con.register("_cme_m", members.select(["cluster_id", "account_id"]))
     con.register("_cme_j", evidence)
     cand = f"UNION SELECT * FROM {CANDIDATES}" if _count(con, CANDIDATES) is not None else ""
+    if not cand:
+        # no candidate co-actions (no held-out validation: --null none/account, peer semantics): the members'
+        # evidence is the judged edges' own, already in ``evidence``; only the behaviours and partners of each
+        # member are read from it, in one spillable aggregate (with every edge judged, as under --null none on
+        # power-law bursts, materialising and re-sorting the evidence ran out of memory)
+        try:
+            stats = con.execute("""WITH m AS (SELECT * FROM _cme_m),
+                    e AS (SELECT e.account_a, e.account_b, e.behaviour FROM _cme_j e
+                          JOIN m ma ON ma.account_id = e.account_a JOIN m mb ON mb.account_id = e.account_b
+                          WHERE ma.cluster_id = mb.cluster_id AND e.account_a <> e.account_b),
+                    mp AS (SELECT DISTINCT acc, partner, behaviour FROM (
+                        SELECT account_a AS acc, account_b AS partner, behaviour FROM e
+                        UNION ALL SELECT account_b, account_a, behaviour FROM e))
+                SELECT acc AS account_id, string_agg(DISTINCT behaviour, ',' ORDER BY behaviour) AS behaviours,
+                       count(DISTINCT partner) AS partners FROM mp GROUP BY 1""").fetch_arrow_table()
+        finally:
+            con.unregister("_cme_m")
+            con.unregister("_cme_j")
+        return _with_member_stats(con, members, stats, evidence, None, params, drop_unsupported)
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cme_all AS
             WITH m AS (SELECT * FROM _cme_m), e AS (SELECT * FROM _cme_j {cand})
@@ -156,20 +180,33 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
         con.unregister("_cme_j")
         for t in ("_cme_all", "_cme_mp"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
+    return _with_member_stats(con, members, stats, evidence, rows, params, drop_unsupported)
+
+
+def _with_member_stats(con: Any, members: pa.Table, stats: pa.Table, evidence: pa.Table, rows: pa.Table | None,
+                       params: CoordParams, drop_unsupported: bool) -> tuple[pa.Table, pa.Table]:
+    """``members`` with their behaviours and partners (``stats``); the evidence with the members' ``rows`` added
+    (``evidence`` as it is when ``rows`` is None); members without evidence dropped when ``drop_unsupported``."""
     con.register("_cme_a", members)
     con.register("_cme_s", stats)
-    con.register("_cme_j", evidence)
-    con.register("_cme_r", rows)
     try:
         members = con.execute(f"""SELECT m.cluster_id, m.account_id, m.handle, m.degree, m.strength,
                 NULL::BOOLEAN AS coordinated, s.behaviours, coalesce(s.partners, 0)::BIGINT AS partners
             FROM _cme_a m LEFT JOIN _cme_s s USING (account_id)
             {"WHERE s.partners > 0" if drop_unsupported else ""}""").fetch_arrow_table()
-        ev = con.execute("""SELECT * FROM (SELECT * FROM _cme_j UNION SELECT * FROM _cme_r)
-            ORDER BY behaviour, account_a, account_b, gap_s, object_id, action_a, action_b""").fetch_arrow_table()
     finally:
-        for t in ("_cme_a", "_cme_s", "_cme_j", "_cme_r"):
-            con.unregister(t)
+        con.unregister("_cme_a")
+        con.unregister("_cme_s")
+    ev = evidence
+    if rows is not None:
+        con.register("_cme_j", evidence)
+        con.register("_cme_r", rows)
+        try:
+            ev = con.execute("""SELECT * FROM (SELECT * FROM _cme_j UNION SELECT * FROM _cme_r)
+                ORDER BY behaviour, account_a, account_b, gap_s, object_id, action_a, action_b""").fetch_arrow_table()
+        finally:
+            con.unregister("_cme_j")
+            con.unregister("_cme_r")
     if drop_unsupported and members.num_rows:
         cid = members["cluster_id"]
         big = pa.array([c["values"] for c in pc.value_counts(cid).to_pylist()

@@ -12,6 +12,7 @@ and the account timeline (:func:`_sampled_null`, means estimated from shuffles).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,8 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
     objects. For behaviours without a time window (shared-ip) every shared object counts, so the null is the
     bipartite configuration model: ``lambda = deg_a deg_b sum_o df_o (df_o - 1) / (sum_o df_o)^2``.
 
-    The shuffles (all ``reps`` in one query) apply the same test to every pair that co-acts by chance, which
-    gives the empirical false-discovery cut-off and the expected number of false edges.
+    The shuffles (:func:`object_shuffles`, one at a time in numpy) apply the same test to every pair that
+    co-acts by chance, which gives the empirical false-discovery cut-off and the expected number of false edges.
     """
     w = float(params.window)
     con.execute("CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT DISTINCT aid, oid FROM _ca_act")
@@ -89,17 +90,14 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # (t): on power-law data a busy account has edges to thousands of others, and expanding every edge
         # by the first account's objects filled the disk at 10M engagements
         con.execute("CREATE OR REPLACE TEMP TABLE _ca_aod AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
-        # each (account, object) with its object's q and half, joined once here rather than on every row of
-        # every pair's shared objects below (a pair expands into the objects of its account with fewer)
-        con.execute("""CREATE OR REPLACE TEMP TABLE _ca_aoq AS SELECT x.aid, x.oid, q.q, hf.half FROM _ca_ao x
-            JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid""")
-        lam_sql = """SELECT e.a, e.b, sum(x.q) AS lam, count(*) AS n_shared,
-                   coalesce(sum(x.q) FILTER (WHERE x.half = 0), 0.0) AS l0,
-                   coalesce(sum(x.q) FILTER (WHERE x.half = 1), 0.0) AS l1 FROM
+        lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
+                   coalesce(sum(q.q) FILTER (WHERE hf.half = 0), 0.0) AS l0,
+                   coalesce(sum(q.q) FILTER (WHERE hf.half = 1), 0.0) AS l1 FROM
               (SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
                       CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.b ELSE e.a END AS t
                FROM {src} e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b) e
-            JOIN _ca_aoq x ON x.aid = e.s JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid GROUP BY e.a, e.b"""
+            JOIN _ca_ao x ON x.aid = e.s JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid
+            JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid GROUP BY e.a, e.b"""
     else:
         # over every (account, object) of the behaviour, before pruning and the guard: an account's degree
         # counts the addresses only it used, and a crowded address (a carrier NAT) raises everyone's mean
@@ -160,9 +158,12 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -
     Why numpy: the permutation is a sort per shuffle and the shuffled pairs are counted with a sort of one
     64-bit key per slot pair, shuffle by shuffle. The same in SQL (one ``row_number()`` over all shuffles'
     actions, then two joins of every slot pair with it and a three-column aggregate over ``reps`` times the
-    slot pairs) was most of the null's time (48 of 69 s for co-retweet at 1M engagements) and spilled.
-    Memory: ~40 bytes per action and per slot pair (the dense-window guard bounds the slot pairs at
-    ``max_window_actions / 2`` per action).
+    slot pairs: 20 x 8.6M rows on the power-law bursts of benchmarks/bench_coordination.py) was most of the
+    null's time (48 of 69 s for co-retweet at 1M simulated engagements; benchmarks/results/coordination_speed.md).
+    Memory: ~40 bytes per action, 8 per slot pair (positions as int32) and ~16 per slot pair for each shuffle
+    in flight (its pair keys and their sort; as many shuffles at once as DuckDB has threads), the other
+    temporaries in chunks of :data:`SHUFFLE_CHUNK` slot pairs; the dense-window guard bounds the slot pairs at
+    ``max_window_actions / 2`` per action.
     """
     sp = _slot_pairs(con, w)
     if sp is None:
@@ -170,31 +171,53 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -
     oid, eid, aid_by_eid, ea, eb = sp
     n_acc = int(aid_by_eid.max()) + 1 if len(aid_by_eid) else 1
     multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
-    outs: list[pa.Table] = []
-    total = 0
-    for r in range(reps):
-        # the hash of (eid, rep, seed) exactly as SQL gives it, for the actions in (oid, eid) order
-        h = con.execute(f"SELECT hash(eid, CAST({r} AS BIGINT), {seed}) AS h FROM _ca_spa ORDER BY i"
-                        ).fetch_arrow_table()["h"].to_numpy()
+    threads = max(1, int(_scalar(con, "SELECT current_setting('threads')") or 1))
+
+    def shuffle(r: int, h: np.ndarray) -> tuple[pa.Table, int]:
         order = np.lexsort((h, oid))  # per object, its actions by hash: the k-th of them gets the k-th account
         perm = np.empty(len(order), dtype=np.int64)
         perm[order] = aid_by_eid
-        a, b = perm[ea], perm[eb]
-        keep = a != b
-        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        key = lo * n_acc + hi
+        keys: list[np.ndarray] = []
+        objs: list[np.ndarray] = []
+        for i in range(0, len(ea), SHUFFLE_CHUNK):  # the temporaries of a chunk of slot pairs at a time
+            xa, xb = ea[i:i + SHUFFLE_CHUNK], eb[i:i + SHUFFLE_CHUNK]
+            a, b = perm[xa], perm[xb]
+            keep = a != b
+            a, b = a[keep], b[keep]
+            keys.append(np.minimum(a, b) * n_acc + np.maximum(a, b))
+            if multi:
+                objs.append(oid[xa[keep]])
+        key = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
+        del keys
         if multi:  # an account holding two slots of one object: count distinct objects per pair
-            obj = oid[ea[keep]]
-            key, obj = _unique_rows(key, obj)
-        total += len(key)
+            key, _ = _unique_rows(key, np.concatenate(objs) if objs else np.empty(0, dtype=np.int32))
+            del objs
         k, c = np.unique(key, return_counts=True)
         k, c = k[c >= min_weight], c[c >= min_weight]
-        outs.append(pa.table({"rep": pa.array(np.full(len(k), r, dtype=np.int64)),
-                              "a": pa.array((k // n_acc).astype(np.int32)), "b": pa.array((k % n_acc).astype(np.int32)),
-                              "w": pa.array(c.astype(np.int64))}, schema=_NWE))
-    con.execute("DROP TABLE IF EXISTS _ca_spa")
-    return pa.concat_tables(outs) if outs else _NWE.empty_table(), total
+        return pa.table({"rep": pa.array(np.full(len(k), r, dtype=np.int64)),
+                         "a": pa.array((k // n_acc).astype(np.int32)), "b": pa.array((k % n_acc).astype(np.int32)),
+                         "w": pa.array(c.astype(np.int64))}, schema=_NWE), len(key)
 
+    # numpy's sorts release the GIL: up to `threads` shuffles at once (DuckDB's thread setting), each holding
+    # its own temporaries; the hashes come from the connection one shuffle at a time
+    done: list[tuple[pa.Table, int]] = []
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        running: list[Future[tuple[pa.Table, int]]] = []
+        for r in range(reps):
+            # the hash of (eid, rep, seed) exactly as SQL gives it, for the actions in (oid, eid) order
+            h = con.execute(f"SELECT hash(eid, CAST({r} AS BIGINT), {seed}) AS h FROM _ca_spa ORDER BY i"
+                            ).fetch_arrow_table()["h"].to_numpy()
+            if len(running) >= threads:
+                done.append(running.pop(0).result())
+            running.append(pool.submit(shuffle, r, h))
+        done.extend(f.result() for f in running)
+    con.execute("DROP TABLE IF EXISTS _ca_spa")
+    outs = [t for t, _ in done]
+    return pa.concat_tables(outs) if outs else _NWE.empty_table(), sum(n for _, n in done)
+
+
+#: slot pairs whose shuffled accounts :func:`object_shuffles` looks up at once (bounds its temporaries)
+SHUFFLE_CHUNK = 2_000_000
 
 _NWE = pa.schema([("rep", pa.int64()), ("a", pa.int32()), ("b", pa.int32()), ("w", pa.int64())])
 
@@ -221,9 +244,11 @@ def _slot_pairs(con: Any, w: float) -> tuple[np.ndarray, ...] | None:
     if act.num_rows == 0:
         con.execute("DROP TABLE IF EXISTS _ca_spa")
         return None
-    pairs = con.execute(f"""SELECT a.i AS ea, b.i AS eb FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk
+    pairs = con.execute(f"""SELECT CAST(a.i AS INTEGER) AS ea, CAST(b.i AS INTEGER) AS eb
+            FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk
               AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE b.ts - a.ts <= {w!r}
-            UNION ALL SELECT a.i, b.i FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk + 1
+            UNION ALL SELECT CAST(a.i AS INTEGER), CAST(b.i AS INTEGER) FROM _ca_spa a JOIN _ca_spa b
+              ON a.oid = b.oid AND b.bk = a.bk + 1
               WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table()
     return (act["oid"].to_numpy(), act["eid"].to_numpy(), act["aid"].to_numpy().astype(np.int64),
             pairs["ea"].to_numpy(), pairs["eb"].to_numpy())

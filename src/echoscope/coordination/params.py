@@ -108,7 +108,7 @@ def expand_behaviours(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 class CoordParams:
     """Parameters of a coordination run (see ``echoscope coordinate --help`` for units and costs)."""
 
-    #: ``("default",)``: :data:`DEFAULT_BEHAVIOURS` of the semantics (echoscope: amplification and shared-ip)
+    #: ``("default",)``: :data:`DEFAULT_BEHAVIOURS` of the semantics (echoscope: amplification, co-link, shared-ip)
     behaviours: tuple[str, ...] = ("default",)
     window: float = 60.0
     min_repeat: int = 2

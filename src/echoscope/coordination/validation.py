@@ -130,7 +130,7 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
         "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half LIMIT 0"))
     con.register("_cv_h_in", halves)
     h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
-        FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2""").fetch_arrow_table()
+        FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2 ORDER BY 1, 2""").fetch_arrow_table()
     con.unregister("_cv_h_in")
     col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
     # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance):
@@ -273,7 +273,8 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
             -- weight = objects on which m co-acted with the group (one burst is one event)
             SELECT y.acc, y.g, coalesce(sum(y.w) FILTER (WHERE t.x IS NULL), 0.0) AS w,
                    coalesce(sum(y.lam) FILTER (WHERE t.x IS NULL), 0.0) AS lam
-            FROM y LEFT JOIN top t ON t.acc = y.acc AND t.g = y.g AND t.x = y.x GROUP BY 1, 2""").fetch_arrow_table()
+            FROM y LEFT JOIN top t ON t.acc = y.acc AND t.g = y.g AND t.x = y.x GROUP BY 1, 2
+            ORDER BY 1, 2""").fetch_arrow_table()
 
 
 def _not_target(col: str, con: Any) -> str:

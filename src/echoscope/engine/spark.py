@@ -8,6 +8,7 @@ expressions runs on both engines; see :func:`connect_spark`.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import schema as S
@@ -84,7 +85,8 @@ class SparkTarget:
     def part_uri(self, study: Study, part: str) -> str:
         """Where the executors read the manifest path ``part`` (relative to the study directory)."""
         if self.data_root is None:
-            return str(study.path / part)
+            # absolute: the Spark JVM keeps the working directory it started in, which need not be ours
+            return str((Path(study.path) / part).resolve())
         return f"{self.data_root.rstrip('/')}/{part}"
 
 
