@@ -119,7 +119,7 @@ def _count(con: Any, name: str) -> int | None:
 
 
 def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: CoordParams,
-                    drop_unsupported: bool) -> tuple[pa.Table, pa.Table]:
+                    drop_unsupported: bool, edges: pa.Table | None = None) -> tuple[pa.Table, pa.Table]:
     """Each member's evidence with partners in its own cluster, its behaviours and partners; the evidence table.
 
     The evidence of a member is every co-action (object, both actions, times, gap) with an account of its own
@@ -135,12 +135,19 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
     cand = f"UNION SELECT * FROM {CANDIDATES}" if _count(con, CANDIDATES) is not None else ""
     if not cand:
         # no candidate co-actions (no held-out validation: --null none/account, peer semantics): the members'
-        # evidence is the judged edges' own, already in ``evidence``; only the behaviours and partners of each
-        # member are read from it, in one spillable aggregate (with every edge judged, as under --null none on
-        # power-law bursts, materialising and re-sorting the evidence ran out of memory)
+        # evidence is the judged edges' own, already in ``evidence``; each member's behaviours and partners are
+        # those of its judged edges inside its cluster, read from the edges (one row per edge) rather than from
+        # their evidence (up to evidence_per_edge rows each: with every edge judged, as under --null none on
+        # power-law bursts, aggregating and re-sorting the evidence took minutes and ran out of memory)
+        src = "_cme_j"
+        if edges is not None:
+            judged = edges.filter(pc.and_(edges["significant"],
+                                          pc.invert(pc.is_in(edges["behaviour"], pa.array(["fused", "pooled"])))))
+            con.register("_cme_e", judged.select(["behaviour", "account_a", "account_b"]))
+            src = "_cme_e"
         try:
-            stats = con.execute("""WITH m AS (SELECT * FROM _cme_m),
-                    e AS (SELECT e.account_a, e.account_b, e.behaviour FROM _cme_j e
+            stats = con.execute(f"""WITH m AS (SELECT * FROM _cme_m),
+                    e AS (SELECT e.account_a, e.account_b, e.behaviour FROM {src} e
                           JOIN m ma ON ma.account_id = e.account_a JOIN m mb ON mb.account_id = e.account_b
                           WHERE ma.cluster_id = mb.cluster_id AND e.account_a <> e.account_b),
                     mp AS (SELECT DISTINCT acc, partner, behaviour FROM (
@@ -151,6 +158,8 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
         finally:
             con.unregister("_cme_m")
             con.unregister("_cme_j")
+            if edges is not None:
+                con.unregister("_cme_e")
         return _with_member_stats(con, members, stats, evidence, None, params, drop_unsupported)
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cme_all AS
@@ -268,7 +277,7 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
                         "handle": pa.nulls(len(keep), pa.string()),
                         "degree": pa.array([deg[i] for i in keep], pa.int64()),
                         "strength": pa.array([float(strength[i]) for i in keep], pa.float64())})
-    members, evidence = member_evidence(con, members, evidence, params, params.semantics == "echoscope")
+    members, evidence = member_evidence(con, members, evidence, params, params.semantics == "echoscope", edges)
     clusters, members = summarise(con, edges, evidence, members, params, network, validated is not None)
     return clusters, members, evidence
 
