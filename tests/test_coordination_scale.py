@@ -221,7 +221,8 @@ def test_object_shuffles_equal_the_sql_shuffles(study, multi, monkeypatch):
             con.execute("""INSERT INTO _ca_act SELECT aid, oid, eid + 10000000, ts + 1, CAST(floor((ts + 1) / 60.0)
                 AS BIGINT) FROM _ca_act WHERE eid % 7 = 0""")
         want, want_total = _sql_shuffles(con, 5, 3, 60.0, 2)
-        got, total = object_shuffles(con, 5, 3, 60.0, 2)
+        got, total, made = object_shuffles(con, 5, 3, 60.0, 2)
+        assert made == 5  # far below the budget: every shuffle asked for
     got_rows = sorted(zip(*(got[c].to_pylist() for c in ("rep", "a", "b", "w"))))
     assert len(want) > 100  # the shuffles give many chance edges of weight 2 or more on this study
     assert got_rows == want

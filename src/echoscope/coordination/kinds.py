@@ -126,15 +126,17 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
         SELECT p.cluster_id, count(*) AS n, count(a.post_id) AS k, avg((p.kind = 'repost')::INT) AS reposts
         FROM _ck_p p LEFT JOIN (SELECT DISTINCT post_id FROM a) a USING (post_id) GROUP BY 1""")
     # round-the-clock: per member, the share of its posts in its quietest six consecutive hours (UTC)
+    # (each hour's posts counted in the six windows that contain it: an aggregation, no join on the hour; an
+    # account with posts in every window has 24 of them, otherwise its quietest window has none)
     clock = _rows(con, f"""WITH h AS (SELECT cluster_id, account_id, hour(created_at) AS hr, count(*) AS n
                 FROM _ck_p WHERE created_at IS NOT NULL GROUP BY ALL),
             t AS (SELECT cluster_id, account_id, sum(n) AS tot FROM h GROUP BY ALL HAVING sum(n) >= {MIN_POSTS}),
-            w AS (SELECT t.cluster_id, t.account_id, s.s, coalesce(sum(h.n), 0) / any_value(t.tot) AS share
-                  FROM t CROSS JOIN range(24) s(s)
-                  LEFT JOIN h ON h.account_id = t.account_id AND h.cluster_id = t.cluster_id
-                       AND (h.hr - s.s + 24) % 24 < 6
-                  GROUP BY ALL)
-        SELECT cluster_id, median(q) FROM (SELECT cluster_id, account_id, min(share) AS q FROM w GROUP BY ALL)
+            w AS (SELECT h.cluster_id, h.account_id, (h.hr - k.k + 24) % 24 AS s, sum(h.n) AS n
+                  FROM h CROSS JOIN range(6) k(k) GROUP BY ALL)
+        SELECT cluster_id, median(q) FROM (
+            SELECT t.cluster_id, t.account_id,
+                   CASE WHEN count(*) < 24 THEN 0.0 ELSE min(w.n) / any_value(t.tot) END AS q
+            FROM t JOIN w ON w.account_id = t.account_id AND w.cluster_id = t.cluster_id GROUP BY ALL)
         GROUP BY 1""")
     # delays after the post and where the engagements go
     lat = _rows(con, f"""WITH e AS (SELECT m.cluster_id, CAST(g.actor_id AS VARCHAR) AS account_id, g.latency_s,

@@ -124,33 +124,41 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # above are the null: BH only
         out["reps"] = 0
     elif params.reps > 0:
-        progress({"event": "stage", "message": f"null model: {int(params.reps)} shuffles ({params.null})"})
-        nwe, total = object_shuffles(con, int(params.reps), int(params.seed), w, int(params.min_weight))
-        con.register("_ca_nwe_in", nwe)
+        progress({"event": "stage", "message": f"null model: up to {int(params.reps)} shuffles ({params.null})"})
+        nwe, total, reps = object_shuffles(con, int(params.reps), int(params.seed), w, int(params.min_weight))
+        out["reps"] = reps
+        if reps < params.reps:
+            out["reps_asked"] = int(params.reps)
+        # the null mean of every distinct shuffled pair, then of each shuffled edge. The distinct pairs are found
+        # here and handed over as a table: written as SELECT DISTINCT over the shuffled edges inside the query,
+        # DuckDB planned the joins on a wrong estimate of their number and took 65 s instead of 5 s for the
+        # 2.7M pairs of power-law retweets with viral bursts (benchmarks/results/coordination_speed.md)
+        key = nwe["a"].to_numpy().astype(np.int64) << 32 | nwe["b"].to_numpy().astype(np.int64)
+        uk, inv = np.unique(key, return_inverse=True)
+        con.register("_ca_nwp", pa.table({"a": pa.array((uk >> 32).astype(np.int32)),
+                                          "b": pa.array((uk & 0xFFFFFFFF).astype(np.int32)),
+                                          "i": pa.array(np.arange(len(uk), dtype=np.int64))}))
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _ca_nwe AS SELECT * FROM _ca_nwe_in")
+            lam_u = con.execute("SELECT p.i, coalesce(l.lam, 0.0) AS lam FROM _ca_nwp p LEFT JOIN ("
+                                + lam_sql.format(src="_ca_nwp") + ") l ON l.a = p.a AND l.b = p.b ORDER BY p.i"
+                                ).fetch_arrow_table()["lam"].to_numpy()
         finally:
-            con.unregister("_ca_nwe_in")
-        con.execute("CREATE OR REPLACE TEMP TABLE _ca_nwl AS " + lam_sql.format(
-            src="(SELECT DISTINCT a, b FROM _ca_nwe)"))
-        nul = con.execute("""SELECT n.w, coalesce(l.lam, 0.0) AS lam FROM _ca_nwe n
-            LEFT JOIN _ca_nwl l ON l.a = n.a AND l.b = n.b""").fetch_arrow_table()
-        nw = np.asarray(nul["w"].to_numpy(zero_copy_only=False), dtype=float)
-        nl = np.maximum(np.asarray(nul["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
-        out["_null_p"] = poisson_sf(nw, nl)
-        out["null_edges_at_min_weight"] = float(len(nw)) / params.reps
-        out["null_pairs_per_rep"] = float(total) / params.reps
-        for t in ("_ca_nwe", "_ca_nwl"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+            con.unregister("_ca_nwp")
+        nw = np.asarray(nwe["w"].to_numpy(), dtype=float)
+        out["_null_p"] = poisson_sf(nw, np.maximum(np.asarray(lam_u, dtype=float)[inv], 1e-9))
+        out["null_edges_at_min_weight"] = float(len(nw)) / max(reps, 1)
+        out["null_pairs_per_rep"] = float(total) / max(reps, 1)
     return out
 
 
-def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -> tuple[pa.Table, int]:
+def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
+                    budget: int | None = None) -> tuple[pa.Table, int, int]:
     """The shuffled networks of the object-timeline null: their edges of weight ``>= min_weight`` and all pairs.
 
     Returns ``(rep, a, b, w)`` for the account pairs of each shuffle that co-act on ``min_weight`` or more
-    distinct objects, and the sum of ``w`` over every pair of every shuffle (``null_pairs_per_rep`` times
-    ``reps``). Shuffle ``r`` gives the action of rank ``k`` on an object (ranked by ``hash(eid, r, seed)``, the
+    distinct objects, the sum of ``w`` over every pair of every shuffle (``null_pairs_per_rep`` times
+    ``reps``), and the number of shuffles made: ``reps``, or fewer (never below :data:`MIN_SHUFFLES`) when
+    ``reps`` times the slot pairs would exceed ``budget`` (default :data:`SHUFFLE_BUDGET`). Shuffle ``r`` gives the action of rank ``k`` on an object (ranked by ``hash(eid, r, seed)``, the
     DuckDB hash of the action id, shuffle and seed) the account of the object's ``k``-th action by action id;
     an object keeps its timestamps, so the pairs of slots within the window (:func:`_slot_pairs`) are the same
     in every shuffle and are found once.
@@ -167,8 +175,11 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -
     """
     sp = _slot_pairs(con, w)
     if sp is None:
-        return _NWE.empty_table(), 0
+        return _NWE.empty_table(), 0, reps
     oid, eid, aid_by_eid, ea, eb = sp
+    budget = SHUFFLE_BUDGET if budget is None else budget
+    if len(ea) * reps > budget:
+        reps = min(reps, max(MIN_SHUFFLES, budget // max(len(ea), 1)))
     n_acc = int(aid_by_eid.max()) + 1 if len(aid_by_eid) else 1
     multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
     threads = max(1, int(_scalar(con, "SELECT current_setting('threads')") or 1))
@@ -177,26 +188,46 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -
         order = np.lexsort((h, oid))  # per object, its actions by hash: the k-th of them gets the k-th account
         perm = np.empty(len(order), dtype=np.int64)
         perm[order] = aid_by_eid
-        keys: list[np.ndarray] = []
+        # one key per slot pair, min(a, b) * n_acc + max(a, b) = min(a * n_acc + b, b * n_acc + a), built in
+        # place chunk by chunk; a slot pair whose two slots went to one account gets the key a * (n_acc + 1)
+        # and is dropped after the sort (cheaper than a filter over every slot pair)
+        key = np.empty(len(ea), dtype=np.int64)
         objs: list[np.ndarray] = []
+        selfs = 0
         for i in range(0, len(ea), SHUFFLE_CHUNK):  # the temporaries of a chunk of slot pairs at a time
             xa, xb = ea[i:i + SHUFFLE_CHUNK], eb[i:i + SHUFFLE_CHUNK]
-            a, b = perm[xa], perm[xb]
-            keep = a != b
-            a, b = a[keep], b[keep]
-            keys.append(np.minimum(a, b) * n_acc + np.maximum(a, b))
+            x, y = perm[xa], perm[xb]
+            same = x == y
+            selfs += int(np.count_nonzero(same))
             if multi:
-                objs.append(oid[xa[keep]])
-        key = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
-        del keys
+                objs.append(oid[xa])
+            k = x * n_acc
+            k += y
+            y *= n_acc
+            y += x
+            np.minimum(k, y, out=key[i:i + len(xa)])
         if multi:  # an account holding two slots of one object: count distinct objects per pair
             key, _ = _unique_rows(key, np.concatenate(objs) if objs else np.empty(0, dtype=np.int32))
             del objs
-        k, c = np.unique(key, return_counts=True)
-        k, c = k[c >= min_weight], c[c >= min_weight]
+        else:
+            key.sort()
+        # runs of equal keys (the slot pairs of one account pair) in the sorted keys
+        first = np.empty(len(key), dtype=bool)
+        if len(key):
+            first[0] = True
+            np.not_equal(key[1:], key[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        del first
+        c = np.diff(np.append(starts, len(key)))
+        k = key[starts]
+        self_pair = (k // n_acc) == (k % n_acc)
+        if multi:
+            selfs = int(c[self_pair].sum())
+        ok = (c >= min_weight) & ~self_pair
+        k, c = k[ok], c[ok]
         return pa.table({"rep": pa.array(np.full(len(k), r, dtype=np.int64)),
                          "a": pa.array((k // n_acc).astype(np.int32)), "b": pa.array((k % n_acc).astype(np.int32)),
-                         "w": pa.array(c.astype(np.int64))}, schema=_NWE), len(key)
+                         "w": pa.array(c.astype(np.int64))}, schema=_NWE), len(key) - selfs
 
     # numpy's sorts release the GIL: up to `threads` shuffles at once (DuckDB's thread setting), each holding
     # its own temporaries; the hashes come from the connection one shuffle at a time
@@ -213,8 +244,20 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int) -
         done.extend(f.result() for f in running)
     con.execute("DROP TABLE IF EXISTS _ca_spa")
     outs = [t for t, _ in done]
-    return pa.concat_tables(outs) if outs else _NWE.empty_table(), sum(n for _, n in done)
+    return pa.concat_tables(outs) if outs else _NWE.empty_table(), sum(n for _, n in done), reps
 
+
+#: the most slot pairs all shuffles of one behaviour count together (shuffles times slot pairs; ~50 ns each).
+#: Each shuffle sorts one 64-bit key per slot pair, and the null's cost grows with both: on power-law retweets
+#: with viral bursts (8.6M slot pairs at 1M retweets) 20 shuffles took 33-40 s of a run's time. The cut-off
+#: needs the mean number of shuffled edges at each p-value, and with hundreds of thousands of chance edges per
+#: shuffle a few shuffles estimate it as well as twenty: above the budget fewer shuffles are made, never fewer
+#: than :data:`MIN_SHUFFLES`, and the summary says how many (``reps``, with ``reps_asked``). The simulator's
+#: 1M engagements (about 1M slot pairs for co-retweet) keep all 20
+SHUFFLE_BUDGET = 48_000_000
+
+#: the fewest shuffles the budget leaves
+MIN_SHUFFLES = 5
 
 #: slot pairs whose shuffled accounts :func:`object_shuffles` looks up at once (bounds its temporaries)
 SHUFFLE_CHUNK = 2_000_000
