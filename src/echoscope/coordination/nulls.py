@@ -158,7 +158,9 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
     Returns ``(rep, a, b, w)`` for the account pairs of each shuffle that co-act on ``min_weight`` or more
     distinct objects, the sum of ``w`` over every pair of every shuffle (``null_pairs_per_rep`` times
     ``reps``), and the number of shuffles made: ``reps``, or fewer (never below :data:`MIN_SHUFFLES`) when
-    ``reps`` times the slot pairs would exceed ``budget`` (default :data:`SHUFFLE_BUDGET`). Shuffle ``r`` gives the action of rank ``k`` on an object (ranked by ``hash(eid, r, seed)``, the
+    ``reps`` times the slot pairs would exceed ``budget`` (default :data:`SHUFFLE_BUDGET`).
+
+    Shuffle ``r`` gives the action of rank ``k`` on an object (ranked by ``hash(eid, r, seed)``, the
     DuckDB hash of the action id, shuffle and seed) the account of the object's ``k``-th action by action id;
     an object keeps its timestamps, so the pairs of slots within the window (:func:`_slot_pairs`) are the same
     in every shuffle and are found once.
