@@ -64,8 +64,10 @@ def register(app: typer.Typer) -> None:
         semantics: Annotated[str, typer.Option(help=SEM_HELP)] = "echoscope",
         null: Annotated[str, typer.Option(help="null model: " + "; ".join(f"{k}: {v}" for k, v in
                                                                         NULL_MODELS.items()))] = "object",
-        reps: Annotated[int, typer.Option(help="null-model repetitions; each costs about one more pairing run; "
-                                               "few repetitions make small p-values coarse")] = 20,
+        reps: Annotated[int, typer.Option(help="null-model repetitions (shuffles); each costs about one more "
+                                               "pairing run; few repetitions make small p-values coarse; under "
+                                               "the object null fewer (at least 5) when reps x slot pairs would "
+                                               "pass the shuffle budget (summary: null.reps)")] = 20,
         max_window_actions: Annotated[int, typer.Option(
             help="dense-window guard: actions with more than this many others on the same object within "
                  "+/- window are dropped before pairing and reported (0 = no guard, exact but quadratic on "

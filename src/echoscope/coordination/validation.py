@@ -307,16 +307,22 @@ class _FoldTest:
         ww = np.asarray(res["w"].to_numpy(zero_copy_only=False), dtype=float)
         ll = np.maximum(np.asarray(res["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
         n_groups = max(int((sizes >= 2).sum()), 1)
-        own: dict[str, tuple[float, float]] = {}
-        best: dict[str, tuple[float, int]] = {}
         pm = np.where(ww >= min_lift * ll, poisson_sf(ww, ll) * n_groups, 1.0)
-        for n, g_, w_, l_, p_ in zip(acc, gg, ww, ll, pm):
-            mine = group.get(n)
-            if mine is not None:
-                if mine == g_:
-                    own[n] = (float(w_), float(l_))
-            elif float(p_) < best.get(n, (2.0, -1))[0]:
-                best[n] = (float(p_), int(g_))
+        # vectorised over the rows (one per tested account and group, in (account, group) order): an account's
+        # own group's row; for an account in no group, its first row with the smallest p-value below 2
+        mine = np.fromiter((group.get(a, -1) for a in acc), dtype=np.int64, count=len(acc))
+        own_rows = np.flatnonzero((mine >= 0) & (mine == gg))
+        own = {acc[i]: (float(ww[i]), float(ll[i])) for i in own_rows}
+        cand = np.flatnonzero((mine < 0) & (pm < 2.0))
+        best: dict[str, tuple[float, int]] = {}
+        if len(cand):
+            new_acc = np.ones(len(acc), dtype=bool)
+            new_acc[1:] = acc[1:] != acc[:-1]
+            code = np.cumsum(new_acc)
+            order = cand[np.lexsort((cand, pm[cand], code[cand]))]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = code[order[1:]] != code[order[:-1]]
+            best = {acc[i]: (float(pm[i]), int(gg[i])) for i in order[first]}
         return cls(fold, tested, group, own, best)
 
 
