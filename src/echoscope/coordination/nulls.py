@@ -289,14 +289,19 @@ def _slot_pairs(con: Any, w: float) -> tuple[np.ndarray, ...] | None:
     if act.num_rows == 0:
         con.execute("DROP TABLE IF EXISTS _ca_spa")
         return None
-    pairs = con.execute(f"""SELECT CAST(a.i AS INTEGER) AS ea, CAST(b.i AS INTEGER) AS eb
+    # the pairs in the same window bucket, then those in the next one: two queries, not one UNION ALL. DuckDB
+    # 1.5 never returned the UNION ALL of these two joins fetched into Arrow with one thread (at 1M power-law
+    # retweets) or at 10M engagements with two: its executor waited for a task that never came
+    parts = [con.execute(f"""SELECT CAST(a.i AS INTEGER) AS ea, CAST(b.i AS INTEGER) AS eb
             FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk
-              AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE b.ts - a.ts <= {w!r}
-            UNION ALL SELECT CAST(a.i AS INTEGER), CAST(b.i AS INTEGER) FROM _ca_spa a JOIN _ca_spa b
-              ON a.oid = b.oid AND b.bk = a.bk + 1
-              WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table()
-    return (act["oid"].to_numpy(), act["eid"].to_numpy(), act["aid"].to_numpy().astype(np.int64),
-            pairs["ea"].to_numpy(), pairs["eb"].to_numpy())
+              AND (b.ts > a.ts OR (b.ts = a.ts AND b.eid > a.eid)) WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table(),
+             con.execute(f"""SELECT CAST(a.i AS INTEGER) AS ea, CAST(b.i AS INTEGER) AS eb
+            FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk + 1
+            WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table()]
+    ea = np.concatenate([t["ea"].to_numpy() for t in parts])
+    eb = np.concatenate([t["eb"].to_numpy() for t in parts])
+    del parts
+    return (act["oid"].to_numpy(), act["eid"].to_numpy(), act["aid"].to_numpy().astype(np.int64), ea, eb)
 
 
 def _shuffled_networks(con: Any, params: CoordParams, timed: bool, progress: ProgressFn) -> None:
