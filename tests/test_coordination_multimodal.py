@@ -319,7 +319,7 @@ def test_co_domain_and_co_media_equal_on_spark(mm, shared_media):
     import duckdb
 
     from echoscope.coordination import coactions as C
-    from echoscope.coordination import spark as sp
+    from echoscope.coordination.api import coordinate_spark
     from echoscope.coordination.dialect import to_spark
     from echoscope.engine import spark_session, spark_target
 
@@ -343,7 +343,7 @@ def test_co_domain_and_co_media_equal_on_spark(mm, shared_media):
                                       "action_b")]
     for study in (mm, shared_media):
         duck = coordinate(study, params, write=False)
-        spk = sp.coordinate_spark(study, params, write=False)
+        spk = coordinate_spark(study, params, write=False)
         _same_table(duck.edges, spk.edges, "edges")
         _same_table(duck.evidence.sort_by(key), spk.evidence.sort_by(key), "evidence")
         for b in params.behaviours:
@@ -356,7 +356,7 @@ def test_spark_reads_parts_written_before_media_hashes(shared_media):
     pytest.importorskip("pyspark", reason="the spark extra is not installed (pip install 'echoscope[spark]')")
     import pyarrow.parquet as pq
 
-    from echoscope.coordination import spark as sp
+    from echoscope.coordination.api import coordinate_spark
 
     from .test_coordination_spark import _same_table
 
@@ -366,7 +366,7 @@ def test_spark_reads_parts_written_before_media_hashes(shared_media):
     old = echoscope.open_study(shared_media.path)
     params = CoordParams(behaviours=("co-media", "co-domain"), null="none")
     duck = coordinate(old, params, write=False)
-    spk = sp.coordinate_spark(old, params, write=False)
+    spk = coordinate_spark(old, params, write=False)
     # the missing column is null on both engines: no co-media action, co-domain as before
     assert spk.summary["behaviours"]["co-media"]["actions"] == duck.summary["behaviours"]["co-media"]["actions"] == 0
     _same_table(duck.edges, spk.edges, "edges")

@@ -112,8 +112,8 @@ def sim_study(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, sim_study) -> dict[str, tuple]:
+    from echoscope.coordination.api import coordinate_spark
     from echoscope.coordination.network import echoscope_edges
-    from echoscope.coordination.spark import coordinate_spark
 
     root = tmp_path_factory.mktemp("cspark")
     out = {}
@@ -189,7 +189,7 @@ def test_unsupported_on_spark_is_a_config_error(kw, needle):
 def test_engagement_behaviours_equal(sim_study):
     """rapid-fire, early-amplify and co-latency (actions over the engagements view: a post joined with the post
     it answers, for the latency) fused on both engines: the same edges, evidence, clusters and validation."""
-    from echoscope.coordination.spark import coordinate_spark
+    from echoscope.coordination.api import coordinate_spark
 
     study = sim_study
     params = CoordParams(behaviours=("rapid-fire", "early-amplify", "co-latency"))
@@ -376,6 +376,7 @@ def test_list_text_login_behaviours_equal(case, sim_study, tmp_path_factory, mon
     co-mention (4,231 actions) and shared-ip (4,428; 102 judged edges), with the defaults (object null, 20
     shuffles); its few links and hashtag sets (1,026 and 376 actions) judge no edge and cost Spark time."""
     from echoscope.coordination import spark as sp
+    from echoscope.coordination.api import coordinate_spark
     from echoscope.coordination.network import behaviour_params, echoscope_edges
 
     if case == "sim":
@@ -393,7 +394,7 @@ def test_list_text_login_behaviours_equal(case, sim_study, tmp_path_factory, mon
 
     monkeypatch.setattr(sp, "spark_candidates", record)
     duck = coordinate(study, params, write=False)
-    spark = sp.coordinate_spark(study, params, write=False)
+    spark = coordinate_spark(study, params, write=False)
     con = study.con().con
     for b in params.behaviours:
         bp = behaviour_params(b, CoordParams(**{**params.__dict__, "null": "none"}))

@@ -166,6 +166,39 @@ def coordinate(study: Any, params: CoordParams | None = None, *, write: bool = T
             eng.close()
 
 
+def coordinate_spark(study: Any, params: CoordParams | None = None, *, write: bool = True,
+                     progress: Any = None, master: str | None = None, **kw: Any) -> Any:
+    """:func:`echoscope.coordination.coordinate` with the data-sized stages on Spark; the same result.
+
+    Parameters
+    ----------
+    study : echoscope.Study
+        The study.
+    params : CoordParams, optional
+        As for ``coordinate``; keyword arguments ``**kw`` build one when it is not given
+        (``coordinate_spark(study, window=60, min_weight=2)``).
+    write : bool
+        Store the four result tables in the study.
+    progress : callable, optional
+        Receives ``{"event": "stage", "message": ...}`` dicts.
+    master : str, optional
+        Spark master URL (``local[2]``: this machine, two cores); default as in
+        :func:`.spark.spark_builder`.
+
+    Returns
+    -------
+    CoordinationResult
+
+    Raises
+    ------
+    ConfigError
+        For semantics or behaviours the Spark engine does not run (:func:`.spark.check_supported`).
+    """
+    params = params or CoordParams(**kw)
+    params.validate()
+    return coordinate(study, params, write=write, progress=progress, engine="spark", spark_master=master)
+
+
 def _engine_of(study: Any) -> tuple[Engine, bool]:
     """The study's own engine when it has one (``echoscope.Study``: its connection and views are shared with
     the caller's), else a new one (and True: the run closes it)."""
@@ -254,4 +287,4 @@ def _sum_or_none(values: list[Any]) -> float | None:
     return float(sum(vals)) if vals else None
 
 
-__all__ = ["ENGINE_BUILDERS", "RESULT_TABLES", "CoordinationResult", "coordinate", "run"]
+__all__ = ["ENGINE_BUILDERS", "RESULT_TABLES", "CoordinationResult", "coordinate", "coordinate_spark", "run"]

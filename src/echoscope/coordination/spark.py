@@ -345,39 +345,5 @@ def spark_builder(study: Any, params: CoordParams, target: Any = None,
     return functools.partial(spark_edges, SparkRun(spark_session(target), target, settings), study)
 
 
-def coordinate_spark(study: Any, params: CoordParams | None = None, *, write: bool = True,
-                     progress: Any = None, master: str | None = None, **kw: Any) -> Any:
-    """:func:`echoscope.coordination.coordinate` with the data-sized stages on Spark; the same result.
-
-    Parameters
-    ----------
-    study : echoscope.Study
-        The study.
-    params : CoordParams, optional
-        As for ``coordinate``; keyword arguments ``**kw`` build one when it is not given
-        (``coordinate_spark(study, window=60, min_weight=2)``).
-    write : bool
-        Store the four result tables in the study.
-    progress : callable, optional
-        Receives ``{"event": "stage", "message": ...}`` dicts.
-    master : str, optional
-        Spark master URL (``local[2]``: this machine, two cores); default as in :func:`spark_builder`.
-
-    Returns
-    -------
-    CoordinationResult
-
-    Raises
-    ------
-    ConfigError
-        For semantics or behaviours the Spark engine does not run (:func:`check_supported`).
-    """
-    from . import api
-
-    params = params or CoordParams(**kw)
-    params.validate()
-    return api.coordinate(study, params, write=write, progress=progress, engine="spark", spark_master=master)
-
-
 __all__ = ["HANDOVER", "RUN_CONF", "SPARK_BEHAVIOURS", "SparkRun", "SparkTables", "check_supported",
-           "coordinate_spark", "load_handover", "spark_builder", "spark_candidates", "spark_default", "spark_edges"]
+           "load_handover", "spark_builder", "spark_candidates", "spark_default", "spark_edges"]
