@@ -229,6 +229,36 @@ def test_object_shuffles_equal_the_sql_shuffles(study, multi, monkeypatch):
     assert total == want_total
 
 
+def test_shuffle_budget_makes_fewer_shuffles_never_below_the_floor(study, monkeypatch):
+    """Above the budget (shuffles x slot pairs) fewer shuffles run, never fewer than MIN_SHUFFLES; the first
+    ones are the same shuffles as without the budget (shuffle r is seeded by r)."""
+    from echoscope.coordination.nulls import MIN_SHUFFLES, object_shuffles
+    from echoscope.engine import Engine
+
+    with Engine(study) as eng, eng.stage("coordination"):
+        con = eng.raw
+        _stage_tables(con, "co-retweet", None, monkeypatch)
+        full, _, made_full = object_shuffles(con, 12, 3, 60.0, 2)
+        small, _, made = object_shuffles(con, 12, 3, 60.0, 2, budget=1)
+    assert made_full == 12
+    assert made == MIN_SHUFFLES
+    assert set(small["rep"].to_pylist()) == set(range(MIN_SHUFFLES))
+    rows = lambda t: sorted(zip(*(t[c].to_pylist() for c in ("rep", "a", "b", "w"))))
+    assert rows(small) == [r for r in rows(full) if r[0] < MIN_SHUFFLES]
+
+
+def test_evidence_budget_keeps_at_least_one_row_per_judged_edge():
+    """Judged edges share the evidence budget; each keeps at least its closest co-action."""
+    from echoscope.coordination.judge import evidence_rows_per_edge
+
+    assert evidence_rows_per_edge(20, 1_000, budget=2_000_000) == 20
+    assert evidence_rows_per_edge(20, 1_000_000, budget=2_000_000) == 2
+    assert evidence_rows_per_edge(20, 10**8, budget=2_000_000) == 1
+    assert evidence_rows_per_edge(None, 1_000, budget=2_000_000) is None
+    assert evidence_rows_per_edge(None, 1_000_000, budget=2_000_000) == 2
+    assert evidence_rows_per_edge(20, 0) == 20
+
+
 def test_null_none_network_is_the_default_candidate_network(study):
     """`--null none` judges nothing but finds the same candidate edges (pairs, weights, gaps) as the default."""
     cols = ["account_a", "account_b", "n_objects", "n_pairs", "min_gap_s", "first_ts", "last_ts"]
