@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..settings import BACKENDS
 from ..store.study import StudyStore
 from .clusters import cluster, fuse, keep_candidate_evidence, reset_candidate_evidence
+from .ids import RUN_TABLES
 from .network import BUILDERS, Builder
 from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA, BehaviourResult, CoordParams, ProgressFn, behaviour_params
 from .peers import POOLED, coortweet_pool
@@ -226,8 +227,9 @@ def _run(study: StudyStore, eng: Engine, backend: str, master: str | None, param
 def _coordinate(con: Any, params: CoordParams, progress: ProgressFn, builder: Builder,
                 skipped: dict[str, str]) -> CoordinationResult:
     t0 = time.perf_counter()
-    # tables a run builds once for all its behaviours (audience.py): never from an earlier run on this connection
-    con.execute("DROP TABLE IF EXISTS _cv_posts")
+    # tables a run builds once for all its behaviours (ids.py): never from an earlier run on this connection
+    for name in RUN_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     # the co-actions of every candidate edge, kept while each behaviour's tables are there: the held-out
     # validation keeps accounts whose pairs need not be judged edges, and each member's evidence comes from here
     keep_candidates = params.semantics == "echoscope" and params.null == "object"

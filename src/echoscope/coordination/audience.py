@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .ids import post_numbers
+
 #: behaviours whose objects are posts (or, for co-latency, a post and a delay bucket), which the author's
 #: audience null applies to; other timed behaviours keep the older null (``group_null="outside"``)
 POST_BEHAVIOURS: tuple[str, ...] = ("co-retweet", "co-reply", "co-quote", "rapid-fire", "early-amplify", "co-latency")
@@ -42,24 +44,25 @@ POST_BEHAVIOURS: tuple[str, ...] = ("co-retweet", "co-reply", "co-quote", "rapid
 def audience_rows(con: Any, behaviour: str, unit: str, window: float | None) -> None:
     """``_cv_pp_<b>``: each action of ``behaviour`` with its post's author, the post, its delay and delay bin.
 
+    Accounts (``acc``, the author ``x``) and posts carry the run's numbers (:mod:`.ids`).
+
     ``unit`` (``CoAction.unit``) names the post of an object; the rest of the object id is the ``key`` two
     actions must share (co-latency's delay bucket). ``window``: the behaviour's window, or None when every two
     of its actions on a post co-act (behaviours with a reference). Reads ``_ca_raw`` (every action of the
-    behaviour), ``_ca_obj`` and the study's ``posts``.
+    behaviour), ``_ca_obj``, ``_ca_acc``, ``_ca_gid`` and the study's ``posts``.
     """
     t = behaviour.replace("-", "_")
     bk = "NULL::BIGINT" if window is None else f"CAST(floor(greatest(lat, 0) / {float(window)!r}) AS BIGINT)"
-    # each post's author and time, once per run (api.py drops the table when a run starts)
-    con.execute("""CREATE TEMP TABLE IF NOT EXISTS _cv_posts AS SELECT CAST(post_id AS VARCHAR) AS post_id,
-            CAST(any_value(account_id) AS VARCHAR) AS account_id, any_value(created_at) AS created_at
-        FROM posts GROUP BY 1""")
+    # each post's number, author and time, once per run (ids.py; api.py drops the table when a run starts)
+    post_numbers(con)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_pp_{t} AS
         SELECT acc, '{behaviour}' AS beh, oid, half, x, post, key, lat, {bk} AS bk FROM (
-            SELECT r.account_id AS acc, o.oid, (hash(r.post, 7) % 2) AS half, p.account_id AS x,
-                   r.post, substr(r.object_id, length(r.post) + 1) AS key,
+            SELECT g.i AS acc, o.oid, (hash(r.post, 7) % 2) AS half, p.x,
+                   p.pid AS post, substr(r.object_id, length(r.post) + 1) AS key,
                    min(r.ts - epoch_us(p.created_at) / 1e6) AS lat
             FROM (SELECT account_id, object_id, ts, {unit} AS post FROM _ca_raw) r
             JOIN _cv_posts p ON p.post_id = r.post
+            JOIN _ca_acc a ON a.account_id = r.account_id JOIN _ca_gid g ON g.aid = a.aid
             LEFT JOIN _ca_obj o ON o.object_id = r.object_id
             WHERE p.created_at IS NOT NULL GROUP BY ALL)""")
 
@@ -67,14 +70,13 @@ def audience_rows(con: Any, behaviour: str, unit: str, window: float | None) -> 
 def author_posts(con: Any) -> None:
     """``_cv_pop(post, x, half, n)``: each post of the authors of ``_cv_pp`` that anyone engaged with (repost,
     reply or quote), with its number of engagements; ``_cv_tot(x, half, tot)``: their sum per author and half
-    (each post counted at least once)."""
+    (each post counted at least once). Posts and authors by their run numbers (``_cv_posts``, :mod:`.ids`)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _cv_pop AS
-        SELECT CAST(p.post_id AS VARCHAR) AS post, CAST(any_value(p.account_id) AS VARCHAR) AS x,
-               (hash(CAST(p.post_id AS VARCHAR), 7) % 2) AS half, any_value(r.n) AS n
-        FROM posts p JOIN (SELECT ref_post_id, count(*) AS n FROM posts WHERE ref_post_id IS NOT NULL GROUP BY 1) r
-             ON r.ref_post_id = p.post_id
-        SEMI JOIN (SELECT DISTINCT x FROM _cv_pp) a ON a.x = CAST(p.account_id AS VARCHAR)
-        GROUP BY p.post_id""")
+        SELECT p.pid AS post, p.x, (hash(p.post_id, 7) % 2)::UTINYINT AS half, r.n
+        FROM _cv_posts p
+        JOIN (SELECT CAST(ref_post_id AS VARCHAR) AS ref, count(*) AS n FROM posts WHERE ref_post_id IS NOT NULL
+              GROUP BY 1) r ON r.ref = p.post_id
+        SEMI JOIN (SELECT DISTINCT x FROM _cv_pp) a ON a.x = p.x""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _cv_tot AS
         SELECT x, half, sum(greatest(1, n))::DOUBLE AS tot FROM _cv_pop GROUP BY 1, 2""")
 
@@ -82,7 +84,8 @@ def author_posts(con: Any) -> None:
 def author_rows_sql(hx: str) -> str:
     """CTEs ending in ``la(acc, g, x, w, lam)``: the tested accounts' rows under the author's audience null.
 
-    Needs the CTE ``mo(acc, beh, oid, g)`` (an account co-acted with a group on an object) of the caller and the
+    Needs the CTEs ``mo(acc, beh, oid, g)`` (an account co-acted with a group on an object) and ``pairs(acc, g)``
+    (the tested accounts' rows the test reads) of the caller and the
     tables ``_cv_pp`` (:func:`audience_rows`, all behaviours), ``_cv_pop`` and ``_cv_tot`` (:func:`author_posts`),
     ``_cv_g`` (the fold's groups) and ``_cv_n`` (the tested accounts); ``hx`` selects the test half (``= 1``).
     A post weighs its engagements by accounts outside the group (at least 1): the account's engagement goes to
@@ -113,6 +116,7 @@ def author_rows_sql(hx: str) -> str:
         -- the tested accounts' actions, with every group acting on the same author's posts
         r AS (SELECT m.acc, m.beh, m.oid, m.post, m.key, m.x, m.bk, k.g, k.p1 - coalesce(so.s, 0) AS k1
               FROM pp m JOIN gk k ON k.beh = m.beh AND k.x = m.x AND k.key = m.key
+              JOIN pairs pr ON pr.acc = m.acc AND pr.g = k.g
               LEFT JOIN so ON so.acc = m.acc AND so.beh = m.beh AND so.x = m.x AND so.g = k.g AND so.key = m.key
               WHERE m.acc IN (SELECT acc FROM _cv_n)),
         rb AS (SELECT r.acc, r.beh, r.post, r.key, r.g, sum(gb.cb - coalesce(sb.s, 0)) AS kb
@@ -142,7 +146,8 @@ def audience_rows_sql(hx: str) -> str:
     ``X``'s posts that co-act with a member of ``g`` other than their own account) / (slots of ``X``'s posts),
     ``m``'s own slots and hits taken off; ``lam`` = ``m``'s slots on ``X``'s posts times ``e``, ``w`` = its hits
     there. Needs the caller's CTEs ``nza(beh, oid, g, h)`` (per object, the accounts co-acting with a member of
-    ``g`` other than themselves), ``no(beh, oid, n)`` (accounts on the object) and ``mo(acc, beh, oid, g)``; the
+    ``g`` other than themselves), ``no(beh, oid, n)`` (accounts on the object), ``mo(acc, beh, oid, g)`` and
+    ``pairs(acc, g)`` (the tested accounts' rows the test reads); the
     tables ``_cv_pp``, ``_cv_ao``, ``_cv_n``.
     """
     return f"""ox AS (SELECT DISTINCT beh, oid, x FROM _cv_pp WHERE half {hx} AND oid IS NOT NULL),
@@ -154,7 +159,8 @@ def audience_rows_sql(hx: str) -> str:
         lp AS (SELECT ms.acc, h.g, ms.x, coalesce(mh.hits, 0)::DOUBLE AS w,
                       ms.slots * least(1.0, greatest(0, h.h - coalesce(mh.hits, 0))::DOUBLE
                                             / greatest(1, nx.n - ms.slots)) AS lam
-               FROM ms JOIN hxg h USING (beh, x) JOIN nx USING (beh, x)
+               FROM ms JOIN hxg h USING (beh, x) JOIN pairs pr ON pr.acc = ms.acc AND pr.g = h.g
+               JOIN nx USING (beh, x)
                LEFT JOIN mh ON mh.acc = ms.acc AND mh.beh = ms.beh AND mh.x = ms.x AND mh.g = h.g)"""
 
 

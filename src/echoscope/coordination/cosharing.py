@@ -88,16 +88,18 @@ def configuration_null(con: Any, params: CoordParams, unit: str = "object_id") -
 def held_out_rows(con: Any, behaviour: str, unit: str = "object_id") -> None:
     """The co-sharing test's inputs to the held-out validation (:mod:`.validation`), per half of the objects.
 
-    ``_cv_cs_<b>(acc, beh, oid, half, df)``: every object an account shared that someone else shared too (``oid``
-    null when the object was pruned before pairing); ``_cv_csd_<b>(acc, beh, half, d)``: each account's distinct
-    objects; ``_cv_csm_<b>(beh, half, m)``: all incidences. Under the configuration null an account ``m`` that
-    shared object ``o`` finds a member of group ``G`` among its ``df_o - 1`` other sharers with probability about
-    ``min(1, (df_o - 1) D_G / M)`` (``D_G``: the other members' objects on that half), whatever the times.
+    ``_cv_cs_<b>(acc, beh, oid, half, df)`` (``acc``: the run's account number, ``_ca_gid``): every object an
+    account shared that someone else shared too (``oid`` null when the object was pruned before pairing);
+    ``_cv_csd_<b>(acc, beh, half, d)``: each account's distinct objects; ``_cv_csm_<b>(beh, half, m)``: all
+    incidences. Under the configuration null an account ``m`` that shared object ``o`` finds a member of group
+    ``G`` among its ``df_o - 1`` other sharers with probability about ``min(1, (df_o - 1) D_G / M)`` (``D_G``: the
+    other members' objects on that half), whatever the times.
     """
     t = behaviour.replace("-", "_")
     half = _HALF.format(col=unit.replace("object_id", "x.object_id"))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cs_all AS SELECT x.account_id AS acc, x.object_id, {half} AS half
-        FROM (SELECT DISTINCT account_id, object_id FROM _ca_raw) x""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cs_all AS SELECT g.i AS acc, x.object_id, {half} AS half
+        FROM (SELECT DISTINCT account_id, object_id FROM _ca_raw) x JOIN _ca_acc a USING (account_id)
+        JOIN _ca_gid g USING (aid)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_cs_{t} AS
         SELECT x.acc, '{behaviour}' AS beh, o.oid, x.half, d.df FROM _cs_all x
         JOIN (SELECT object_id, count(*) AS df FROM _cs_all GROUP BY 1 HAVING count(*) >= 2) d USING (object_id)
@@ -112,7 +114,8 @@ def held_out_rows(con: Any, behaviour: str, unit: str = "object_id") -> None:
 def cosharing_rows_sql(hx: str) -> str:
     """CTEs ending in ``lc(acc, g, x, w, lam)``: the tested accounts' rows of the co-sharing behaviours.
 
-    Needs the caller's CTE ``mo(acc, beh, oid, g)`` and the tables ``_cv_cs``, ``_cv_csd``, ``_cv_csm`` (unions of
+    Needs the caller's CTEs ``mo(acc, beh, oid, g)`` and ``pairs(acc, g)`` (the tested accounts' rows the test
+    reads) and the tables ``_cv_cs``, ``_cv_csd``, ``_cv_csm`` (unions of
     :func:`held_out_rows`), ``_cv_g`` and ``_cv_n``; ``hx`` selects the test half (``= 1``).
     """
     return f"""cs AS (SELECT * FROM _cv_cs WHERE half {hx} AND acc IN (SELECT acc FROM _cv_n)),
@@ -121,12 +124,12 @@ def cosharing_rows_sql(hx: str) -> str:
         lc0 AS (SELECT cs.acc, gd.g, mo.acc IS NOT NULL AS hit,
                       least(1.0, (cs.df - 1) * (gd.dg - CASE WHEN gm.g = gd.g THEN coalesce(dm.d, 0) ELSE 0 END)::DOUBLE
                                  / greatest(1, mm.m)) AS e
-               FROM cs JOIN gdg gd ON gd.beh = cs.beh
+               FROM cs JOIN gdg gd ON gd.beh = cs.beh JOIN pairs pr ON pr.acc = cs.acc AND pr.g = gd.g
                JOIN _cv_csm mm ON mm.beh = cs.beh AND mm.half {hx}
                LEFT JOIN _cv_csd dm ON dm.acc = cs.acc AND dm.beh = cs.beh AND dm.half {hx}
                LEFT JOIN _cv_g gm ON gm.acc = cs.acc
                LEFT JOIN mo ON mo.acc = cs.acc AND mo.beh = cs.beh AND mo.oid = cs.oid AND mo.g = gd.g),
-        lc AS (SELECT acc, g, '' AS x, count(*) FILTER (WHERE hit)::DOUBLE AS w, sum(least(1.0, e)) AS lam FROM lc0
+        lc AS (SELECT acc, g, -1 AS x, count(*) FILTER (WHERE hit)::DOUBLE AS w, sum(least(1.0, e)) AS lam FROM lc0
                GROUP BY ALL)"""
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from .audience import POST_BEHAVIOURS, audience_rows
 from .coactions import COACTIONS
 from .cosharing import configuration_null, held_out_rows
+from .ids import behaviour_numbers
 from .nulls import null_model
 from .params import (
     EDGE_SCHEMA,
@@ -141,21 +142,24 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
     con.unregister("_ca_sig")
     halves = None
     t = behaviour.replace("-", "_")
+    if timed and (null_stats.get("analytic") or who):
+        # the validation's inputs carry the run's account numbers (ids.py), not string ids
+        behaviour_numbers(con)
     if null_stats.get("analytic") and timed:
         # kept for validate_accounts (validation.py): within-window pairs (and below, per behaviour kind, the
         # account-object rows of its null) with the object's half
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_abo_{t} AS
-            SELECT aa.account_id AS x, ab.account_id AS y, '{behaviour}' AS beh, x.oid, hf.half
+            SELECT ga.i AS x, gb.i AS y, '{behaviour}' AS beh, x.oid, hf.half
             FROM (SELECT DISTINCT a, b, oid FROM ({pair_sql('_ca_pin', w, timed, False)})) x
-            JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_half hf ON hf.oid = x.oid""")
+            JOIN _ca_gid ga ON ga.aid = x.a JOIN _ca_gid gb ON gb.aid = x.b JOIN _ca_half hf ON hf.oid = x.oid""")
     if who and timed:
         held_out_rows(con, behaviour, unit)
         halves = _halves(con)
     if null_stats.get("analytic") and timed and not who:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
-            SELECT a.account_id AS acc, '{behaviour}' AS beh, x.oid, hf.half, q.q,
+            SELECT g.i AS acc, '{behaviour}' AS beh, x.oid, hf.half, q.q,
                    q.n, q.s, nr.k, nr.nb, q.na
-            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
+            FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_gid g ON g.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
             JOIN _ca_half hf ON hf.oid = x.oid
             LEFT JOIN (SELECT account_id, oid, count(*) AS k, sum(nb)::DOUBLE AS nb FROM _ca_nbr GROUP BY 1, 2) nr
               ON nr.account_id = a.account_id AND nr.oid = x.oid""")
@@ -168,8 +172,9 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
             # held-out test counts co-acting non-group accounts from all of them, pruned accounts included,
             # as the null's slots (every account of the reference) include them
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_act_{t} AS
-                SELECT DISTINCT r.account_id AS acc, '{behaviour}' AS beh, o.oid, hf.half
-                FROM _ca_raw r JOIN _ca_obj o USING (object_id) JOIN _ca_half hf ON hf.oid = o.oid""")
+                SELECT DISTINCT g.i AS acc, '{behaviour}' AS beh, o.oid, hf.half
+                FROM _ca_raw r JOIN _ca_acc a USING (account_id) JOIN _ca_gid g USING (aid)
+                JOIN _ca_obj o USING (object_id) JOIN _ca_half hf ON hf.oid = o.oid""")
         halves = _halves(con)
     return BehaviourResult(behaviour, out, evidence, stats, halves=halves)
 
@@ -200,10 +205,11 @@ def evidence_rows_per_edge(per_edge: int | None, judged: int, budget: int = EVID
 
 
 def _halves(con: Any) -> pa.Table:
-    """Per candidate edge, its weight and null mean on each half of the objects (validation.py's input)."""
-    return con.execute("""SELECT aa.account_id AS account_a, ab.account_id AS account_b,
+    """Per candidate edge (the run's account numbers ``a``, ``b``: ids.py), its weight and null mean on each half
+    of the objects (validation.py's input)."""
+    return con.execute("""SELECT ga.i AS a, gb.i AS b,
             e.w0::DOUBLE AS w0, coalesce(l.l0, 0.0) AS l0, e.w1::DOUBLE AS w1, coalesce(l.l1, 0.0) AS l1
-        FROM _ca_edges e JOIN _ca_acc aa ON aa.aid = e.a JOIN _ca_acc ab ON ab.aid = e.b
+        FROM _ca_edges e JOIN _ca_gid ga ON ga.aid = e.a JOIN _ca_gid gb ON gb.aid = e.b
         LEFT JOIN _ca_nulllam l ON l.a = e.a AND l.b = e.b""").fetch_arrow_table()
 
 

@@ -109,16 +109,19 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _ck_p AS SELECT m.cluster_id, p.account_id,
             CAST(p.post_id AS VARCHAR) AS post_id, p.kind, p.created_at, p.mentions, p.urls
         FROM posts p JOIN {members} m ON m.account_id = CAST(p.account_id AS VARCHAR)""")
+    # the members' engagements, read from the engagements view once (four summaries below read them)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ck_e AS SELECT m.cluster_id,
+            CAST(g.actor_id AS VARCHAR) AS account_id, CAST(g.engagement_id AS VARCHAR) AS post_id, g.latency_s,
+            CAST(g.subject_account_id AS VARCHAR) AS src, CAST(g.subject_post_id AS VARCHAR) AS subject_post_id
+        FROM engagements g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _ck_t AS SELECT DISTINCT CAST(account_id AS VARCHAR) AS account_id,
             lower(handle) AS handle FROM targets""")
     # posts that amplify a target: an engagement with a target's post, a mention of a target, a target's link
-    amp = _rows(con, f"""WITH tu AS (SELECT DISTINCT echo_norm_url(u) AS u FROM
+    amp = _rows(con, """WITH tu AS (SELECT DISTINCT echo_norm_url(u) AS u FROM
                 (SELECT unnest(urls) AS u FROM posts
                  WHERE CAST(account_id AS VARCHAR) IN (SELECT account_id FROM _ck_t))
                 WHERE u IS NOT NULL AND u <> ''),
-            a AS (SELECT CAST(g.engagement_id AS VARCHAR) AS post_id FROM engagements g
-                  JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)
-                  WHERE CAST(g.subject_account_id AS VARCHAR) IN (SELECT account_id FROM _ck_t)
+            a AS (SELECT post_id FROM _ck_e WHERE src IN (SELECT account_id FROM _ck_t)
                   UNION SELECT post_id FROM (SELECT post_id, lower(ltrim(unnest(mentions), '@')) AS h FROM _ck_p)
                         WHERE h IN (SELECT handle FROM _ck_t) OR h IN (SELECT account_id FROM _ck_t)
                   UNION SELECT post_id FROM (SELECT post_id, unnest(urls) AS u FROM _ck_p)
@@ -139,9 +142,7 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
             FROM t JOIN w ON w.account_id = t.account_id AND w.cluster_id = t.cluster_id GROUP BY ALL)
         GROUP BY 1""")
     # delays after the post and where the engagements go
-    lat = _rows(con, f"""WITH e AS (SELECT m.cluster_id, CAST(g.actor_id AS VARCHAR) AS account_id, g.latency_s,
-                    CAST(g.subject_account_id AS VARCHAR) AS src
-                FROM engagements g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)),
+    lat = _rows(con, f"""WITH e AS (SELECT cluster_id, account_id, latency_s, src FROM _ck_e),
             l AS (SELECT cluster_id, account_id, median(latency_s) AS med,
                          quantile_cont(log10(1 + latency_s), 0.75) - quantile_cont(log10(1 + latency_s), 0.25) AS iqr
                   FROM e WHERE latency_s >= 0 GROUP BY ALL HAVING count(*) >= {MIN_POSTS}),
@@ -154,9 +155,7 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
                (SELECT median(top3) FROM top WHERE top.cluster_id = c.cluster_id)
         FROM (SELECT DISTINCT cluster_id FROM {members}) c""")
     # the one non-target account most engaged by the members, and its share of their engagements
-    src = _rows(con, f"""WITH e AS (SELECT m.cluster_id, CAST(g.subject_account_id AS VARCHAR) AS src
-                FROM engagements g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)),
-            n AS (SELECT cluster_id, src, count(*) AS n FROM e GROUP BY cluster_id, src),
+    src = _rows(con, """WITH n AS (SELECT cluster_id, src, count(*) AS n FROM _ck_e GROUP BY cluster_id, src),
             t AS (SELECT cluster_id, sum(n) AS tot FROM n GROUP BY cluster_id),
             b AS (SELECT * FROM n WHERE src NOT IN (SELECT account_id FROM _ck_t)
                   QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY n DESC, src) = 1)
@@ -164,9 +163,8 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
                                              WHERE CAST(a.account_id AS VARCHAR) = b.src), b.src),
                b.n::DOUBLE / t.tot FROM b JOIN t USING (cluster_id)""")
     # the posts the members engaged with that carry a link (news accounts post their articles' links)
-    links = _rows(con, f"""WITH e AS (SELECT DISTINCT m.cluster_id, CAST(g.subject_post_id AS VARCHAR) AS post_id
-                FROM engagements g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)
-                WHERE g.subject_post_id IS NOT NULL)
+    links = _rows(con, """WITH e AS (SELECT DISTINCT cluster_id, subject_post_id AS post_id FROM _ck_e
+                WHERE subject_post_id IS NOT NULL)
         SELECT e.cluster_id, avg((coalesce(len(p.urls), 0) > 0)::INT) FROM e
         JOIN (SELECT CAST(post_id AS VARCHAR) AS post_id, any_value(urls) AS urls FROM posts
               WHERE post_id IN (SELECT post_id FROM e) GROUP BY 1) p USING (post_id)
@@ -175,7 +173,7 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
     ev = _rows(con, f"""SELECT ma.cluster_id, avg((e.behaviour IN ({content}))::INT) FROM {evidence} e
         JOIN {members} ma ON ma.account_id = e.account_a JOIN {members} mb ON mb.account_id = e.account_b
         WHERE ma.cluster_id = mb.cluster_id GROUP BY 1""")
-    for t in ("_ck_p", "_ck_t"):
+    for t in ("_ck_p", "_ck_t", "_ck_e"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     out: dict[int, dict[str, Any]] = {}
     for cid in {int(r[0]) for r in con.execute(f"SELECT DISTINCT cluster_id FROM {members}").fetchall()}:

@@ -185,9 +185,12 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
     n_acc = int(aid_by_eid.max()) + 1 if len(aid_by_eid) else 1
     multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
     threads = max(1, int(_scalar(con, "SELECT current_setting('threads')") or 1))
+    okey = oid.astype(np.uint64) << np.uint64(32)
 
     def shuffle(r: int, h: np.ndarray) -> tuple[pa.Table, int]:
-        order = np.lexsort((h, oid))  # per object, its actions by hash: the k-th of them gets the k-th account
+        # per object, its actions by hash: the k-th of them gets the k-th account. One sort of the object number
+        # and the hash's top 32 bits in one key (two keys in np.lexsort took 5 of the null's 7 s at 1M)
+        order = np.argsort(okey | (h >> np.uint64(32)))
         perm = np.empty(len(order), dtype=np.int64)
         perm[order] = aid_by_eid
         # one key per slot pair, min(a, b) * n_acc + max(a, b) = min(a * n_acc + b, b * n_acc + a), built in

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from .audience import audience_rows_sql, author_posts, author_rows_sql
 from .coactions import COACTIONS
 from .cosharing import cosharing_rows_sql
+from .ids import account_ids
+from .judge import VALIDATION_INPUTS
 from .params import BehaviourResult, CoordParams, ProgressFn, judged_by_cosharing
 from .stats import benjamini_hochberg, poisson_sf
 
@@ -104,50 +106,65 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
     tabs = [t for t in (b.replace("-", "_") for b in behaviours) if exists(f"_cv_ao_{t}") or exists(f"_cv_cs_{t}")]
     if not tabs:
         return set(), {"folds": [], "accounts": 0}
-    con.execute("CREATE OR REPLACE TEMP TABLE _cv_abo AS " + " UNION ALL ".join(
-        f"SELECT x, y, beh, oid, half FROM _cv_abo_{t} UNION ALL SELECT y, x, beh, oid, half FROM _cv_abo_{t}"
-        for t in tabs))
-    timing = [t for t in tabs if exists(f"_cv_ao_{t}")]
-    con.execute("CREATE OR REPLACE TEMP TABLE _cv_ao AS " + (" UNION ALL ".join(
-        f"SELECT * FROM _cv_ao_{t}" for t in timing) if timing else
-        "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half, 0.0 AS q, "
-        "0::BIGINT AS n, 0.0 AS s, 0::BIGINT AS k, 0.0 AS nb, 0::BIGINT AS na LIMIT 0"))
+    # the per-behaviour inputs carry the run's account and post numbers (ids.py): the unions below, the joins and
+    # groupings of the test run on integers; a behaviour is a small integer too
+    code = {t: i for i, t in enumerate(tabs)}
+
+    def union(name: str, cols: str, parts: list[str], empty: str) -> None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS " + (" UNION ALL ".join(
+            f"SELECT {cols.format(beh=f'{code[t]}::UTINYINT AS beh')} FROM {name}_{t}" for t in parts)
+            if parts else f"SELECT {empty} LIMIT 0"))
+
+    pairs = [t for t in tabs if exists(f"_cv_abo_{t}")]
+    # each within-window pair once per direction
+    con.execute("CREATE OR REPLACE TEMP TABLE _cv_abo AS " + (
+        "WITH v AS MATERIALIZED (" + " UNION ALL ".join(
+            f"SELECT x, y, {code[t]}::UTINYINT AS beh, oid, half::UTINYINT AS half FROM _cv_abo_{t}" for t in pairs)
+        + ") SELECT x, y, beh, oid, half FROM v UNION ALL SELECT y, x, beh, oid, half FROM v" if pairs else
+        "SELECT 0::INTEGER AS x, 0::INTEGER AS y, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half LIMIT 0"))
+    union("_cv_ao", "acc, {beh}, oid, half::UTINYINT AS half, q, n, s, k, nb, na",
+          [t for t in tabs if exists(f"_cv_ao_{t}")],
+          "0::INTEGER AS acc, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half, 0.0 AS q, "
+          "0::BIGINT AS n, 0.0 AS s, 0::BIGINT AS k, 0.0 AS nb, 0::BIGINT AS na")
     shares = [t for t in tabs if exists(f"_cv_cs_{t}")]
-    for name in ("_cv_cs", "_cv_csd", "_cv_csm"):
-        if shares:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS " + " UNION ALL ".join(
-                f"SELECT * FROM {name}_{t}" for t in shares))
-        else:
+    if shares:
+        union("_cv_cs", "acc, {beh}, oid, half::UTINYINT AS half, df", shares, "")
+        union("_cv_csd", "acc, {beh}, half::UTINYINT AS half, d", shares, "")
+        union("_cv_csm", "{beh}, half::UTINYINT AS half, m", shares, "")
+    else:
+        for name in ("_cv_cs", "_cv_csd", "_cv_csm"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     pps = [t for t in tabs if exists(f"_cv_pp_{t}")]
     if pps and params.group_null in ("author", "audience"):
-        con.execute("CREATE OR REPLACE TEMP TABLE _cv_pp AS " + " UNION ALL ".join(f"SELECT * FROM _cv_pp_{t}"
-                                                                                for t in pps))
+        union("_cv_pp", "acc, {beh}, oid, half::UTINYINT AS half, x, post, key, lat, bk", pps, "")
         author_posts(con)
-    acts = [t for t in tabs if exists(f"_cv_act_{t}")]
-    con.execute("CREATE OR REPLACE TEMP TABLE _cv_act AS " + (
-        " UNION ALL ".join(f"SELECT * FROM _cv_act_{t}" for t in acts) if acts else
-        "SELECT ''::VARCHAR AS acc, ''::VARCHAR AS beh, 0::INTEGER AS oid, 0::BIGINT AS half LIMIT 0"))
+    else:
+        con.execute("DROP TABLE IF EXISTS _cv_pp")
+    union("_cv_act", "acc, {beh}, oid, half::UTINYINT AS half", [t for t in tabs if exists(f"_cv_act_{t}")],
+          "0::INTEGER AS acc, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half")
+    # the per-behaviour inputs are read: they need not stay in memory for the clusters
+    for t in tabs:
+        for k in VALIDATION_INPUTS:
+            con.execute(f"DROP TABLE IF EXISTS {k}_{t}")
     con.register("_cv_h_in", halves)
-    h = con.execute("""SELECT account_a, account_b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
-        FROM _cv_h_in WHERE account_a <> account_b GROUP BY 1, 2 ORDER BY 1, 2""").fetch_arrow_table()
+    h = con.execute("""SELECT a, b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
+        FROM _cv_h_in WHERE a <> b GROUP BY 1, 2 ORDER BY 1, 2""").fetch_arrow_table()
     con.unregister("_cv_h_in")
     col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
-    # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance):
-    # the account ids of all candidate pairs as Python strings were the validation's peak memory
+    # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance)
     use = np.zeros(h.num_rows, dtype=bool)
     for x in ("0", "1"):
         use |= _selected(col[f"w{x}"], col[f"l{x}"], params)
-    h = h.filter(pa.array(use))
     col = {k: v[use] for k, v in col.items()}
-    a = np.asarray(h["account_a"].to_pylist(), dtype=object)
-    b = np.asarray(h["account_b"].to_pylist(), dtype=object)
+    a = np.asarray(h["a"].to_numpy(zero_copy_only=False), dtype=np.int64)[use]
+    b = np.asarray(h["b"].to_numpy(zero_copy_only=False), dtype=np.int64)[use]
     folds, tests = _held_out_folds(con, a, b, col, params)
     keep = _combine_folds(tests, params.alpha, params.min_lift)
+    kept = account_ids(con, sorted(keep))
     for t in ("_cv_abo", "_cv_ao", "_cv_act", "_cv_g", "_cv_n", "_cv_pp", "_cv_pop", "_cv_tot", "_cv_cs", "_cv_csd",
               "_cv_csm"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    return keep, {"folds": folds, "accounts": len(keep)}
+    return kept, {"folds": folds, "accounts": len(kept)}
 
 
 def _selected(w: np.ndarray, lam: np.ndarray, params: CoordParams) -> np.ndarray:
@@ -166,14 +183,14 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
     for s_, t_ in ((0, 1), (1, 0)):
         ws, ls = col[f"w{s_}"], np.maximum(col[f"l{s_}"], 1e-9)
         sel = _selected(col[f"w{s_}"], col[f"l{s_}"], params)
-        names = sorted(set(a[sel]) | set(b[sel]))
+        names = np.unique(np.concatenate([a[sel], b[sel]]))
         fold: dict[str, Any] = {"selection_half": s_, "graph_edges": int(sel.sum()), "groups": 0,
                                 "coordinated_groups": 0, "accounts_tested": len(names), "accounts_kept": 0}
         folds.append(fold)
-        if not names:
+        if not len(names):
             continue
-        idx = {n: i for i, n in enumerate(names)}
-        g = ig.Graph(n=len(names), edges=[(idx[x], idx[y]) for x, y in zip(a[sel], b[sel])], directed=False)
+        ends = np.column_stack([np.searchsorted(names, a[sel]), np.searchsorted(names, b[sel])])
+        g = ig.Graph(n=len(names), edges=ends.tolist(), directed=False)
         g.es["weight"] = np.maximum(ws[sel] - ls[sel], 1e-6).tolist()
         part = leidenalg.find_partition(g, leidenalg.RBConfigurationVertexPartition, weights="weight",
                                         resolution_parameter=params.group_resolution, seed=params.seed)
@@ -181,18 +198,18 @@ def _held_out_folds(con: Any, a: np.ndarray, b: np.ndarray, col: dict[str, np.nd
         sizes = np.bincount(memb)
         big = sizes[memb] >= 2
         fold["groups"] = int((sizes >= 2).sum())
-        grouped = {n: int(k) for n, k, ok in zip(names, memb, big) if ok}
-        con.register("_cv_g_in", pa.table({"acc": pa.array(list(grouped), pa.string()),
-                                           "g": pa.array(list(grouped.values()), pa.int64())}))
+        grouped = dict(zip(names[big].tolist(), memb[big].tolist()))
+        con.register("_cv_g_in", pa.table({"acc": pa.array(names[big], pa.int32()),
+                                           "g": pa.array(memb[big], pa.int64())}))
         con.execute("CREATE OR REPLACE TEMP TABLE _cv_g AS SELECT * FROM _cv_g_in")
         con.unregister("_cv_g_in")
         # accounts tested: every account with a co-action on the selection half (chosen without half t)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _cv_n AS SELECT DISTINCT x AS acc FROM _cv_abo WHERE half = {s_}")
-        names = [r[0] for r in con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetchall()]
-        fold["accounts_tested"] = len(names)
+        tested = con.execute("SELECT acc FROM _cv_n ORDER BY acc").fetch_arrow_table()["acc"].to_pylist()
+        fold["accounts_tested"] = len(tested)
         res = _group_weights(con, f"= {t_}", params.group_null, params.leave_out_top_author,
                              params.leave_out_targets)
-        tests.append(_FoldTest.build(fold, names, grouped, sizes, res, params.min_lift))
+        tests.append(_FoldTest.build(fold, tested, grouped, sizes, res, params.min_lift))
     return folds, tests
 
 
@@ -212,7 +229,7 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
     posts = null in ("author", "audience") and _exists(con, "_cv_pp")
     skip = "AND ao.beh NOT IN (SELECT DISTINCT beh FROM _cv_pp)" if posts else ""
     parts = []
-    rows = ["SELECT acc, g, '' AS x, count(*) FILTER (WHERE hit)::DOUBLE AS w, sum(least(1.0, e)) AS lam "
+    rows = ["SELECT acc, g, -1 AS x, count(*) FILTER (WHERE hit)::DOUBLE AS w, sum(least(1.0, e)) AS lam "
             "FROM l GROUP BY ALL"]
     if posts:
         parts.append(author_rows_sql(hx) if null == "author" else audience_rows_sql(hx))
@@ -232,6 +249,10 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
                         UNION SELECT ac.acc, ac.beh, ac.oid, gc.g FROM ac JOIN gca gc USING (beh, oid)
                         LEFT JOIN _cv_g gx ON gx.acc = ac.acc WHERE ac.acc IN (SELECT acc FROM _cv_n)
                         AND (gx.g IS DISTINCT FROM gc.g OR gc.c > 1)),
+                 -- the (account, group) rows the test reads (_FoldTest.build): a grouped account's own group; an
+                 -- account in no group, the groups it co-acted with here (with no co-action its p-value is 1)
+                 pairs AS (SELECT g.acc, g.g FROM _cv_g g SEMI JOIN _cv_n n USING (acc)
+                           UNION SELECT DISTINCT mo.acc, mo.g FROM mo ANTI JOIN _cv_g USING (acc)),
                  -- per object and group: the non-group accounts co-acting with a member (nz), and every account
                  -- co-acting with a member other than itself, members included (nza; with a reference every
                  -- two of the behaviour's accounts on the object co-act, a lone member with none)
@@ -257,18 +278,19 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
                               CASE WHEN gm.g = c.g
                                    THEN (coalesce(nz.h, 0) + (mo.acc IS NOT NULL)::INT) / greatest(1, no.n - c.c + 1)
                                    ELSE coalesce(nz.h, 0) / greatest(1, no.n - c.c) END AS e
-                       FROM _cv_ao ao JOIN c USING (beh, oid) JOIN no USING (beh, oid)
+                       FROM _cv_ao ao JOIN c USING (beh, oid) JOIN pairs pr ON pr.acc = ao.acc AND pr.g = c.g
+                       JOIN no USING (beh, oid)
                        LEFT JOIN _cv_g gm ON gm.acc = ao.acc
                        LEFT JOIN nz ON nz.beh = c.beh AND nz.oid = c.oid AND nz.g = c.g
                        LEFT JOIN mo ON mo.acc = ao.acc AND mo.beh = c.beh AND mo.oid = c.oid AND mo.g = c.g
-                       WHERE ao.half {hx} AND ao.acc IN (SELECT acc FROM _cv_n)
+                       WHERE ao.half {hx}
                              AND (gm.g IS DISTINCT FROM c.g OR c.c > 1) {skip}),
                  {extra}
                  x AS ({" UNION ALL ".join(rows)}),
                  y AS (SELECT acc, g, x, sum(w) AS w, sum(lam) AS lam FROM x GROUP BY 1, 2, 3),
                  -- the author the account co-acts on most beyond chance (its usual subject), left out when asked
                  -- (never a study target: a group that only amplifies one target is what the study looks for)
-                 top AS (SELECT acc, g, x FROM y WHERE x <> '' AND {bool(leave_out)} AND {not_target}
+                 top AS (SELECT acc, g, x FROM y WHERE x >= 0 AND {bool(leave_out)} AND {not_target}
                          QUALIFY row_number() OVER (PARTITION BY acc, g ORDER BY w - lam DESC, x) = 1)
             -- weight = objects on which m co-acted with the group (one burst is one event)
             SELECT y.acc, y.g, coalesce(sum(y.w) FILTER (WHERE t.x IS NULL), 0.0) AS w,
@@ -282,7 +304,8 @@ def _not_target(col: str, con: Any) -> str:
     has = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0]
     if not has:
         return "TRUE"
-    return f"{col} NOT IN (SELECT account_id FROM targets WHERE account_id IS NOT NULL)"
+    return (f"{col} NOT IN (SELECT i FROM _cr_acc WHERE account_id IN "
+            "(SELECT CAST(account_id AS VARCHAR) FROM targets WHERE account_id IS NOT NULL))")
 
 
 def _exists(con: Any, name: str) -> bool:
@@ -294,15 +317,15 @@ class _FoldTest:
     """One fold's held-out test: per account, its own group's weight and null mean, or its best group."""
 
     fold: dict[str, Any]
-    tested: list[str]
-    group: dict[str, int]  # account -> its group on the selection half (groups of two or more)
-    own: dict[str, tuple[float, float]]  # grouped account -> (weight, null mean) against its own group
-    best: dict[str, tuple[float, int]]  # ungrouped account -> (p-value times groups, group)
+    tested: list[Any]  # account numbers (the run's, ids.py; any hashable ids in tests)
+    group: dict[Any, int]  # account -> its group on the selection half (groups of two or more)
+    own: dict[Any, tuple[float, float]]  # grouped account -> (weight, null mean) against its own group
+    best: dict[Any, tuple[float, int]]  # ungrouped account -> (p-value times groups, group)
 
     @classmethod
-    def build(cls, fold: dict[str, Any], tested: list[str], group: dict[str, int], sizes: np.ndarray,
+    def build(cls, fold: dict[str, Any], tested: list[Any], group: dict[Any, int], sizes: np.ndarray,
               res: pa.Table, min_lift: float = 1.0) -> _FoldTest:
-        acc = np.asarray(res["acc"].to_pylist(), dtype=object)
+        acc = np.asarray(res["acc"].to_numpy(zero_copy_only=False), dtype=np.int64)
         gg = res["g"].to_numpy(zero_copy_only=False).astype(np.int64)
         ww = np.asarray(res["w"].to_numpy(zero_copy_only=False), dtype=float)
         ll = np.maximum(np.asarray(res["lam"].to_numpy(zero_copy_only=False), dtype=float), 1e-9)
@@ -312,7 +335,7 @@ class _FoldTest:
         # own group's row; for an account in no group, its first row with the smallest p-value below 2
         mine = np.fromiter((group.get(a, -1) for a in acc), dtype=np.int64, count=len(acc))
         own_rows = np.flatnonzero((mine >= 0) & (mine == gg))
-        own = {acc[i]: (float(ww[i]), float(ll[i])) for i in own_rows}
+        own = {int(acc[i]): (float(ww[i]), float(ll[i])) for i in own_rows}
         cand = np.flatnonzero((mine < 0) & (pm < 2.0))
         best: dict[str, tuple[float, int]] = {}
         if len(cand):
@@ -322,11 +345,11 @@ class _FoldTest:
             order = cand[np.lexsort((cand, pm[cand], code[cand]))]
             first = np.ones(len(order), dtype=bool)
             first[1:] = code[order[1:]] != code[order[:-1]]
-            best = {acc[i]: (float(pm[i]), int(gg[i])) for i in order[first]}
+            best = {int(acc[i]): (float(pm[i]), int(gg[i])) for i in order[first]}
         return cls(fold, tested, group, own, best)
 
 
-def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) -> set[str]:
+def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) -> set[Any]:
     """Accounts kept by the cross-fitted test (steps 3-5 of :func:`validate_accounts`).
 
     Per fold, ``coordinated_groups`` (groups with two or more kept accounts) and ``accounts_kept`` (kept
@@ -348,7 +371,7 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
     ok = {n for n, k in zip(names, benjamini_hochberg(pv, alpha)) if k}
     # a kept account must share a group with another kept account: its own group in some fold, or (in no
     # group there) the group it was tested against, which then needs one kept member besides it
-    keep: set[str] = set()
+    keep: set[Any] = set()
     for t in tests:
         counts: dict[int, int] = {}
         for n in ok:
