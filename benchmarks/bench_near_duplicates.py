@@ -1,4 +1,4 @@
-"""co-text's near-duplicate step (MinHash LSH in DuckDB) on the distinct normalised texts of a study.
+"""co-text's near-duplicate step (a prefix-filter similarity join in DuckDB) on a study's distinct texts.
 
 Usage::
 

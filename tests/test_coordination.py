@@ -251,9 +251,9 @@ def test_co_link_matches_normalised_urls_but_cnt_does_not(tmp_path):
 
 
 def test_near_duplicate_groups_equal_the_exact_jaccard_components(monkeypatch):
-    # MinHash LSH (in DuckDB) against the brute force: every pair's exact Jaccard of word 3-shingles, pairs at
-    # >= 0.8 joined into components; the banding is tuned for 0.6, so a pair at 0.8 is a candidate with
-    # probability ~1 and the groups must be exactly the components (each named by its smallest index)
+    # the prefix-filter similarity join (in DuckDB) against the brute force: every pair's exact Jaccard of word
+    # 3-shingles, pairs at >= 0.8 joined into components; the join is exact, so the groups must be exactly the
+    # components (each named by its smallest index)
     import random
 
     from echoscope.coordination.text import near_duplicate_groups
@@ -291,14 +291,14 @@ def test_near_duplicate_groups_equal_the_exact_jaccard_components(monkeypatch):
     expected = [find(i) for i in range(len(texts))]
     got = near_duplicate_groups(texts, 0.8)
     assert got == expected
-    # buckets above the cap propose linear candidates (each text with the bucket's first and its predecessor):
-    # with a cap of 2 every bucket of this test takes that path. Verified pairs only: no group ever joins two
+    # keys above the cap propose linear candidates (each text with the key's first and its predecessor):
+    # with a cap of 2 most keys of this test take that path. Verified pairs only: no group ever joins two
     # components; a family can fall apart where its members meet only through a pair the cap dropped
     monkeypatch.setattr("echoscope.coordination.text.BUCKET_CAP", 2)
     capped = near_duplicate_groups(texts, 0.8)
     assert all(expected[g] == expected[i] for i, g in enumerate(capped))
     apart = sum(1 for i, g in enumerate(capped) if g != expected[i])
-    assert apart <= len(texts) // 10  # measured: 1 of 75 texts (the default cap, 256, is above 1M's buckets)
+    assert apart <= len(texts) // 10  # measured: 2 of 75 texts (the default cap, 256, is above 1M's keys)
     # the test has real groups: 75 distinct texts in 59 groups (copies are one text; one edit in a long
     # template stays above 0.8, in a short one or several edits fall below it)
     assert len(set(expected)) <= len(texts) - 10

@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
                  "as the null expects, besides being significant (1 = significance only; lower admits active "
                  "organic accounts whose small timing edge becomes significant on large counts)")] = 1.5,
         near_duplicate: Annotated[float, typer.Option(
-            help="co-text: Jaccard similarity (word 3-shingles, MinHash LSH) at which texts count as the same; "
-                 "1 = identical normalised text only. Low values merge different messages")] = 0.8,
+            help="co-text: Jaccard similarity (word 3-shingles, an exact similarity join) at which texts count "
+                 "as the same; 1 = identical normalised text only. Low values merge different messages")] = 0.8,
         rapid_seconds: Annotated[float, typer.Option(
             help="rapid-fire: amplification within this many seconds of the original post")] = 10.0,
         early_seconds: Annotated[float, typer.Option(

@@ -9,8 +9,8 @@ DuckDB connection; ``SparkTables`` (:mod:`.spark`) as Spark views, the SQL trans
   (``rowid``, kept from an ``ORDER BY`` with insertion order on, or the table scan's order); Spark has no row
   order, so it ranks the rows by the same columns (or by part and row index of the scanned Parquet parts);
 * :meth:`StageTables.duckdb`: a DuckDB connection holding some tables, for steps that need DuckDB's own
-  functions (``hash()`` in co-text's MinHash): the study's own connection, or on Spark a side connection (with
-  the settings' memory limit) that the tables are copied into as Arrow.
+  functions (``hash()`` in co-text's near-duplicate join): the study's own connection, or on Spark a side
+  connection (with the settings' memory limit) that the tables are copied into as Arrow.
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ def _mentions(p: dict[str, Any]) -> str:
 
 
 def _text(p: dict[str, Any]) -> str:
-    # object_id is the normalised text; near-duplicates are merged afterwards (text.py, MinHash LSH)
+    # object_id is the normalised text; near-duplicates are merged afterwards (text.py, a prefix-filter similarity join)
     return (f"SELECT account_id, echo_norm_text(text) AS object_id, post_id AS action_id, "
             f"{EPOCH.format(col='created_at')} AS ts FROM posts WHERE kind <> 'repost' AND text IS NOT NULL "
             f"AND created_at IS NOT NULL AND len(string_split(echo_norm_text(text), ' ')) >= "
@@ -331,8 +331,8 @@ COACTIONS: dict[str, CoAction] = {
                          order=ACTION_ORDER, peers=COORTWEET),
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
                            order=ACTION_ORDER),
-    "co-text": CoAction("co-text", "identical or near-identical text (MinHash LSH)", _text, cnt_name="co_tweet",
-                        peers=CNT),
+    "co-text": CoAction("co-text", "identical or near-identical text (Jaccard of word 3-shingles)", _text,
+                        cnt_name="co_tweet", peers=CNT),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
                            order=ACTION_ORDER),

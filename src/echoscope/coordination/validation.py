@@ -86,7 +86,8 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
        pruned accounts included. The co-sharing behaviours (:mod:`.cosharing`) use the configuration null;
     3. an account grouped on half ``s`` is tested against *its own group* only -- a hypothesis fixed before
        half ``t`` is looked at, so it needs no correction for the choice among groups; an account in no
-       group is tested against every group (smallest p-value times the number of groups);
+       group is tested against every group it co-acts with on half ``t`` (smallest p-value times the number of
+       groups; with no co-action its p-value is 1 and it names no group);
     4. the author on whose posts ``m`` co-acts with ``G`` most beyond chance -- its usual subject -- is left
        out (``leave_out_top_author``): a fan's bursts on its one idol are one habit, not many pieces of evidence;
        then the two folds are combined: an account grouped in either fold gets one Poisson test of its weights
@@ -337,7 +338,7 @@ class _FoldTest:
         own_rows = np.flatnonzero((mine >= 0) & (mine == gg))
         own = {int(acc[i]): (float(ww[i]), float(ll[i])) for i in own_rows}
         cand = np.flatnonzero((mine < 0) & (pm < 2.0))
-        best: dict[str, tuple[float, int]] = {}
+        best: dict[Any, tuple[float, int]] = {}
         if len(cand):
             new_acc = np.ones(len(acc), dtype=bool)
             new_acc[1:] = acc[1:] != acc[:-1]
