@@ -44,7 +44,8 @@ HALF_SQL = "(hash({unit}, 7) % 2)"
 
 #: the tables a behaviour leaves for the held-out validation (``<name>_<behaviour>``): within-window pairs, the
 #: timing null's account-object rows, a reference's actions, the author's audience rows, the co-sharing rows
-VALIDATION_INPUTS: tuple[str, ...] = ("_cv_abo", "_cv_ao", "_cv_act", "_cv_pp", "_cv_cs", "_cv_csd", "_cv_csm")
+VALIDATION_INPUTS: tuple[str, ...] = ("_cv_abo", "_cv_ao", "_cv_act", "_cv_pp", "_cv_cs", "_cv_csd", "_cv_csm",
+                                      "_cv_h")
 
 
 def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: ProgressFn,
@@ -154,7 +155,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
             JOIN _ca_gid ga ON ga.aid = x.a JOIN _ca_gid gb ON gb.aid = x.b JOIN _ca_half hf ON hf.oid = x.oid""")
     if who and timed:
         held_out_rows(con, behaviour, unit)
-        halves = _halves(con)
+        halves = _halves(con, t)
     if null_stats.get("analytic") and timed and not who:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
             SELECT g.i AS acc, '{behaviour}' AS beh, x.oid, hf.half, q.q,
@@ -175,7 +176,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
                 SELECT DISTINCT g.i AS acc, '{behaviour}' AS beh, o.oid, hf.half
                 FROM _ca_raw r JOIN _ca_acc a USING (account_id) JOIN _ca_gid g USING (aid)
                 JOIN _ca_obj o USING (object_id) JOIN _ca_half hf ON hf.oid = o.oid""")
-        halves = _halves(con)
+        halves = _halves(con, t)
     return BehaviourResult(behaviour, out, evidence, stats, halves=halves)
 
 
@@ -204,13 +205,14 @@ def evidence_rows_per_edge(per_edge: int | None, judged: int, budget: int = EVID
     return min(per_edge, most)
 
 
-def _halves(con: Any) -> pa.Table:
-    """Per candidate edge (the run's account numbers ``a``, ``b``: ids.py), its weight and null mean on each half
-    of the objects (validation.py's input)."""
-    return con.execute("""SELECT ga.i AS a, gb.i AS b,
+def _halves(con: Any, t: str) -> str:
+    """``_cv_h_<t>``: per candidate edge (the run's account numbers ``a``, ``b``: ids.py), its weight and null
+    mean on each half of the objects (validation.py's input); returns the table's name."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_h_{t} AS SELECT ga.i AS a, gb.i AS b,
             e.w0::DOUBLE AS w0, coalesce(l.l0, 0.0) AS l0, e.w1::DOUBLE AS w1, coalesce(l.l1, 0.0) AS l1
         FROM _ca_edges e JOIN _ca_gid ga ON ga.aid = e.a JOIN _ca_gid gb ON gb.aid = e.b
-        LEFT JOIN _ca_nulllam l ON l.a = e.a AND l.b = e.b""").fetch_arrow_table()
+        LEFT JOIN _ca_nulllam l ON l.a = e.a AND l.b = e.b""")
+    return f"_cv_h_{t}"
 
 
 __all__ = ["EVIDENCE_BUDGET", "HALF_SQL", "VALIDATION_INPUTS", "echoscope_judge", "evidence_rows_per_edge"]

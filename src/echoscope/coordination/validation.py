@@ -4,7 +4,7 @@ Why: pairs that each share only a few objects cannot pass a per-pair test, yet a
 evidence; testing a group found on the same data is biased. :func:`validate_accounts` cross-fits on two halves
 of the objects (its docstring has the scheme); :func:`validated_accounts` applies it to a run's behaviours. It
 runs on DuckDB whichever engine ran the data-sized stages: it reads the tables the judging stages leave
-(``_cv_abo_*``, ``_cv_ao_*``, ``_cv_act_*``, :mod:`.judge`) and its groups come from Leiden in Python.
+(``_cv_abo_*``, ``_cv_ao_*``, ``_cv_act_*``, ``_cv_h_*``, :mod:`.judge`) and its groups come from Leiden in Python.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def validated_accounts(con: Any, per: list[BehaviourResult], params: CoordParams
     if not (params.semantics == "echoscope" and params.null == "object" and halves):
         return None, None
     progress({"event": "stage", "message": "validating accounts on held-out objects"})
-    validated, vstats = validate_accounts(con, pa.concat_tables(halves), list(params.behaviours), params)
+    validated, vstats = validate_accounts(con, halves, list(params.behaviours), params)
     # judged by a configuration null (shared-ip; the object behaviours' co-sharing test): no held-out test, the
     # accounts of their judged edges join
     untimed = [r for r in per if r.halves is None and not COACTIONS[r.behaviour].timed]
@@ -56,7 +56,7 @@ def validated_accounts(con: Any, per: list[BehaviourResult], params: CoordParams
     return validated, vstats
 
 
-def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
+def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
                       params: CoordParams) -> tuple[set[str], dict[str, Any]]:
     """Accounts whose co-actions with their group exceed the null on objects not used to find the group.
 
@@ -146,10 +146,13 @@ def validate_accounts(con: Any, halves: pa.Table, behaviours: list[str],
     # the per-behaviour inputs are read: they need not stay in memory for the clusters
     for t in tabs:
         for k in VALIDATION_INPUTS:
-            con.execute(f"DROP TABLE IF EXISTS {k}_{t}")
-    con.register("_cv_h_in", halves)
-    h = con.execute("""SELECT a, b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
-        FROM _cv_h_in WHERE a <> b GROUP BY 1, 2 ORDER BY 1, 2""").fetch_arrow_table()
+            if k != "_cv_h":  # read below
+                con.execute(f"DROP TABLE IF EXISTS {k}_{t}")
+    h = con.execute(f"""SELECT a, b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
+        FROM ({" UNION ALL ".join(f"SELECT * FROM {x}" for x in halves)}) WHERE a <> b GROUP BY 1, 2
+        ORDER BY 1, 2""").fetch_arrow_table()
+    for x in halves:
+        con.execute(f"DROP TABLE IF EXISTS {x}")
     con.unregister("_cv_h_in")
     col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
     # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance)
