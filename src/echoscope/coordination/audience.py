@@ -72,11 +72,8 @@ def author_posts(con: Any) -> None:
     reply or quote), with its number of engagements; ``_cv_tot(x, half, tot)``: their sum per author and half
     (each post counted at least once). Posts and authors by their run numbers (``_cv_posts``, :mod:`.ids`)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _cv_pop AS
-        SELECT p.pid AS post, p.x, (hash(p.post_id, 7) % 2)::UTINYINT AS half, r.n
-        FROM _cv_posts p
-        JOIN (SELECT CAST(ref_post_id AS VARCHAR) AS ref, count(*) AS n FROM posts WHERE ref_post_id IS NOT NULL
-              GROUP BY 1) r ON r.ref = p.post_id
-        SEMI JOIN (SELECT DISTINCT x FROM _cv_pp) a ON a.x = p.x""")
+        SELECT p.pid AS post, p.x, (hash(p.post_id, 7) % 2)::UTINYINT AS half, p.n
+        FROM _cv_posts p SEMI JOIN (SELECT DISTINCT x FROM _cv_pp) a ON a.x = p.x""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _cv_tot AS
         SELECT x, half, sum(greatest(1, n))::DOUBLE AS tot FROM _cv_pop GROUP BY 1, 2""")
 

@@ -34,11 +34,20 @@ def behaviour_numbers(con: Any) -> None:
 
 
 def post_numbers(con: Any) -> None:
-    """``_cv_posts(post_id, pid, x, created_at)``: each post once per run, numbered, with its author's number."""
+    """``_cv_posts(post_id, pid, x, created_at, n)``: each post someone engaged with (reposted, quoted, replied
+    to), once per run, numbered, with its author's number and its number of engagements ``n``.
+
+    Only engaged posts: the held-out test's posts are those a behaviour's actions engaged with, and its author
+    null weighs an author's posts by their engagements (:mod:`.audience`); at 10M engagements most posts have
+    none.
+    """
     con.execute("""CREATE TEMP TABLE IF NOT EXISTS _cv_posts AS
-        SELECT p.post_id, (row_number() OVER ())::INTEGER - 1 AS pid, r.i AS x, p.created_at
-        FROM (SELECT CAST(post_id AS VARCHAR) AS post_id, CAST(any_value(account_id) AS VARCHAR) AS account_id,
-                     any_value(created_at) AS created_at FROM posts GROUP BY 1) p
+        SELECT p.post_id, (row_number() OVER ())::INTEGER - 1 AS pid, r.i AS x, p.created_at, p.n
+        FROM (SELECT CAST(p.post_id AS VARCHAR) AS post_id, CAST(any_value(p.account_id) AS VARCHAR) AS account_id,
+                     any_value(p.created_at) AS created_at, any_value(e.n) AS n
+              FROM posts p JOIN (SELECT ref_post_id, count(*) AS n FROM posts WHERE ref_post_id IS NOT NULL
+                                 GROUP BY 1) e ON e.ref_post_id = p.post_id
+              GROUP BY 1) p
         LEFT JOIN _cr_acc r USING (account_id)""")
 
 

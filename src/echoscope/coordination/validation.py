@@ -148,12 +148,14 @@ def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
         for k in VALIDATION_INPUTS:
             if k != "_cv_h":  # read below
                 con.execute(f"DROP TABLE IF EXISTS {k}_{t}")
+    # only pairs with min_weight objects on a half can join a fold's graph (_selected): most candidate pairs
+    # (5.5M at 10M engagements) meet once or twice by chance and stay in DuckDB
     h = con.execute(f"""SELECT a, b, sum(w0) AS w0, sum(l0) AS l0, sum(w1) AS w1, sum(l1) AS l1
         FROM ({" UNION ALL ".join(f"SELECT * FROM {x}" for x in halves)}) WHERE a <> b GROUP BY 1, 2
+        HAVING sum(w0) >= {int(params.min_weight)} OR sum(w1) >= {int(params.min_weight)}
         ORDER BY 1, 2""").fetch_arrow_table()
     for x in halves:
         con.execute(f"DROP TABLE IF EXISTS {x}")
-    con.unregister("_cv_h_in")
     col = {k: np.asarray(h[k].to_numpy(zero_copy_only=False), dtype=float) for k in ("w0", "l0", "w1", "l1")}
     # only the pairs a fold's Leiden graph can use go on (most candidate pairs meet once or twice by chance)
     use = np.zeros(h.num_rows, dtype=bool)
