@@ -132,9 +132,9 @@ class TranspilingTables:
         self._check(sql)
         self.duck.make(name, sql, keep)
 
-    def actions(self, name, sql, order):
+    def actions(self, name, sql, order, *, pushdown=True):
         self._check(sql)
-        self.duck.actions(name, sql, order)
+        self.duck.actions(name, sql, order, pushdown=pushdown)
 
     def scalar(self, sql):
         self._check(sql)
@@ -238,3 +238,30 @@ def test_one_definition_per_rule_in_the_coordination_package():
     spark = ast.parse((SRC / "spark.py").read_text())
     strings = [n.value for n in ast.walk(spark) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert not [s for s in strings if re.search(r"\b(GROUP BY|JOIN)\b", s)], "stage SQL in spark.py"
+
+
+def test_actions_without_filter_pushdown_are_the_same_rows_in_the_same_order():
+    # co-text reads its actions with DuckDB's filter pushdown off (CoAction.pushdown): the same rows and ids as
+    # with it on, and the connection's optimizer settings as they were afterwards
+    import duckdb
+
+    from echoscope.coordination.backends import DuckTables
+    from echoscope.coordination.coactions import COACTIONS, install_macros
+
+    con = duckdb.connect()
+    install_macros(con)
+    texts = ["Great speech by the ambassador!", "great speech by our ambassador", "too short", "RT @x: a b c d e",
+             "https://t.co/x visit the site now please", None, "one two three four five"] * 3
+    con.execute("""CREATE TABLE posts AS SELECT 'a' || (i % 4) AS account_id, 'p' || i AS post_id, 'post' AS kind,
+            TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i) AS created_at, t AS text
+        FROM (SELECT unnest(range(?)) AS i, unnest(?::VARCHAR[]) AS t)""", [len(texts), texts])
+    con.execute("SET disabled_optimizers='join_order'")
+    tables = DuckTables(con)
+    sql = f"SELECT * FROM ({COACTIONS['co-text'].sql({})}) WHERE object_id <> ''"
+    tables.actions("_on", sql, None)
+    tables.actions("_off", sql, None, pushdown=False)
+    on = con.execute("SELECT rowid, * FROM _on ORDER BY rowid").fetchall()
+    assert on == con.execute("SELECT rowid, * FROM _off ORDER BY rowid").fetchall()
+    assert len(on) == 15 and {r[2] for r in on} == {"great speech by the ambassador", "great speech by our ambassador",
+                                                    "a b c d e", "visit the site now please", "one two three four five"}
+    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == "join_order"

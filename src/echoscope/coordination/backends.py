@@ -42,8 +42,9 @@ class StageTables(Protocol):
     def make(self, name: str, sql: str, keep: bool = True) -> None:
         """Table ``name`` from the DuckDB query ``sql`` (``keep``: materialise it where the engine can choose)."""
 
-    def actions(self, name: str, sql: str, order: str | None) -> None:
-        """Action table ``name`` (:data:`ACTION_COLUMNS`) from ``sql``, numbered in ``order`` (None: scan order)."""
+    def actions(self, name: str, sql: str, order: str | None, *, pushdown: bool = True) -> None:
+        """Action table ``name`` (:data:`ACTION_COLUMNS`) from ``sql``, numbered in ``order`` (None: scan order);
+        ``pushdown=False``: the engine must not push filters down into the scan (``CoAction.pushdown``)."""
 
     def scalar(self, sql: str) -> Any:
         """The first value of the query's first row."""
@@ -87,6 +88,21 @@ def insertion_order(con: Any) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order={'true' if keep else 'false'}")
 
 
+@contextlib.contextmanager
+def _no_pushdown(con: Any, on: bool) -> Iterator[None]:
+    """DuckDB's filter pushdown off for the block when ``on`` (``CoAction.pushdown``), then as it was."""
+    if not on:
+        yield
+        return
+    keep = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
+    names = [n for n in (x.strip() for x in keep.split(",")) if n]
+    con.execute(f"SET disabled_optimizers='{','.join([*names, 'filter_pushdown'])}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers='{','.join(names)}'")
+
+
 class DuckTables:
     """Stage tables as temporary tables of a raw DuckDB connection (the study's engine connection)."""
 
@@ -101,12 +117,12 @@ class DuckTables:
     def make(self, name: str, sql: str, keep: bool = True) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
-    def actions(self, name: str, sql: str, order: str | None) -> None:
+    def actions(self, name: str, sql: str, order: str | None, *, pushdown: bool = True) -> None:
         query = f"SELECT {', '.join(ACTION_COLUMNS)} FROM ({sql})"
         # the rows' order is their action ids (rowid): kept from the ORDER BY, or from the scan of the parts
         # in manifest order, only with insertion order on (without it a parallel scan's order varies from run
         # to run, and so did the evidence chosen among equally close pairs)
-        with insertion_order(self.con):
+        with insertion_order(self.con), _no_pushdown(self.con, not pushdown):
             self.make(name, f"{query} ORDER BY {order}" if order else query)
 
     def scalar(self, sql: str) -> Any:

@@ -134,6 +134,11 @@ class CoAction:
         ``ORDER BY`` list giving the actions their ids (``_ca_raw`` row order) when the query's own order is
         not a table scan's: the behaviours over the ``engagements`` view (a join) are numbered by action id,
         so that both engines (:mod:`.spark`) and every run pick the same evidence among equally close pairs.
+    pushdown : bool
+        False when the object id is a costly expression over a table scan (co-text's normalisation): DuckDB
+        pushed every filter on it down into the scan and evaluated the expression once per filter and again for
+        the result -- four regular-expression chains per post: 21 s for 10M posts instead of 6.6 s. The behaviour's
+        actions are then read with DuckDB's filter pushdown off (:meth:`.backends.DuckTables.actions`).
     """
 
     name: str
@@ -147,6 +152,7 @@ class CoAction:
     unit: str = "object_id"
     order: str | None = None
     peers: frozenset[str] = frozenset()
+    pushdown: bool = True
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -216,10 +222,12 @@ def _mentions(p: dict[str, Any]) -> str:
 
 
 def _text(p: dict[str, Any]) -> str:
-    # object_id is the normalised text; near-duplicates are merged afterwards (text.py, a prefix-filter similarity join)
-    return (f"SELECT account_id, echo_norm_text(text) AS object_id, post_id AS action_id, "
+    # object_id is the normalised text; near-duplicates are merged afterwards (text.py, a prefix-filter similarity
+    # join). The token count is a filter on the normalised column, computed once (CoAction.pushdown)
+    return (f"SELECT account_id, object_id, action_id, ts FROM (SELECT account_id, echo_norm_text(text) AS object_id, "
+            f"post_id AS action_id, "
             f"{EPOCH.format(col='created_at')} AS ts FROM posts WHERE kind <> 'repost' AND text IS NOT NULL "
-            f"AND created_at IS NOT NULL AND len(string_split(echo_norm_text(text), ' ')) >= "
+            f"AND created_at IS NOT NULL) WHERE len(string_split(object_id, ' ')) >= "
             f"{int(p.get('min_text_tokens', 4))}")
 
 
@@ -332,7 +340,7 @@ COACTIONS: dict[str, CoAction] = {
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
                            order=ACTION_ORDER),
     "co-text": CoAction("co-text", "identical or near-identical text (Jaccard of word 3-shingles)", _text,
-                        cnt_name="co_tweet", peers=CNT),
+                        cnt_name="co_tweet", peers=CNT, pushdown=False),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
                            order=ACTION_ORDER),

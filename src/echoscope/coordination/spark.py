@@ -175,8 +175,9 @@ class SparkTables:
         step = name.lstrip("_").removeprefix("ca_")
         self.seconds[step] = round(self.seconds.get(step, 0.0) + time.perf_counter() - t, 3)
 
-    def actions(self, name: str, sql: str, order: str | None) -> None:
-        # Spark has no row order: the action id is a rank (DuckDB's rowid, see the module docstring)
+    def actions(self, name: str, sql: str, order: str | None, *, pushdown: bool = True) -> None:
+        # Spark has no row order: the action id is a rank (DuckDB's rowid, see the module docstring); pushdown
+        # is DuckDB's concern (CoAction.pushdown)
         query = (f"SELECT {', '.join(ACTION_COLUMNS)}, CAST(row_number() OVER (ORDER BY {order or '_part, _ri'}) - 1 "
                  f"AS BIGINT) AS rowid FROM ({sql})")
         self.make(name, query, edit=None if order else lambda tree: _scan_position(_source(tree).this))

@@ -51,7 +51,7 @@ def load_actions(t: StageTables, behaviour: str, params: CoordParams, progress: 
     p = {"raw_urls": params.semantics != "echoscope", **sql_params(params)}
     t.actions("_ca_raw", f"""SELECT CAST(account_id AS VARCHAR) AS account_id, CAST(object_id AS VARCHAR) AS object_id,
             CAST(action_id AS VARCHAR) AS action_id, CAST(ts AS DOUBLE) AS ts FROM ({spec.sql(p)})
-        WHERE object_id IS NOT NULL AND object_id <> ''""", spec.order)
+        WHERE object_id IS NOT NULL AND object_id <> ''""", spec.order, pushdown=spec.pushdown)
     if behaviour == "co-text" and params.near_duplicate is not None and params.near_duplicate < 1:
         merge_near_duplicates(t, params, progress)
     return t.count("_ca_raw")
