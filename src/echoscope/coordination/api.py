@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -25,11 +26,12 @@ from ..engine.analysis import ANALYSIS_TABLES, AnalysisResult, new_run_id, store
 from ..errors import ConfigError
 from ..settings import BACKENDS
 from ..store.study import StudyStore
-from .clusters import cluster, fuse, keep_candidate_evidence, reset_candidate_evidence
+from .clusters import cluster, fuse_sql, keep_candidate_evidence, reset_candidate_evidence
 from .ids import RUN_TABLES
 from .network import BUILDERS, Builder
-from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA, BehaviourResult, CoordParams, ProgressFn, behaviour_params
+from .params import EVIDENCE_SCHEMA, BehaviourResult, CoordParams, ProgressFn, behaviour_params
 from .peers import POOLED, coortweet_pool
+from .spill import Spill
 from .validation import validated_accounts
 
 RESULT_TABLES: tuple[str, ...] = ANALYSIS_TABLES["coordination"]
@@ -215,7 +217,8 @@ def _run(study: StudyStore, eng: Engine, backend: str, master: str | None, param
     # the coordination stage's memory limit comes from echoscope.settings (3 GiB by default: at 10 million
     # actions its integer tables fit, so it does not spill; benchmarks/RESULTS.md)
     with eng.stage("coordination"):
-        res = _coordinate(eng.raw, params, progress or _noop, builder, skipped)
+        res = _coordinate(eng.raw, params, progress or _noop, builder, skipped,
+                          scratch=study.path / ".duckdb-tmp")
         res.summary["backend"] = backend
         if write:
             res.run_id = new_run_id("coordination")
@@ -225,7 +228,18 @@ def _run(study: StudyStore, eng: Engine, backend: str, master: str | None, param
 
 
 def _coordinate(con: Any, params: CoordParams, progress: ProgressFn, builder: Builder,
-                skipped: dict[str, str]) -> CoordinationResult:
+                skipped: dict[str, str], scratch: Path | None = None) -> CoordinationResult:
+    """The run on ``con``; each behaviour's edges and evidence go to Parquet files under ``scratch`` (a
+    temporary directory of its own, removed at the end; :mod:`.spill`) as soon as the behaviour is judged."""
+    spill = Spill(con, scratch)
+    try:
+        return _coordinate_spilled(con, params, progress, builder, skipped, spill)
+    finally:
+        spill.close()
+
+
+def _coordinate_spilled(con: Any, params: CoordParams, progress: ProgressFn, builder: Builder,
+                        skipped: dict[str, str], spill: Spill) -> CoordinationResult:
     t0 = time.perf_counter()
     # tables a run builds once for all its behaviours (ids.py): never from an earlier run on this connection
     for name in RUN_TABLES:
@@ -242,32 +256,38 @@ def _coordinate(con: Any, params: CoordParams, progress: ProgressFn, builder: Bu
         if keep_candidates:
             r.stats["candidate_evidence_rows"] = keep_candidate_evidence(con, b, params)
         r.stats.setdefault("window", bp.window)
+        # to disk; in memory only the judged edges (what the held-out validation reads of them)
+        spill.add("edges", b, r.edges)
+        spill.add("evidence", b, r.evidence)
+        r.edges = r.edges.filter(r.edges["significant"])
+        r.evidence = EVIDENCE_SCHEMA.empty_table()
         r.stats["seconds"] = round(time.perf_counter() - tb, 3)
         per.append(r)
-    edges = pa.concat_tables([r.edges for r in per]).cast(EDGE_SCHEMA)
-    evidence = pa.concat_tables([r.evidence for r in per]).cast(EVIDENCE_SCHEMA)
     fused = params.semantics == "echoscope" and len(params.behaviours) > 1
     pooled = params.semantics == "coortweet" and len(params.behaviours) > 1
     pool_stats = None
     if fused:
-        edges = pa.concat_tables([edges, fuse(edges, len(params.behaviours), con)]).cast(EDGE_SCHEMA)
+        spill.add_sql("edges", "fused", fuse_sql(spill.source("edges"), len(params.behaviours)))
     elif pooled:
         # CooRTweet's multimodal network: every object type's share pairs in one network (peers.coortweet_pool)
-        pool, pool_stats = coortweet_pool(con, per, params)
-        edges = pa.concat_tables([edges, pool]).cast(EDGE_SCHEMA)
+        pool, pool_stats = coortweet_pool(con, per, params, spill.source("evidence"))
+        spill.add("edges", POOLED, pool)
     network = "fused" if fused else POOLED if pooled else params.behaviours[0]
     progress({"event": "stage", "message": "clustering (Leiden)"})
     validated, vstats = validated_accounts(con, per, params, progress)
-    clusters, members, evidence = cluster(con, edges, evidence, params, network, validated)
+    clusters, members, evidence = cluster(con, spill, params, network, validated)
     reset_candidate_evidence(con)
+    significant = int(con.execute(f"SELECT count(*) FROM {spill.source('edges', network)} "
+                                  f"WHERE significant AND behaviour = '{network}'").fetchone()[0])
+    # the whole edges table back in Python once, for the result (the run's peak is behind it)
+    edges = spill.to_arrow("edges")
     summary = {
         "semantics": params.semantics,
         "parameters": params.describe(),
         "network": network,
         "behaviours": {r.behaviour: r.stats for r in per},
         "edges": int(edges.num_rows),
-        "significant_edges": int(pc.sum(pc.and_(edges["significant"],
-                                                pc.equal(edges["behaviour"], network))).as_py() or 0),
+        "significant_edges": significant,
         "expected_false_edges": _sum_or_none([r.stats.get("expected_false_edges") for r in per]),
         "capped": {r.behaviour: r.stats.get("guard") for r in per if r.stats.get("guard")},
         "clusters": int(clusters.num_rows),

@@ -23,17 +23,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .kinds import KIND_SCHEMA, characterise
-from .params import EDGE_SCHEMA, CoordParams
+from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams
+from .spill import Spill
 from .stats import poisson_sf
 
 
-def fuse(edges: pa.Table, n_behaviours: int, con: Any = None) -> pa.Table:
-    """The fused multi-behaviour network: one undirected edge per account pair judged in any behaviour.
+def fuse_sql(source: str, n_behaviours: int) -> str:
+    """The fused multi-behaviour network of the edges in ``source`` (a DuckDB table expression), as SQL.
 
-    Weights add up over behaviours (distinct objects and TF-IDF weights); the p-value is the smallest
-    behaviour p-value times the number of behaviours (Bonferroni), the null mean the sum of null means.
-    ``con``: the DuckDB connection to run on (the study's engine connection in a run; default a new one
-    configured by :mod:`echoscope.settings`).
+    One undirected edge per account pair seen in any behaviour: weights add up over behaviours (distinct
+    objects and TF-IDF weights); the p-value is the smallest behaviour p-value times the number of behaviours
+    (Bonferroni), the null mean the sum of null means; judged when judged in any behaviour.
+    """
+    return f"""SELECT 'fused' AS behaviour, account_a, account_b, false AS directed,
+            sum(weight)::DOUBLE AS weight, sum(n_objects)::BIGINT AS n_objects, sum(n_pairs)::BIGINT AS n_pairs,
+            sum(weight_idf)::DOUBLE AS weight_idf, min(min_gap_s)::DOUBLE AS min_gap_s,
+            avg(mean_gap_s)::DOUBLE AS mean_gap_s, min(first_ts)::DOUBLE AS first_ts, max(last_ts)::DOUBLE AS last_ts,
+            sum(null_mean)::DOUBLE AS null_mean, max(z)::DOUBLE AS z,
+            least(1.0, min(p_value) * {int(n_behaviours)})::DOUBLE AS p_value, bool_or(significant) AS significant
+        FROM {source} GROUP BY account_a, account_b ORDER BY account_a, account_b"""
+
+
+def fuse(edges: pa.Table, n_behaviours: int, con: Any = None) -> pa.Table:
+    """The fused multi-behaviour network (:func:`fuse_sql`) of Arrow ``edges``.
+
+    ``con``: the DuckDB connection to run on (default a new one configured by :mod:`echoscope.settings`).
     """
     from ..settings import duckdb_connection
 
@@ -41,13 +55,7 @@ def fuse(edges: pa.Table, n_behaviours: int, con: Any = None) -> pa.Table:
     con = duckdb_connection(stage="coordination") if own else con
     con.register("_cf_edges", edges)
     try:
-        return con.execute(f"""SELECT 'fused' AS behaviour, account_a, account_b, false AS directed,
-                sum(weight) AS weight, sum(n_objects) AS n_objects, sum(n_pairs) AS n_pairs,
-                sum(weight_idf) AS weight_idf, min(min_gap_s) AS min_gap_s, avg(mean_gap_s) AS mean_gap_s,
-                min(first_ts) AS first_ts, max(last_ts) AS last_ts, sum(null_mean) AS null_mean, max(z) AS z,
-                least(1.0, min(p_value) * {n_behaviours}) AS p_value, bool_or(significant) AS significant
-            FROM _cf_edges GROUP BY account_a, account_b ORDER BY account_a, account_b""").fetch_arrow_table(
-            ).cast(EDGE_SCHEMA)
+        return con.execute(fuse_sql("_cf_edges", n_behaviours)).fetch_arrow_table().cast(EDGE_SCHEMA)
     finally:
         con.unregister("_cf_edges")
         if own:
@@ -118,8 +126,8 @@ def _count(con: Any, name: str) -> int | None:
     return int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
 
 
-def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: CoordParams,
-                    drop_unsupported: bool, edges: pa.Table | None = None) -> tuple[pa.Table, pa.Table]:
+def member_evidence(con: Any, members: pa.Table, evidence: str, params: CoordParams,
+                    drop_unsupported: bool, edges: str | None = None) -> tuple[pa.Table, pa.Table]:
     """Each member's evidence with partners in its own cluster, its behaviours and partners; the evidence table.
 
     The evidence of a member is every co-action (object, both actions, times, gap) with an account of its own
@@ -128,13 +136,15 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
     that evidence, comma-separated) and ``partners`` (members of its cluster it co-acted with); the evidence
     table gets, per member, the co-actions with its :data:`MEMBER_PARTNERS` strongest partners and with its
     strongest partner in each of its behaviours. ``drop_unsupported``: a member without such evidence is not a
-    member (then neither is a cluster left with fewer than ``min_cluster_size`` members).
+    member (then neither is a cluster left with fewer than ``min_cluster_size`` members). ``evidence`` and
+    ``edges`` are DuckDB table expressions of the run's evidence and edges (:meth:`.spill.Spill.source`).
     """
     con.register("_cme_m", members.select(["cluster_id", "account_id"]))
-    con.register("_cme_j", evidence)
-    # the candidates' rows of members only before the UNION's DISTINCT (11M candidate rows at 10M engagements)
-    cand = (f"UNION SELECT * FROM {CANDIDATES} x SEMI JOIN _cme_m m ON m.account_id = x.account_a"
-            if _count(con, CANDIDATES) is not None else "")
+    cols = ", ".join(EVIDENCE_SCHEMA.names)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _cme_j AS SELECT {cols} FROM {evidence}")
+    # the candidates' rows with both ends in one cluster only, before the UNION's DISTINCT (11M candidate rows
+    # at 10M engagements, a few thousand of them inside clusters): each source is narrowed on its own
+    cand = f"UNION {_inside_clusters(CANDIDATES)}" if _count(con, CANDIDATES) is not None else ""
     if not cand:
         # no candidate co-actions (no held-out validation: --null none/account, peer semantics): the members'
         # evidence is the judged edges' own, already in ``evidence``; each member's behaviours and partners are
@@ -143,9 +153,8 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
         # power-law bursts, aggregating and re-sorting the evidence took minutes and ran out of memory)
         src = "_cme_j"
         if edges is not None:
-            judged = edges.filter(pc.and_(edges["significant"],
-                                          pc.invert(pc.is_in(edges["behaviour"], pa.array(["fused", "pooled"])))))
-            con.register("_cme_e", judged.select(["behaviour", "account_a", "account_b"]))
+            con.execute(f"""CREATE OR REPLACE TEMP VIEW _cme_e AS SELECT behaviour, account_a, account_b
+                FROM {edges} WHERE significant AND behaviour NOT IN ('fused', 'pooled')""")
             src = "_cme_e"
         try:
             # each end's cluster looked up in turn (a materialised step): written as two joins with the
@@ -162,19 +171,14 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
                         UNION ALL SELECT account_b, account_a, behaviour FROM e))
                 SELECT acc AS account_id, string_agg(DISTINCT behaviour, ',' ORDER BY behaviour) AS behaviours,
                        count(DISTINCT partner) AS partners FROM mp GROUP BY 1""").fetch_arrow_table()
+            ev = con.execute(f"SELECT {cols} FROM {evidence} ORDER BY filename, file_row_number").fetch_arrow_table()
         finally:
             con.unregister("_cme_m")
-            con.unregister("_cme_j")
-            if edges is not None:
-                con.unregister("_cme_e")
-        return _with_member_stats(con, members, stats, evidence, None, params, drop_unsupported)
+            con.execute("DROP VIEW IF EXISTS _cme_j")
+            con.execute("DROP VIEW IF EXISTS _cme_e")
+        return _with_member_stats(con, members, stats, ev, params, drop_unsupported)
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _cme_all AS
-            WITH m AS (SELECT * FROM _cme_m),
-                 e AS (SELECT * FROM _cme_j j SEMI JOIN _cme_m m ON m.account_id = j.account_a {cand}),
-                 ea AS MATERIALIZED (SELECT ma.cluster_id, e.* FROM e JOIN m ma ON ma.account_id = e.account_a
-                                     WHERE e.account_a <> e.account_b)
-            SELECT e.* FROM ea e JOIN m mb ON mb.account_id = e.account_b AND mb.cluster_id = e.cluster_id""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cme_all AS {_inside_clusters('_cme_j')} {cand}")
         # per member (both ends of each row) and partner: objects acted on together, per behaviour
         con.execute("""CREATE OR REPLACE TEMP TABLE _cme_mp AS
             SELECT cluster_id, acc, partner, behaviour, count(DISTINCT object_id) AS n FROM (
@@ -183,7 +187,8 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
             GROUP BY ALL""")
         stats = con.execute("""SELECT acc AS account_id, string_agg(DISTINCT behaviour, ',' ORDER BY behaviour)
                 AS behaviours, count(DISTINCT partner) AS partners FROM _cme_mp GROUP BY 1""").fetch_arrow_table()
-        rows = con.execute(f"""WITH p AS (SELECT acc, partner, sum(n) AS n FROM _cme_mp GROUP BY 1, 2),
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _cme_r AS
+            WITH p AS (SELECT acc, partner, sum(n) AS n FROM _cme_mp GROUP BY 1, 2),
                 top AS (SELECT acc, partner FROM p QUALIFY row_number() OVER (PARTITION BY acc
                                                        ORDER BY n DESC, partner) <= {int(MEMBER_PARTNERS)}
                         UNION SELECT acc, partner FROM _cme_mp QUALIFY row_number() OVER (
@@ -191,19 +196,31 @@ def member_evidence(con: Any, members: pa.Table, evidence: pa.Table, params: Coo
                 pairs AS (SELECT least(acc, partner) AS x, greatest(acc, partner) AS y FROM top)
             SELECT DISTINCT behaviour, account_a, account_b, object_id, action_a, action_b, ts_a, ts_b, gap_s
             FROM _cme_all e SEMI JOIN pairs p ON p.x = least(e.account_a, e.account_b)
-                                          AND p.y = greatest(e.account_a, e.account_b)""").fetch_arrow_table()
+                                          AND p.y = greatest(e.account_a, e.account_b)""")
+        # the run's evidence with the members' rows added
+        ev = con.execute("""SELECT * FROM (SELECT * FROM _cme_j UNION SELECT * FROM _cme_r)
+            ORDER BY behaviour, account_a, account_b, gap_s, object_id, action_a, action_b""").fetch_arrow_table()
     finally:
         con.unregister("_cme_m")
-        con.unregister("_cme_j")
-        for t in ("_cme_all", "_cme_mp"):
+        con.execute("DROP VIEW IF EXISTS _cme_j")
+        for t in ("_cme_all", "_cme_mp", "_cme_r"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
-    return _with_member_stats(con, members, stats, evidence, rows, params, drop_unsupported)
+    return _with_member_stats(con, members, stats, ev, params, drop_unsupported)
 
 
-def _with_member_stats(con: Any, members: pa.Table, stats: pa.Table, evidence: pa.Table, rows: pa.Table | None,
+def _inside_clusters(src: str) -> str:
+    """A SELECT of the evidence rows of ``src`` whose two accounts are members of one cluster (``_cme_m``), the
+    cluster first. Each end's cluster is looked up in turn (a materialised step): written as two joins with the
+    members and a filter on equal clusters, DuckDB joined the members with themselves on the cluster first."""
+    return f"""SELECT * FROM (WITH ea AS MATERIALIZED (SELECT ma.cluster_id, e.* FROM {src} e
+            JOIN _cme_m ma ON ma.account_id = e.account_a WHERE e.account_a <> e.account_b)
+        SELECT e.* FROM ea e JOIN _cme_m mb ON mb.account_id = e.account_b AND mb.cluster_id = e.cluster_id)"""
+
+
+def _with_member_stats(con: Any, members: pa.Table, stats: pa.Table, evidence: pa.Table,
                        params: CoordParams, drop_unsupported: bool) -> tuple[pa.Table, pa.Table]:
-    """``members`` with their behaviours and partners (``stats``); the evidence with the members' ``rows`` added
-    (``evidence`` as it is when ``rows`` is None); members without evidence dropped when ``drop_unsupported``."""
+    """``members`` with their behaviours and partners (``stats``), and the run's ``evidence``; members without
+    evidence dropped when ``drop_unsupported``."""
     con.register("_cme_a", members)
     con.register("_cme_s", stats)
     try:
@@ -214,47 +231,48 @@ def _with_member_stats(con: Any, members: pa.Table, stats: pa.Table, evidence: p
     finally:
         con.unregister("_cme_a")
         con.unregister("_cme_s")
-    ev = evidence
-    if rows is not None:
-        con.register("_cme_j", evidence)
-        con.register("_cme_r", rows)
-        try:
-            ev = con.execute("""SELECT * FROM (SELECT * FROM _cme_j UNION SELECT * FROM _cme_r)
-                ORDER BY behaviour, account_a, account_b, gap_s, object_id, action_a, action_b""").fetch_arrow_table()
-        finally:
-            con.unregister("_cme_j")
-            con.unregister("_cme_r")
     if drop_unsupported and members.num_rows:
         cid = members["cluster_id"]
         big = pa.array([c["values"] for c in pc.value_counts(cid).to_pylist()
                         if c["counts"] >= params.min_cluster_size], pa.int64())
         members = members.filter(pc.is_in(cid, big))
-    return members, ev
+    return members, evidence
 
 
 
-def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
-            network: str, validated: set[str] | None = None) -> tuple[pa.Table, pa.Table, pa.Table]:
+def cluster(con: Any, spill: Spill, params: CoordParams, network: str,
+            validated: set[str] | None = None) -> tuple[pa.Table, pa.Table, pa.Table]:
     """Leiden clusters of the judged edges of ``network``: per-cluster summary, members, and the evidence.
 
-    The evidence returned is ``evidence`` (the judged edges') with every member's evidence added
-    (:func:`member_evidence`); under echoscope semantics a member without evidence with a partner in its own
-    cluster is not a member.
+    ``spill`` holds the run's edges and evidence (:mod:`.spill`). The evidence returned is the run's (the
+    judged edges') with every member's evidence added (:func:`member_evidence`); under echoscope semantics a
+    member without evidence with a partner in its own cluster is not a member.
     """
     import igraph as ig
     import leidenalg
 
-    net = edges.filter(pc.equal(edges["behaviour"], network))
+    src = spill.source("edges", network)
+    # the network's edges in the order written (the graph's edge order, which Leiden's result depends on)
     if validated is not None:
         # accounts validated on held-out objects (validate_accounts); every candidate edge among them is
         # drawn, so a validated account joins the group it co-acts with most
-        va = pa.array(sorted(validated), pa.string())
-        net = net.filter(pc.and_(pc.is_in(net["account_a"], va), pc.is_in(net["account_b"], va)))
+        con.register("_cl_va", pa.table({"account_id": pa.array(sorted(validated), pa.string())}))
+        among = ("SEMI JOIN _cl_va va ON va.account_id = e.account_a "
+                 "SEMI JOIN _cl_va vb ON vb.account_id = e.account_b")
+        judged = ""
     else:
-        net = net.filter(net["significant"])
-    net = net.filter(pc.not_equal(net["account_a"], net["account_b"]))
+        among, judged = "", "AND e.significant"
+    try:
+        net = con.execute(f"""SELECT e.account_a, e.account_b, e.weight, e.weight_idf FROM {src} e {among}
+            WHERE e.behaviour = '{network}' AND e.account_a <> e.account_b {judged}
+            ORDER BY e.filename, e.file_row_number""").fetch_arrow_table()
+    finally:
+        if validated is not None:
+            con.unregister("_cl_va")
     if net.num_rows == 0:
-        return CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table(), evidence
+        return (CLUSTER_SCHEMA.empty_table(), MEMBER_SCHEMA.empty_table(),
+                con.execute(f"SELECT {', '.join(EVIDENCE_SCHEMA.names)} FROM {spill.source('evidence')} "
+                            "ORDER BY filename, file_row_number").fetch_arrow_table().cast(EVIDENCE_SCHEMA))
     # integer vertex ids with Arrow compute (no Python loop over edges): dictionary-encode both ends at once
     both = pc.dictionary_encode(pa.concat_arrays([net["account_a"].combine_chunks(),
                                                    net["account_b"].combine_chunks()]))
@@ -285,20 +303,31 @@ def cluster(con: Any, edges: pa.Table, evidence: pa.Table, params: CoordParams,
                         "handle": pa.nulls(len(keep), pa.string()),
                         "degree": pa.array([deg[i] for i in keep], pa.int64()),
                         "strength": pa.array([float(strength[i]) for i in keep], pa.float64())})
-    members, evidence = member_evidence(con, members, evidence, params, params.semantics == "echoscope", edges)
-    clusters, members = summarise(con, edges, evidence, members, params, network, validated is not None)
+    members, evidence = member_evidence(con, members, spill.source("evidence"), params,
+                                        params.semantics == "echoscope", spill.source("edges"))
+    clusters, members = summarise(con, src, evidence, members, params, network, validated is not None)
     return clusters, members, evidence
 
 
-def summarise(con: Any, edges: pa.Table, evidence: pa.Table, members: pa.Table, params: CoordParams,
+def summarise(con: Any, edges: str, evidence: pa.Table, members: pa.Table, params: CoordParams,
               network: str, validated: bool = False) -> tuple[pa.Table, pa.Table]:
-    """Per-cluster summary from the study's tables; significance of each cluster's internal weight."""
-    # registered Arrow tables carry no statistics and join slowly: copy them into temp tables first
-    for name, tab in (("_cm_in", members), ("_ce_in", edges.filter(pc.equal(edges["behaviour"], network))),
-                      ("_cev_in", evidence)):
-        con.register(name, tab)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name[:-3]} AS SELECT * FROM {name}")
-        con.unregister(name)
+    """Per-cluster summary from the study's tables; significance of each cluster's internal weight.
+
+    ``edges``: a DuckDB table expression of the run's edges (the network's among them are read).
+    """
+    # registered Arrow tables carry no statistics and join slowly: copy them into temp tables first; the edges
+    # and evidence only where the queries below can use them: edges with both ends members, evidence with a
+    # member first (the whole fused network is millions of pairs at 10M engagements, its members' part a few
+    # thousand)
+    first = "SEMI JOIN _cm ma ON ma.account_id = x.account_a"
+    con.register("_cm_in", members)
+    con.execute("CREATE OR REPLACE TEMP TABLE _cm AS SELECT * FROM _cm_in")
+    con.unregister("_cm_in")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ce AS SELECT {', '.join(EDGE_SCHEMA.names)} FROM {edges} x {first}
+        SEMI JOIN _cm mb ON mb.account_id = x.account_b WHERE x.behaviour = '{network}'""")
+    con.register("_cev_in", evidence)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cev AS SELECT x.* FROM _cev_in x {first}")
+    con.unregister("_cev_in")
     members = con.execute("""SELECT m.cluster_id, m.account_id, a.handle, m.degree, m.strength, m.coordinated,
             m.behaviours, m.partners FROM _cm m
         LEFT JOIN (SELECT account_id, any_value(handle) AS handle FROM accounts GROUP BY account_id) a

@@ -143,7 +143,8 @@ def _quantile_cut(e: pa.Table, quantile: float) -> tuple[pa.Table, float]:
 POOLED = "pooled"
 
 
-def coortweet_pool(con: Any, per: list[BehaviourResult], params: CoordParams) -> tuple[pa.Table, dict[str, Any]]:
+def coortweet_pool(con: Any, per: list[BehaviourResult], params: CoordParams,
+                   evidence: str) -> tuple[pa.Table, dict[str, Any]]:
     """CooRTweet's multimodal network: the share-level pairs of every object type in one network.
 
     As its vignette does (``detect_groups`` per object type, the results stacked with ``rbindlist``, one
@@ -151,13 +152,14 @@ def coortweet_pool(con: Any, per: list[BehaviourResult], params: CoordParams) ->
     and the edge-weight threshold is the type-7 quantile ``edge_weight_quantile`` of the pooled weights -- not
     the per-type thresholds. ``per`` are the per-type results of :func:`coortweet_edges` (their evidence is the
     share-level pairs). Returns the pooled edges (``behaviour`` = :data:`POOLED`, undirected, ``account_a`` <
-    ``account_b``; ``n_objects`` counts (type, object) pairs) and their statistics.
+    ``account_b``; ``n_objects`` counts (type, object) pairs) and their statistics. ``evidence``: a DuckDB
+    table expression of the run's evidence (:meth:`.spill.Spill.source`), where the per-type results' are.
     """
-    ev = pa.concat_tables([r.evidence.select(["behaviour", "account_a", "account_b", "object_id", "gap_s"])
-                           for r in per]) if per else EVIDENCE_SCHEMA.empty_table().select(
-        ["behaviour", "account_a", "account_b", "object_id", "gap_s"])
-    con.register("_ca_pool_in", ev)
+    kinds = ", ".join(f"'{r.behaviour}'" for r in per) or "NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW _ca_pool_in AS SELECT behaviour, account_a, account_b, object_id, gap_s
+        FROM {evidence} WHERE behaviour IN ({kinds})""")
     try:
+        n_pairs = int(con.execute("SELECT count(*) FROM _ca_pool_in").fetchone()[0])
         e = con.execute(f"""SELECT '{POOLED}' AS behaviour, least(account_a, account_b) AS account_a,
                 greatest(account_a, account_b) AS account_b, false AS directed, CAST(count(*) AS DOUBLE) AS weight,
                 count(DISTINCT behaviour || chr(0) || object_id) AS n_objects, count(*) AS n_pairs,
@@ -166,9 +168,9 @@ def coortweet_pool(con: Any, per: list[BehaviourResult], params: CoordParams) ->
                 CAST(NULL AS DOUBLE) AS z, CAST(NULL AS DOUBLE) AS p_value, false AS significant
             FROM _ca_pool_in GROUP BY 2, 3 ORDER BY 2, 3""").fetch_arrow_table()
     finally:
-        con.unregister("_ca_pool_in")
+        con.execute("DROP VIEW IF EXISTS _ca_pool_in")
     e, q = _quantile_cut(e, params.edge_weight_quantile)
-    stats = {"behaviours": [r.behaviour for r in per], "share_pairs": ev.num_rows, "candidate_edges": e.num_rows,
+    stats = {"behaviours": [r.behaviour for r in per], "share_pairs": n_pairs, "candidate_edges": e.num_rows,
              "weight_quantile": q, "edge_weight_quantile": params.edge_weight_quantile,
              "significant_edges": int(pc.sum(e["significant"]).as_py() or 0), "expected_false_edges": None}
     return e.cast(EDGE_SCHEMA), stats
