@@ -26,7 +26,7 @@ from ..engine.analysis import ANALYSIS_TABLES, AnalysisResult, new_run_id, store
 from ..errors import ConfigError
 from ..settings import BACKENDS
 from ..store.study import StudyStore
-from .clusters import cluster, fuse_sql, keep_candidate_evidence, reset_candidate_evidence
+from .clusters import cluster, fuse_sql, keep_candidate_evidence
 from .ids import RUN_TABLES
 from .network import BUILDERS, Builder
 from .params import EVIDENCE_SCHEMA, BehaviourResult, CoordParams, ProgressFn, behaviour_params
@@ -247,14 +247,13 @@ def _coordinate_spilled(con: Any, params: CoordParams, progress: ProgressFn, bui
     # the co-actions of every candidate edge, kept while each behaviour's tables are there: the held-out
     # validation keeps accounts whose pairs need not be judged edges, and each member's evidence comes from here
     keep_candidates = params.semantics == "echoscope" and params.null == "object"
-    reset_candidate_evidence(con)
     per: list[BehaviourResult] = []
     for b in params.behaviours:
         tb = time.perf_counter()
         bp = behaviour_params(b, params)
         r = builder(con, b, bp, progress)
         if keep_candidates:
-            r.stats["candidate_evidence_rows"] = keep_candidate_evidence(con, b, params)
+            r.stats["candidate_evidence_rows"] = keep_candidate_evidence(con, b, params, spill)
         r.stats.setdefault("window", bp.window)
         # to disk; in memory only the judged edges (what the held-out validation reads of them)
         spill.add("edges", b, r.edges)
@@ -276,7 +275,6 @@ def _coordinate_spilled(con: Any, params: CoordParams, progress: ProgressFn, bui
     progress({"event": "stage", "message": "clustering (Leiden)"})
     validated, vstats = validated_accounts(con, per, params, progress)
     clusters, members, evidence = cluster(con, spill, params, network, validated)
-    reset_candidate_evidence(con)
     significant = int(con.execute(f"SELECT count(*) FROM {spill.source('edges', network)} "
                                   f"WHERE significant AND behaviour = '{network}'").fetchone()[0])
     # the whole edges table back in Python once, for the result (the run's peak is behind it)

@@ -80,16 +80,7 @@ MEMBER_SCHEMA = pa.schema([("cluster_id", pa.int64()), ("account_id", pa.string(
 #: co-actions per behaviour: a 500-account campaign would otherwise write every pair of its members
 MEMBER_PARTNERS = 5
 
-#: the candidate co-actions kept while a run's behaviours are built (:func:`keep_candidate_evidence`)
-CANDIDATES = "_cm_evc"
-
-
-def reset_candidate_evidence(con: Any) -> None:
-    """Drop the candidate co-actions of an earlier run on this connection."""
-    con.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
-
-
-def keep_candidate_evidence(con: Any, behaviour: str, params: CoordParams) -> int:
+def keep_candidate_evidence(con: Any, behaviour: str, params: CoordParams, spill: Spill) -> int:
     """Keep the co-actions of every candidate edge of ``behaviour`` (not only the judged ones); rows kept.
 
     Runs right after the behaviour's judging stage, while its tables are on ``con`` (:data:`.stages.HANDOVER`
@@ -97,7 +88,9 @@ def keep_candidate_evidence(con: Any, behaviour: str, params: CoordParams) -> in
     on each object (the pair's evidence, as for judged edges), up to ``evidence_per_edge`` objects, closest
     first. The held-out validation keeps accounts on group tests, whose pairs need not be judged edges; every
     member of a cluster drawn from validated accounts has a candidate edge to a partner in its cluster (Leiden
-    communities are connected), and its evidence comes from these rows (:func:`member_evidence`).
+    communities are connected), and its evidence comes from these rows (:func:`member_evidence`). They go to
+    ``spill`` (kind ``candidates``; 11M rows at 10M engagements, which held a GiB of DuckDB's memory through
+    the held-out test when they were a table).
     """
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name IN "
                                       "('_ca_abo', '_ca_edges', '_ca_acc', '_ca_obj', '_ca_raw')").fetchall()}
@@ -111,23 +104,14 @@ def keep_candidate_evidence(con: Any, behaviour: str, params: CoordParams) -> in
         FROM (SELECT x.* FROM _ca_abo x SEMI JOIN _ca_edges e ON e.a = x.a AND e.b = x.b {lim}) x
         JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_obj o ON o.oid = x.oid
         JOIN _ca_raw ea ON ea.rowid = x.ev // 4294967296 JOIN _ca_raw eb ON eb.rowid = x.ev % 4294967296"""
-    before = _count(con, CANDIDATES)
-    if before is None:
-        con.execute(f"CREATE TEMP TABLE {CANDIDATES} AS {sql}")
-        before = 0
-    else:
-        con.execute(f"INSERT INTO {CANDIDATES} {sql}")
-    return int(_count(con, CANDIDATES) or 0) - before
-
-
-def _count(con: Any, name: str) -> int | None:
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0]:
-        return None
-    return int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+    before = spill.rows["candidates"]
+    spill.add_sql("candidates", behaviour, sql)
+    return spill.rows["candidates"] - before
 
 
 def member_evidence(con: Any, members: pa.Table, evidence: str, params: CoordParams,
-                    drop_unsupported: bool, edges: str | None = None) -> tuple[pa.Table, pa.Table]:
+                    drop_unsupported: bool, edges: str | None = None,
+                    candidates: str | None = None) -> tuple[pa.Table, pa.Table]:
     """Each member's evidence with partners in its own cluster, its behaviours and partners; the evidence table.
 
     The evidence of a member is every co-action (object, both actions, times, gap) with an account of its own
@@ -137,14 +121,15 @@ def member_evidence(con: Any, members: pa.Table, evidence: str, params: CoordPar
     table gets, per member, the co-actions with its :data:`MEMBER_PARTNERS` strongest partners and with its
     strongest partner in each of its behaviours. ``drop_unsupported``: a member without such evidence is not a
     member (then neither is a cluster left with fewer than ``min_cluster_size`` members). ``evidence`` and
-    ``edges`` are DuckDB table expressions of the run's evidence and edges (:meth:`.spill.Spill.source`).
+    ``edges`` are DuckDB table expressions of the run's evidence and edges (:meth:`.spill.Spill.source`),
+    ``candidates`` of the candidate co-actions (:func:`keep_candidate_evidence`; None: there are none).
     """
     con.register("_cme_m", members.select(["cluster_id", "account_id"]))
     cols = ", ".join(EVIDENCE_SCHEMA.names)
     con.execute(f"CREATE OR REPLACE TEMP VIEW _cme_j AS SELECT {cols} FROM {evidence}")
     # the candidates' rows with both ends in one cluster only, before the UNION's DISTINCT (11M candidate rows
     # at 10M engagements, a few thousand of them inside clusters): each source is narrowed on its own
-    cand = f"UNION {_inside_clusters(CANDIDATES)}" if _count(con, CANDIDATES) is not None else ""
+    cand = f"UNION {_inside_clusters(candidates, cols)}" if candidates is not None else ""
     if not cand:
         # no candidate co-actions (no held-out validation: --null none/account, peer semantics): the members'
         # evidence is the judged edges' own, already in ``evidence``; each member's behaviours and partners are
@@ -178,7 +163,7 @@ def member_evidence(con: Any, members: pa.Table, evidence: str, params: CoordPar
             con.execute("DROP VIEW IF EXISTS _cme_e")
         return _with_member_stats(con, members, stats, ev, params, drop_unsupported)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cme_all AS {_inside_clusters('_cme_j')} {cand}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cme_all AS {_inside_clusters('_cme_j', cols)} {cand}")
         # per member (both ends of each row) and partner: objects acted on together, per behaviour
         con.execute("""CREATE OR REPLACE TEMP TABLE _cme_mp AS
             SELECT cluster_id, acc, partner, behaviour, count(DISTINCT object_id) AS n FROM (
@@ -208,11 +193,12 @@ def member_evidence(con: Any, members: pa.Table, evidence: str, params: CoordPar
     return _with_member_stats(con, members, stats, ev, params, drop_unsupported)
 
 
-def _inside_clusters(src: str) -> str:
-    """A SELECT of the evidence rows of ``src`` whose two accounts are members of one cluster (``_cme_m``), the
-    cluster first. Each end's cluster is looked up in turn (a materialised step): written as two joins with the
-    members and a filter on equal clusters, DuckDB joined the members with themselves on the cluster first."""
-    return f"""SELECT * FROM (WITH ea AS MATERIALIZED (SELECT ma.cluster_id, e.* FROM {src} e
+def _inside_clusters(src: str, cols: str) -> str:
+    """A SELECT of the evidence rows (columns ``cols``) of ``src`` whose two accounts are members of one cluster
+    (``_cme_m``), the cluster first. Each end's cluster is looked up in turn (a materialised step): written as
+    two joins with the members and a filter on equal clusters, DuckDB joined the members with themselves on
+    the cluster first."""
+    return f"""SELECT * FROM (WITH ea AS MATERIALIZED (SELECT ma.cluster_id, {cols} FROM {src} e
             JOIN _cme_m ma ON ma.account_id = e.account_a WHERE e.account_a <> e.account_b)
         SELECT e.* FROM ea e JOIN _cme_m mb ON mb.account_id = e.account_b AND mb.cluster_id = e.cluster_id)"""
 
@@ -304,7 +290,8 @@ def cluster(con: Any, spill: Spill, params: CoordParams, network: str,
                         "degree": pa.array([deg[i] for i in keep], pa.int64()),
                         "strength": pa.array([float(strength[i]) for i in keep], pa.float64())})
     members, evidence = member_evidence(con, members, spill.source("evidence"), params,
-                                        params.semantics == "echoscope", spill.source("edges"))
+                                        params.semantics == "echoscope", spill.source("edges"),
+                                        spill.source("candidates") if spill.files["candidates"] else None)
     clusters, members = summarise(con, src, evidence, members, params, network, validated is not None)
     return clusters, members, evidence
 
@@ -422,4 +409,4 @@ def _ts(x: float | None) -> Any:
 
 
 __all__ = ["CLUSTER_SCHEMA", "MEMBER_PARTNERS", "MEMBER_SCHEMA", "cluster", "fuse", "keep_candidate_evidence",
-           "member_evidence", "reset_candidate_evidence", "summarise"]
+           "member_evidence", "summarise"]

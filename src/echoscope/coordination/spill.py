@@ -1,15 +1,17 @@
-"""A run's edges and evidence on disk while the run goes on, read back by DuckDB.
+"""A run's edges, evidence and candidate co-actions on disk while the run goes on, read back by DuckDB.
 
 Why: every behaviour's candidate edges (5.5M rows at 10M engagements, ~150 bytes each with their string ids)
 and evidence used to stay in Python as Arrow until the run ended, so they sat beside DuckDB's own memory in
-the run's most memory-hungry steps (the held-out test, the members' evidence): 1 GiB of a 6.5 GiB peak. Now
-each behaviour's tables go to a Parquet file in a scratch directory as soon as it is judged, and the steps
+the run's most memory-hungry steps (the held-out test, the members' evidence): 1 GiB of a 6.5 GiB peak; and
+the co-actions of every candidate edge (11M rows at 10M) were a DuckDB table held through the held-out test.
+Now each behaviour's tables go to a Parquet file in a scratch directory as soon as it is judged, and the steps
 after read them through DuckDB (``read_parquet``): fusion writes the fused network to a file of its own, the
-clusters read the network's edges among the validated accounts, the summaries only the members' rows. The
-whole edges table comes back into Python once, at the end, when the result is written.
+clusters read the network's edges among the validated accounts, the members' evidence and the summaries only
+the members' rows. The whole edges table comes back into Python once, at the end, when the result is written.
 
-Each file keeps its rows in the order they were written (``file_row_number``), so what is read back is what
-was written, in the same order.
+The files are Snappy-compressed (temporary: writing and reading them fast matters more than their size; the
+stored result is written with zstd). Each file keeps its rows in the order they were written
+(``file_row_number``), so what is read back is what was written, in the same order.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import pyarrow.parquet as pq
 
 from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA
 
-#: the schema of each kind of table a run spills
-SCHEMAS: dict[str, pa.Schema] = {"edges": EDGE_SCHEMA, "evidence": EVIDENCE_SCHEMA}
+#: the schema of each kind of table a run spills (``candidates``: the co-actions of every candidate edge,
+#: :func:`.clusters.keep_candidate_evidence`)
+SCHEMAS: dict[str, pa.Schema] = {"edges": EDGE_SCHEMA, "evidence": EVIDENCE_SCHEMA, "candidates": EVIDENCE_SCHEMA}
 
 
 class Spill:
-    """Parquet files of a run's ``edges`` and ``evidence``, in the order added, under ``directory``.
+    """Parquet files of a run's ``edges``, ``evidence`` and ``candidates``, in the order added, under ``directory``.
 
     ``directory`` is created (a fresh temporary directory inside it: two runs never share one) and removed
     by :meth:`close`.
@@ -53,13 +56,13 @@ class Spill:
     def add(self, kind: str, name: str, table: pa.Table) -> None:
         """Write ``table`` (cast to the kind's schema) as the next file of ``kind``, named ``name``."""
         table = table.cast(SCHEMAS[kind])
-        pq.write_table(table, self._next(kind, name), compression="zstd")
+        pq.write_table(table, self._next(kind, name), compression="snappy")
         self.rows[kind] += table.num_rows
 
     def add_sql(self, kind: str, name: str, sql: str) -> None:
         """Write the rows of the DuckDB query ``sql`` (the kind's columns, in order) as the next file."""
         path = self._next(kind, name)
-        self.con.execute(f"COPY ({sql}) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION zstd)")
+        self.con.execute(f"COPY ({sql}) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION snappy)")
         self.rows[kind] += int(self.con.execute(f"SELECT count(*) FROM read_parquet('{_quote(path)}')").fetchone()[0])
 
     def source(self, kind: str, name: str | None = None) -> str:
