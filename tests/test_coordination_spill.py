@@ -106,3 +106,26 @@ def test_a_run_that_fails_leaves_no_scratch(small_study, monkeypatch):
     with pytest.raises(RuntimeError, match="clustering failed"):
         coordinate(small_study, CoordParams(behaviours=("co-retweet", "co-reply")), write=False)
     assert _scratch(small_study) == []
+
+
+def test_scratch_of_a_killed_run_is_removed_by_the_next_and_a_live_one_is_not(tmp_path):
+    import os
+    import subprocess
+
+    from echoscope.coordination.spill import OWNER, _started, sweep_stale
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for name, owner in (("coord-killed", f"{gone.pid} 1"), ("coord-reused-pid", f"{os.getpid()} 0"),
+                        ("coord-live", f"{os.getpid()} {_started(os.getpid())}"), ("coord-starting", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "edges-000.parquet").write_bytes(b"x")
+        if owner is not None:
+            (tmp_path / name / OWNER).write_text(owner)
+    # a pid that no longer runs, or that runs but started at another time (reused), is a killed run
+    assert sorted(sweep_stale(tmp_path)) == ["coord-killed", "coord-reused-pid"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coord-live", "coord-starting"]
+    # a new run's spill sweeps too, and names itself
+    spill = Spill(duckdb.connect(), tmp_path)
+    assert (spill.dir / OWNER).read_text().split()[0] == str(os.getpid())
+    spill.close()

@@ -16,6 +16,7 @@ stored result is written with zstd). Each file keeps its rows in the order they 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,15 +35,19 @@ SCHEMAS: dict[str, pa.Schema] = {"edges": EDGE_SCHEMA, "evidence": EVIDENCE_SCHE
 class Spill:
     """Parquet files of a run's ``edges``, ``evidence`` and ``candidates``, in the order added, under ``directory``.
 
-    ``directory`` is created (a fresh temporary directory inside it: two runs never share one) and removed
-    by :meth:`close`.
+    A fresh temporary directory is made inside ``directory`` (two runs never share one), with a file naming
+    the process that owns it, and removed by :meth:`close`; making one first removes those of killed runs
+    (:func:`sweep_stale`).
     """
 
     def __init__(self, con: Any, directory: str | Path | None = None) -> None:
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
+            sweep_stale(directory)
         self.con = con
-        self.dir = Path(tempfile.mkdtemp(prefix="coord-", dir=directory))
+        self.dir = Path(tempfile.mkdtemp(prefix=PREFIX, dir=directory))
+        # who owns it: a later run removes it if this process is gone without removing it (killed)
+        (self.dir / OWNER).write_text(f"{os.getpid()} {_started(os.getpid())}")
         self.files: dict[str, list[Path]] = {k: [] for k in SCHEMAS}
         self.names: dict[str, list[str]] = {k: [] for k in SCHEMAS}
         self.rows: dict[str, int] = {k: 0 for k in SCHEMAS}
@@ -85,6 +90,44 @@ class Spill:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+#: the scratch directories' name prefix, and the file naming the process that owns one
+PREFIX, OWNER = "coord-", "owner"
+
+
+def _started(pid: int) -> str:
+    """The process's start time (field 22 of /proc/PID/stat; '' where there is no /proc): a pid can be reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(owner: str) -> bool:
+    pid, _, started = owner.partition(" ")
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True  # another user's live process, or an owner file we cannot read: leave it
+    return not started or _started(int(pid)) == started
+
+
+def sweep_stale(directory: str | Path) -> list[str]:
+    """Remove the scratch directories under ``directory`` whose run's process is gone (a killed run); returns
+    their names. A directory whose owner is alive, or that has no owner file yet, is left alone."""
+    removed = []
+    for d in Path(directory).glob(f"{PREFIX}*"):
+        try:
+            owner = (d / OWNER).read_text()
+        except OSError:
+            continue
+        if not _alive(owner):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
@@ -99,4 +142,4 @@ def _duck_type(t: pa.DataType) -> str:
     return "DOUBLE"
 
 
-__all__ = ["SCHEMAS", "Spill"]
+__all__ = ["OWNER", "PREFIX", "SCHEMAS", "Spill", "sweep_stale"]
