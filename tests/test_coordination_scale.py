@@ -144,6 +144,8 @@ def test_out_of_memory_is_a_one_line_error_naming_the_setting(study, cli, monkey
     assert len(lines) == 1, lines
     assert "ran out of memory in the coordination stage" in lines[0]
     assert "ECHOSCOPE_MEMORY_LIMIT" in lines[0] and "--memory-limit" in lines[0]
+    # the limit in force, not the stage's default
+    assert "(memory limit 8MB)" in lines[0] and "default memory limit" not in lines[0]
     assert "Traceback" not in r.output and "internal error" not in r.output
 
 
