@@ -182,13 +182,14 @@ SPARK_STAGES: frozenset[str] = frozenset({"measures", "coordination", "accounts"
 
 
 def memory_hint(stage: str, limit: str | None = None) -> str:
-    """The one-line advice shown when DuckDB runs out of memory in ``stage`` (``limit``: the limit in force).
+    """The one-line advice shown when DuckDB runs out of memory in ``stage`` (``limit``: the limit in force,
+    named as the stage's default when it is that).
 
     It names settings every command reads (``ECHOSCOPE_MEMORY_LIMIT``, ``[engine] memory_limit``), and the
     command-line flag only for the stage whose command has one (:data:`MEMORY_FLAGS`).
     """
-    now = (f"memory limit {limit}" if limit else
-           f"its default memory limit is {STAGE_MEMORY.get(stage, STAGE_MEMORY['query'])}")
+    default = STAGE_MEMORY.get(stage, STAGE_MEMORY["query"])
+    now = f"memory limit {limit}" if limit and limit != default else f"its default memory limit is {default}"
     flag = f" (or {MEMORY_FLAGS[stage]} 8GB)" if stage in MEMORY_FLAGS else ""
     spark = (f", or run on Spark ({ENV['backend']}=spark or backend = \"spark\" under [engine])"
              if stage in SPARK_STAGES else "")

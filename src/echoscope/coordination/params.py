@@ -258,7 +258,10 @@ EVIDENCE_SCHEMA = pa.schema([
 
 @dataclass
 class BehaviourResult:
-    """Edges and evidence of one behaviour, with what the run did to get them."""
+    """Edges and evidence of one behaviour, with what the run did to get them.
+
+    Once a run has written them to its spill files (:mod:`.spill`), ``edges`` holds only the judged edges and
+    ``evidence`` is empty: the rest is read from the files."""
 
     behaviour: str
     edges: pa.Table

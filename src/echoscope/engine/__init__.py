@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError
-from ..settings import STAGE_MEMORY, EngineSettings, configure_duckdb, memory_hint, resolve_settings
+from ..settings import EngineSettings, configure_duckdb, memory_hint, resolve_settings
 from ..store.study import StudyStore
 from .spark import (
     SPARK_ENV,
@@ -110,9 +110,7 @@ class Engine:
         try:
             yield self
         except duckdb.OutOfMemoryException as exc:
-            # the limit in force when a flag, the environment or echoscope.toml set it, else the stage's default
-            limit = self.settings.memory_for(name)
-            hint = memory_hint(name, None if limit == STAGE_MEMORY.get(name, STAGE_MEMORY["query"]) else limit)
+            hint = memory_hint(name, self.settings.memory_for(name))
             raise ConfigError(f"{hint} ({str(exc).splitlines()[0][:160]})") from exc
         finally:
             self._stage = before
