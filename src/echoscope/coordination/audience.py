@@ -56,8 +56,8 @@ def audience_rows(con: Any, behaviour: str, unit: str, window: float | None) -> 
     # each post's number, author and time, once per run (ids.py; api.py drops the table when a run starts)
     post_numbers(con)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_pp_{t} AS
-        SELECT acc, '{behaviour}' AS beh, oid, half, x, post, key, lat, {bk} AS bk FROM (
-            SELECT g.i AS acc, o.oid, (hash(r.post, 7) % 2) AS half, p.x,
+        SELECT acc, oid, half, x, post, key, lat, {bk} AS bk FROM (
+            SELECT g.i AS acc, o.oid, (hash(r.post, 7) % 2)::UTINYINT AS half, p.x,
                    p.pid AS post, substr(r.object_id, length(r.post) + 1) AS key,
                    min(r.ts - epoch_us(p.created_at) / 1e6) AS lat
             FROM (SELECT account_id, object_id, ts, {unit} AS post FROM _ca_raw) r

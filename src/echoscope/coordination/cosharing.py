@@ -88,26 +88,26 @@ def configuration_null(con: Any, params: CoordParams, unit: str = "object_id") -
 def held_out_rows(con: Any, behaviour: str, unit: str = "object_id") -> None:
     """The co-sharing test's inputs to the held-out validation (:mod:`.validation`), per half of the objects.
 
-    ``_cv_cs_<b>(acc, beh, oid, half, df)`` (``acc``: the run's account number, ``_ca_gid``): every object an
+    ``_cv_cs_<b>(acc, oid, half, df)`` (``acc``: the run's account number, ``_ca_gid``): every object an
     account shared that someone else shared too (``oid`` null when the object was pruned before pairing);
-    ``_cv_csd_<b>(acc, beh, half, d)``: each account's distinct objects; ``_cv_csm_<b>(beh, half, m)``: all
+    ``_cv_csd_<b>(acc, half, d)``: each account's distinct objects; ``_cv_csm_<b>(half, m)``: all
     incidences. Under the configuration null an account ``m`` that shared object ``o`` finds a member of group
     ``G`` among its ``df_o - 1`` other sharers with probability about ``min(1, (df_o - 1) D_G / M)`` (``D_G``: the
     other members' objects on that half), whatever the times.
     """
     t = behaviour.replace("-", "_")
     half = _HALF.format(col=unit.replace("object_id", "x.object_id"))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cs_all AS SELECT g.i AS acc, x.object_id, {half} AS half
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cs_all AS SELECT g.i AS acc, x.object_id, ({half})::UTINYINT AS half
         FROM (SELECT DISTINCT account_id, object_id FROM _ca_raw) x JOIN _ca_acc a USING (account_id)
         JOIN _ca_gid g USING (aid)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_cs_{t} AS
-        SELECT x.acc, '{behaviour}' AS beh, o.oid, x.half, d.df FROM _cs_all x
+        SELECT x.acc, o.oid, x.half, d.df FROM _cs_all x
         JOIN (SELECT object_id, count(*) AS df FROM _cs_all GROUP BY 1 HAVING count(*) >= 2) d USING (object_id)
         LEFT JOIN _ca_obj o USING (object_id)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_csd_{t} AS
-        SELECT acc, '{behaviour}' AS beh, half, count(*) AS d FROM _cs_all GROUP BY acc, half""")
+        SELECT acc, half, count(*) AS d FROM _cs_all GROUP BY acc, half""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_csm_{t} AS
-        SELECT '{behaviour}' AS beh, half, count(*) AS m FROM _cs_all GROUP BY half""")
+        SELECT half, count(*) AS m FROM _cs_all GROUP BY half""")
     con.execute("DROP TABLE IF EXISTS _cs_all")
 
 

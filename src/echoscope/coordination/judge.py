@@ -43,7 +43,10 @@ from .stats import benjamini_hochberg, p_threshold, poisson_sf
 HALF_SQL = "(hash({unit}, 7) % 2)"
 
 #: the tables a behaviour leaves for the held-out validation (``<name>_<behaviour>``): within-window pairs, the
-#: timing null's account-object rows, a reference's actions, the author's audience rows, the co-sharing rows
+#: timing null's account-object rows, a reference's actions, the author's audience rows, the co-sharing rows. They
+#: hold integers only (the run's account numbers, the half as UTINYINT) and no behaviour column: the validation
+#: gives each behaviour a small number when it reads them (a behaviour's name on each of 47M within-window pairs
+#: at 10M engagements was most of their memory)
 VALIDATION_INPUTS: tuple[str, ...] = ("_cv_abo", "_cv_ao", "_cv_act", "_cv_pp", "_cv_cs", "_cv_csd", "_cv_csm",
                                       "_cv_h")
 
@@ -61,7 +64,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
     # the validation inputs of this behaviour from an earlier run on this connection must not be read again
     for k in VALIDATION_INPUTS:
         con.execute(f"DROP TABLE IF EXISTS {k}_{behaviour.replace('-', '_')}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ca_half AS SELECT oid, {HALF_SQL.format(unit=unit)} AS half "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ca_half AS SELECT oid, {HALF_SQL.format(unit=unit)}::UTINYINT AS half "
                 "FROM _ca_obj")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_edges AS
         SELECT a, b, count(*) AS n_objects, sum(n) AS n_pairs, sum(i.idf) AS weight_idf, min(gap) AS min_gap,
@@ -150,7 +153,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
         # kept for validate_accounts (validation.py): within-window pairs (and below, per behaviour kind, the
         # account-object rows of its null) with the object's half
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_abo_{t} AS
-            SELECT ga.i AS x, gb.i AS y, '{behaviour}' AS beh, x.oid, hf.half
+            SELECT ga.i AS x, gb.i AS y, x.oid, hf.half
             FROM (SELECT DISTINCT a, b, oid FROM ({pair_sql('_ca_pin', w, timed, False)})) x
             JOIN _ca_gid ga ON ga.aid = x.a JOIN _ca_gid gb ON gb.aid = x.b JOIN _ca_half hf ON hf.oid = x.oid""")
     if who and timed:
@@ -158,7 +161,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
         halves = _halves(con, t)
     if null_stats.get("analytic") and timed and not who:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_ao_{t} AS
-            SELECT g.i AS acc, '{behaviour}' AS beh, x.oid, hf.half, q.q,
+            SELECT g.i AS acc, x.oid, hf.half, q.q,
                    q.n, q.s, nr.k, nr.nb, q.na
             FROM _ca_ao x JOIN _ca_acc a ON a.aid = x.aid JOIN _ca_gid g ON g.aid = x.aid JOIN _ca_q q ON q.oid = x.oid
             JOIN _ca_half hf ON hf.oid = x.oid
@@ -173,7 +176,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
             # held-out test counts co-acting non-group accounts from all of them, pruned accounts included,
             # as the null's slots (every account of the reference) include them
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _cv_act_{t} AS
-                SELECT DISTINCT g.i AS acc, '{behaviour}' AS beh, o.oid, hf.half
+                SELECT DISTINCT g.i AS acc, o.oid, hf.half
                 FROM _ca_raw r JOIN _ca_acc a USING (account_id) JOIN _ca_gid g USING (aid)
                 JOIN _ca_obj o USING (object_id) JOIN _ca_half hf ON hf.oid = o.oid""")
         halves = _halves(con, t)
