@@ -101,10 +101,8 @@ def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
        becomes "significant" on counts in the hundreds. Found campaign accounts have lifts of 1.8 (hard
        setting) to 4+ (default).
     """
-    def exists(name: str) -> bool:
-        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
-
-    tabs = [t for t in (b.replace("-", "_") for b in behaviours) if exists(f"_cv_ao_{t}") or exists(f"_cv_cs_{t}")]
+    tabs = [t for t in (b.replace("-", "_") for b in behaviours)
+            if _exists(con, f"_cv_ao_{t}") or _exists(con, f"_cv_cs_{t}")]
     if not tabs:
         return set(), {"folds": [], "accounts": 0}
     # the per-behaviour inputs carry the run's account and post numbers (ids.py): the unions below, the joins and
@@ -117,7 +115,7 @@ def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
             f"SELECT {cols.format(beh=f'{code[t]}::UTINYINT AS beh')} FROM {name}_{t}" for t in parts)
             if parts else f"SELECT {empty} LIMIT 0"))
 
-    pairs = [t for t in tabs if exists(f"_cv_abo_{t}")]
+    pairs = [t for t in tabs if _exists(con, f"_cv_abo_{t}")]
     # each within-window pair once per direction (the per-behaviour tables hold each pair once): a view, not a
     # copy (at 10M engagements the copy of both directions, 94M rows, took most of the 28 s before the folds
     # and sat in DuckDB's memory beside the per-behaviour tables). No CTE in it: DuckDB materialises a CTE read
@@ -130,10 +128,10 @@ def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
         "SELECT 0::INTEGER AS x, 0::INTEGER AS y, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half "
         "LIMIT 0"))
     union("_cv_ao", "acc, {beh}, oid, half::UTINYINT AS half, q, n, s, k, nb, na",
-          [t for t in tabs if exists(f"_cv_ao_{t}")],
+          [t for t in tabs if _exists(con, f"_cv_ao_{t}")],
           "0::INTEGER AS acc, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half, 0.0 AS q, "
           "0::BIGINT AS n, 0.0 AS s, 0::BIGINT AS k, 0.0 AS nb, 0::BIGINT AS na")
-    shares = [t for t in tabs if exists(f"_cv_cs_{t}")]
+    shares = [t for t in tabs if _exists(con, f"_cv_cs_{t}")]
     if shares:
         union("_cv_cs", "acc, {beh}, oid, half::UTINYINT AS half, df", shares, "")
         union("_cv_csd", "acc, {beh}, half::UTINYINT AS half, d", shares, "")
@@ -141,13 +139,14 @@ def validate_accounts(con: Any, halves: list[str], behaviours: list[str],
     else:
         for name in ("_cv_cs", "_cv_csd", "_cv_csm"):
             _drop(con, name)
-    pps = [t for t in tabs if exists(f"_cv_pp_{t}")]
+    pps = [t for t in tabs if _exists(con, f"_cv_pp_{t}")]
     if pps and params.group_null in ("author", "audience"):
         union("_cv_pp", "acc, {beh}, oid, half::UTINYINT AS half, x, post, key, lat, bk", pps, "")
         author_posts(con)
     else:
         _drop(con, "_cv_pp")
-    union("_cv_act", "acc, {beh}, oid, half::UTINYINT AS half", [t for t in tabs if exists(f"_cv_act_{t}")],
+    union("_cv_act", "acc, {beh}, oid, half::UTINYINT AS half",
+          [t for t in tabs if _exists(con, f"_cv_act_{t}")],
           "0::INTEGER AS acc, 0::UTINYINT AS beh, 0::INTEGER AS oid, 0::UTINYINT AS half")
     # the per-behaviour inputs copied above are read: they need not stay in memory for the clusters
     for t in tabs:
@@ -401,7 +400,7 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
     grouped = np.zeros(n, dtype=bool)
     w_sum, lam_sum = np.zeros(n), np.zeros(n)
     best_p = np.ones(n)
-    fold_groups, fold_best = [], []
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per fold: group, best group, has a best row
     for t in tests:
         gid = np.full(n, -1, dtype=np.int64)
         pos, ok = where(list(t.group))
@@ -417,13 +416,14 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
         np.add.at(lam_sum, pos[in_group], own[in_group, 1])
         bg = np.full(n, -1, dtype=np.int64)
         bp = np.ones(n)
+        has_best = np.zeros(n, dtype=bool)
         pos, ok = where(list(t.best))
         vals = list(t.best.values())
         bp[pos[ok]] = np.asarray([v[0] for v in vals], dtype=float)[ok]
         bg[pos[ok]] = np.asarray([v[1] for v in vals], dtype=np.int64)[ok]
+        has_best[pos[ok]] = True
         best_p = np.minimum(best_p, bp)
-        fold_groups.append(gid)
-        fold_best.append(bg)
+        folds.append((gid, bg, has_best))
     pv = np.ones(n)
     lam = np.maximum(lam_sum, 1e-9)
     test = grouped & (w_sum > 0) & (w_sum >= min_lift * lam)
@@ -433,25 +433,15 @@ def _combine_folds(tests: list[_FoldTest], alpha: float, min_lift: float = 1.0) 
     # a kept account must share a group with another kept account: its own group in some fold, or (in no
     # group there) the group it was tested against, which then needs one kept member besides it
     keep = np.zeros(n, dtype=bool)
-    for t, gid, bg in zip(tests, fold_groups, fold_best):
+    for t, (gid, bg, _) in zip(tests, folds):
         mine = ok & (gid >= 0)
-        groups, counts = np.unique(gid[mine], return_counts=True)
-
-        def kept_in(g: np.ndarray, groups: np.ndarray = groups, counts: np.ndarray = counts) -> np.ndarray:
-            """Kept grouped accounts of this fold in each group ``g`` (0 for -1 or a group with none)."""
-            if not len(groups):
-                return np.zeros(len(g), dtype=np.int64)
-            i = np.minimum(np.searchsorted(groups, g), len(groups) - 1)
-            return np.where(groups[i] == g, counts[i], 0)
-
-        keep |= mine & (kept_in(gid) >= 2)
-        other = ok & (gid < 0) & (bg >= 0)
-        keep |= other & (kept_in(bg) >= 1)
+        # kept grouped accounts of this fold per group id (groups are numbered from 0; the last slot, read for
+        # -1, stays 0)
+        counts = np.bincount(gid[mine], minlength=int(max(gid.max(), bg.max())) + 2)
+        keep |= mine & (counts[gid] >= 2)
+        keep |= ok & (gid < 0) & (bg >= 0) & (counts[bg] >= 1)
         t.fold["coordinated_groups"] = int((counts >= 2).sum())
-    for t, gid in zip(tests, fold_groups):
-        has_best = np.zeros(n, dtype=bool)
-        pos, okb = where(list(t.best))
-        has_best[pos[okb]] = True
+    for t, (gid, _, has_best) in zip(tests, folds):
         t.fold["accounts_kept"] = int((keep & ((gid >= 0) | has_best)).sum())
     return set(names[keep].tolist())
 
