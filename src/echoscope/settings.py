@@ -25,6 +25,9 @@ from typing import Any
 
 from .errors import ConfigError
 
+#: the local explorer's port (``echoscope serve``'s default); the report links to the explorer's pages there
+EXPLORER_PORT = 8765
+
 #: analysis backends; DuckDB is embedded, Spark needs the ``spark`` extra
 BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report.fmt import show
+from ..settings import EXPLORER_PORT
 from .util import emit_json, err, handle_errors, out
 
 StudyArg = Annotated[Path, typer.Argument(help="study directory (made by 'echoscope init')")]
@@ -201,7 +202,7 @@ def account(
 
 def serve(
     study: StudyArg,
-    port: Annotated[int, typer.Option("--port", help="port to listen on (0: any free port)")] = 8765,
+    port: Annotated[int, typer.Option("--port", help="port to listen on (0: any free port)")] = EXPLORER_PORT,
     host: Annotated[str, typer.Option(
         "--host", help="loopback address to listen on (127.0.0.1 or ::1); other addresses are refused: the "
         "explorer has no login")] = "127.0.0.1",

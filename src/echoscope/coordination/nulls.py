@@ -12,12 +12,15 @@ and the account timeline (:func:`_sampled_null`, means estimated from shuffles).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from ..settings import parse_size
 from .params import CoordParams, ProgressFn
 from .stages import pair_sql
 from .stats import poisson_sf
@@ -45,16 +48,20 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
     object's actions within the window) / (n_o (n_o - 1)): close to 1 on a viral post everyone shared in the
     same minute (co-acting there is no evidence; this is the down-weighting of popular objects), small on a
     post shared over days. A pair's null weight is a sum of such Bernoullis over the objects both acted on,
-    so ``lambda = sum q_o`` and ``p = P(Poisson(lambda) >= weight)``. ``q_o`` is computed on all actions
-    (before pruning) with one window count; lambda needs a join of each candidate edge with its shared
-    objects. For behaviours without a time window (shared-ip) every shared object counts, so the null is the
+    so ``lambda = sum q_o`` and ``p = P(Poisson(lambda) >= weight)``; an account with ``k`` actions on ``o``
+    holds ``k`` of its slots, and the term is then ``min(1, k_a k_b q_o)``
+    (tests/test_coordination_hyperactive.py). ``q_o`` is computed on all actions (before pruning) with one
+    window count; lambda needs a join of each candidate edge with its shared objects. For behaviours without a
+    time window (shared-ip) every shared object counts, so the null is the
     bipartite configuration model: ``lambda = deg_a deg_b sum_o df_o (df_o - 1) / (sum_o df_o)^2``.
 
     The shuffles (:func:`object_shuffles`, one at a time in numpy) apply the same test to every pair that
     co-acts by chance, which gives the empirical false-discovery cut-off and the expected number of false edges.
     """
     w = float(params.window)
-    con.execute("CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT DISTINCT aid, oid FROM _ca_act")
+    # an account's slots on each object (k): a reply-guy answering one post thirty times, or an account that
+    # mentions one handle all day, holds many of the object's slots
+    con.execute("CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT aid, oid, count(*) AS k FROM _ca_act GROUP BY aid, oid")
     if timed:
         # nb = other actions on the same object within +/- window, per action (kept per account for
         # validate_accounts, which re-estimates q_o without a group's own actions)
@@ -75,9 +82,10 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
             # accounts' slots on an object they both acted on are among the behaviour's, and summing q_o over
             # the objects where they both already did would leave out the objects where they did not
             # (lambda far too small: every active account "significant")
-            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT aid, oid FROM _ca_ao UNION
-                SELECT a.aid, r.oid FROM _ca_refr r JOIN _ca_acc a USING (account_id)
-                SEMI JOIN (SELECT DISTINCT aid FROM _ca_act) k ON k.aid = a.aid""")
+            con.execute("""CREATE OR REPLACE TEMP TABLE _ca_ao AS SELECT aid, oid, max(k) AS k FROM (
+                SELECT aid, oid, k FROM _ca_ao UNION ALL
+                SELECT a.aid, r.oid, 1 AS k FROM _ca_refr r JOIN _ca_acc a USING (account_id)
+                SEMI JOIN (SELECT DISTINCT aid FROM _ca_act) k ON k.aid = a.aid) GROUP BY aid, oid""")
             con.execute("DROP TABLE IF EXISTS _ca_refr")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE _ca_ref (oid INTEGER, n_ref BIGINT, a_ref BIGINT)")
@@ -90,9 +98,13 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # (t): on power-law data a busy account has edges to thousands of others, and expanding every edge
         # by the first account's objects filled the disk at 10M engagements
         con.execute("CREATE OR REPLACE TEMP TABLE _ca_aod AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
-        lam_sql = """SELECT e.a, e.b, sum(q.q) AS lam, count(*) AS n_shared,
-                   coalesce(sum(q.q) FILTER (WHERE hf.half = 0), 0.0) AS l0,
-                   coalesce(sum(q.q) FILTER (WHERE hf.half = 1), 0.0) AS l1 FROM
+        # an object's term is P(some slot of a's within the window of some slot of b's): q_o for one slot each;
+        # with k_a and k_b slots the expected number of such slot pairs is k_a k_b q_o, which bounds it (the
+        # weight counts objects, not slot pairs; min(1, k_a k_b q_o) is exact when k_a = k_b = 1, conservative
+        # otherwise)
+        lam_sql = """SELECT e.a, e.b, sum(least(1.0, x.k * y.k * q.q)) AS lam, count(*) AS n_shared,
+                   coalesce(sum(least(1.0, x.k * y.k * q.q)) FILTER (WHERE hf.half = 0), 0.0) AS l0,
+                   coalesce(sum(least(1.0, x.k * y.k * q.q)) FILTER (WHERE hf.half = 1), 0.0) AS l1 FROM
               (SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
                       CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.b ELSE e.a END AS t
                FROM {src} e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b) e
@@ -170,10 +182,11 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
     actions, then two joins of every slot pair with it and a three-column aggregate over ``reps`` times the
     slot pairs: 20 x 8.6M rows on the power-law bursts of benchmarks/bench_coordination.py) was most of the
     null's time (48 of 69 s for co-retweet at 1M simulated engagements; benchmarks/results/coordination_speed.md).
-    Memory: ~40 bytes per action, 8 per slot pair (positions as int32) and ~16 per slot pair for each shuffle
-    in flight (its pair keys and their sort; as many shuffles at once as DuckDB has threads), the other
-    temporaries in chunks of :data:`SHUFFLE_CHUNK` slot pairs; the dense-window guard bounds the slot pairs at
-    ``max_window_actions / 2`` per action.
+    Memory: ~40 bytes per action, 8 per slot pair (positions as int32) and ~11-18 per slot pair for each
+    shuffle in flight (its pair keys, sorted in place, and flags; as many shuffles at once as DuckDB has threads
+    and :data:`SHUFFLE_MEMORY` holds), the other temporaries in chunks of :data:`SHUFFLE_CHUNK` slot pairs or
+    the size of the kept pairs; the dense-window guard bounds the slot pairs at ``max_window_actions / 2`` per
+    action.
     """
     sp = _slot_pairs(con, w)
     if sp is None:
@@ -183,69 +196,100 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
     if len(ea) * reps > budget:
         reps = min(reps, max(MIN_SHUFFLES, budget // max(len(ea), 1)))
     n_acc = int(aid_by_eid.max()) + 1 if len(aid_by_eid) else 1
+    n_obj = int(oid.max()) + 1 if len(oid) else 1
     multi = _scalar(con, "SELECT count(*) FROM (SELECT aid, oid FROM _ca_act GROUP BY aid, oid HAVING count(*) > 1)")
+    # an account holding two slots of one object: the weight counts distinct objects, so each slot pair's key
+    # carries its object too (pair * n_obj + oid, one 64-bit sort) when that fits in 63 bits, else a second sort
+    # key (np.lexsort, three more arrays the size of the slot pairs)
+    packed = bool(multi) and n_acc * n_acc * n_obj < PACK_LIMIT
     threads = max(1, int(_scalar(con, "SELECT current_setting('threads')") or 1))
+    # shuffles in flight: DuckDB's threads, as many as SHUFFLE_MEMORY holds (each holds its keys and a few
+    # arrays of flags the size of the slot pairs; on 10M power-law retweets with bursts, 55M slot pairs, two at
+    # once with the older temporaries took the process from 3.3 to 9.1 GiB)
+    per_shuffle = len(ea) * (18 if multi else 11) + len(aid_by_eid) * 16
+    threads = max(1, min(threads, SHUFFLE_MEMORY // max(per_shuffle, 1)))
     okey = oid.astype(np.uint64) << np.uint64(32)
+    diag = n_acc + 1  # min(a, b) * n_acc + max(a, b) of a slot pair whose two slots went to one account
 
     def shuffle(r: int, h: np.ndarray) -> tuple[pa.Table, int]:
         # per object, its actions by hash: the k-th of them gets the k-th account. One sort of the object number
         # and the hash's top 32 bits in one key (two keys in np.lexsort took 5 of the null's 7 s at 1M)
         order = np.argsort(okey | (h >> np.uint64(32)))
+        del h
         perm = np.empty(len(order), dtype=np.int64)
         perm[order] = aid_by_eid
+        del order
         # one key per slot pair, min(a, b) * n_acc + max(a, b) = min(a * n_acc + b, b * n_acc + a), built in
         # place chunk by chunk; a slot pair whose two slots went to one account gets the key a * (n_acc + 1)
         # and is dropped after the sort (cheaper than a filter over every slot pair)
         key = np.empty(len(ea), dtype=np.int64)
-        objs: list[np.ndarray] = []
+        objs = np.empty(len(ea), dtype=np.int32) if multi and not packed else None
         selfs = 0
         for i in range(0, len(ea), SHUFFLE_CHUNK):  # the temporaries of a chunk of slot pairs at a time
             xa, xb = ea[i:i + SHUFFLE_CHUNK], eb[i:i + SHUFFLE_CHUNK]
             x, y = perm[xa], perm[xb]
-            same = x == y
-            selfs += int(np.count_nonzero(same))
-            if multi:
-                objs.append(oid[xa])
+            if not multi:
+                selfs += int(np.count_nonzero(x == y))
             k = x * n_acc
             k += y
             y *= n_acc
             y += x
-            np.minimum(k, y, out=key[i:i + len(xa)])
-        if multi:  # an account holding two slots of one object: count distinct objects per pair
-            key, _ = _unique_rows(key, np.concatenate(objs) if objs else np.empty(0, dtype=np.int32))
+            out = key[i:i + len(xa)]
+            np.minimum(k, y, out=out)
+            if packed:
+                out *= n_obj
+                out += oid[xa]
+            elif objs is not None:
+                objs[i:i + len(xa)] = oid[xa]
+        del perm
+        if packed:  # distinct (pair, object), then the pair alone
+            key.sort()
+            key = _distinct_sorted(key)
+            key //= n_obj
+        elif objs is not None:
+            key, _ = _unique_rows(key, objs)
             del objs
         else:
             key.sort()
-        # runs of equal keys (the slot pairs of one account pair) in the sorted keys
-        first = np.empty(len(key), dtype=bool)
-        if len(key):
-            first[0] = True
-            np.not_equal(key[1:], key[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        del first
-        c = np.diff(np.append(starts, len(key)))
-        k = key[starts]
-        self_pair = (k // n_acc) == (k % n_acc)
         if multi:
-            selfs = int(c[self_pair].sum())
-        ok = (c >= min_weight) & ~self_pair
-        k, c = k[ok], c[ok]
+            selfs = _count_multiples(key, diag)
+        # account pairs with min_weight or more slot pairs (distinct objects): the starts of runs of equal keys
+        # whose (min_weight - 1)-th successor is the same key, the run's end found by binary search; self pairs
+        # (multiples of n_acc + 1) left out
+        m = max(int(min_weight), 1)
+        if len(key) >= m:
+            same = key[m - 1:] == key[:len(key) - m + 1]
+            if len(same) > 1:
+                same[1:] &= key[1:len(key) - m + 1] != key[:len(key) - m]
+            starts = np.flatnonzero(same)
+            del same
+        else:
+            starts = np.empty(0, dtype=np.int64)
+        k = key[starts]
+        keep = (k % diag) != 0
+        k, starts = k[keep], starts[keep]
+        c = np.searchsorted(key, k, side="right") - starts
+        n_pairs = len(key) - selfs
+        del key
         return pa.table({"rep": pa.array(np.full(len(k), r, dtype=np.int64)),
                          "a": pa.array((k // n_acc).astype(np.int32)), "b": pa.array((k % n_acc).astype(np.int32)),
-                         "w": pa.array(c.astype(np.int64))}, schema=_NWE), len(key) - selfs
+                         "w": pa.array(c.astype(np.int64))}, schema=_NWE), n_pairs
 
-    # numpy's sorts release the GIL: up to `threads` shuffles at once (DuckDB's thread setting), each holding
-    # its own temporaries; the hashes come from the connection one shuffle at a time
+    # numpy's sorts release the GIL: up to `threads` shuffles at once (see above), each holding its own
+    # temporaries; the hashes come from the connection one shuffle at a time. While numpy holds the slot pairs
+    # and the shuffles, DuckDB gives up as much of its memory limit (its tables spill to disk)
     done: list[tuple[pa.Table, int]] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    held = (ea.nbytes + eb.nbytes + len(aid_by_eid) * 40 + threads * per_shuffle)
+    with _duckdb_yields(con, held), ThreadPoolExecutor(max_workers=threads) as pool:
         running: list[Future[tuple[pa.Table, int]]] = []
         for r in range(reps):
+            if len(running) >= threads:
+                done.append(running.pop(0).result())
             # the hash of (eid, rep, seed) exactly as SQL gives it, for the actions in (oid, eid) order
             h = con.execute(f"SELECT hash(eid, CAST({r} AS BIGINT), {seed}) AS h FROM _ca_spa ORDER BY i"
                             ).fetch_arrow_table()["h"].to_numpy()
-            if len(running) >= threads:
-                done.append(running.pop(0).result())
             running.append(pool.submit(shuffle, r, h))
+            del h
         done.extend(f.result() for f in running)
     con.execute("DROP TABLE IF EXISTS _ca_spa")
     outs = [t for t, _ in done]
@@ -267,7 +311,64 @@ MIN_SHUFFLES = 5
 #: slot pairs whose shuffled accounts :func:`object_shuffles` looks up at once (bounds its temporaries)
 SHUFFLE_CHUNK = 2_000_000
 
+#: bytes numpy must hold for the shuffles before DuckDB gives up that much of its memory limit meanwhile
+#: (:func:`_duckdb_yields`); the simulator's 1M engagements and the power-law bursts at 1M stay below it
+YIELD_AT = 512 << 20
+
+#: the lowest memory limit DuckDB is given while numpy holds the shuffles
+DUCKDB_FLOOR = 512 << 20
+
+#: the largest (account pairs x objects) whose keys :func:`object_shuffles` packs into one int64 (a test lowers it
+#: to check the two-key sort it falls back to)
+PACK_LIMIT = 2**63
+
+#: bytes the shuffles in flight may hold together (their keys and flags, ~11 bytes per slot pair, ~18 when an
+#: account holds two slots of one object): fewer shuffles run at once above it, never fewer than one
+SHUFFLE_MEMORY = 1 << 30
+
 _NWE = pa.schema([("rep", pa.int64()), ("a", pa.int32()), ("b", pa.int32()), ("w", pa.int64())])
+
+
+@contextmanager
+def _duckdb_yields(con: Any, need: int) -> Iterator[None]:
+    """DuckDB's memory limit lowered by ``need`` bytes (never below :data:`DUCKDB_FLOOR`) for the block, then
+    set back: DuckDB writes its tables out to its spill directory to meet the lower limit and reads them back
+    when a query needs them. Only when ``need`` is at least :data:`YIELD_AT` (a few seconds of writing at 10M
+    engagements; nothing to gain on small data); a limit DuckDB refuses is left as it was.
+
+    Why: the shuffles hold ~1.5 GB in numpy on 10M power-law retweets with bursts while DuckDB keeps the run's
+    tables in its 3 GiB, and the process peaked at 5.1 GiB; the stage's limit is meant for the whole process.
+    """
+    if need < YIELD_AT:
+        yield
+        return
+    before = str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    try:
+        low = max(DUCKDB_FLOOR, parse_size(before) - int(need))
+        con.execute(f"SET memory_limit='{low}B'")
+        lowered = True
+    except Exception:  # an unparsable limit, or DuckDB could not free enough: carry on as before
+        lowered = False
+    try:
+        yield
+    finally:
+        if lowered:
+            con.execute(f"SET memory_limit='{before}'")
+
+
+def _distinct_sorted(key: np.ndarray) -> np.ndarray:
+    """The distinct values of the sorted ``key`` (one array of flags and the kept values)."""
+    if len(key) < 2:
+        return key
+    first = np.empty(len(key), dtype=bool)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    return key[first]
+
+
+def _count_multiples(key: np.ndarray, d: int) -> int:
+    """How many values of ``key`` are multiples of ``d``, counted a chunk at a time."""
+    return sum(int(np.count_nonzero(key[i:i + SHUFFLE_CHUNK] % d == 0)) for i in range(0, len(key), SHUFFLE_CHUNK))
 
 
 def _unique_rows(key: np.ndarray, obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -301,9 +402,17 @@ def _slot_pairs(con: Any, w: float) -> tuple[np.ndarray, ...] | None:
              con.execute(f"""SELECT CAST(a.i AS INTEGER) AS ea, CAST(b.i AS INTEGER) AS eb
             FROM _ca_spa a JOIN _ca_spa b ON a.oid = b.oid AND b.bk = a.bk + 1
             WHERE b.ts - a.ts <= {w!r}""").fetch_arrow_table()]
-    ea = np.concatenate([t["ea"].to_numpy() for t in parts])
-    eb = np.concatenate([t["eb"].to_numpy() for t in parts])
-    del parts
+    # copied into arrays of the final size part by part, each part let go once copied (a concatenate held both
+    # parts and both results: 16 bytes per slot pair, 0.9 GB at 55M)
+    n = sum(t.num_rows for t in parts)
+    ea, eb = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+    i = 0
+    while parts:
+        t = parts.pop(0)
+        ea[i:i + t.num_rows] = t["ea"].to_numpy()
+        eb[i:i + t.num_rows] = t["eb"].to_numpy()
+        i += t.num_rows
+        del t
     return (act["oid"].to_numpy(), act["eid"].to_numpy(), act["aid"].to_numpy().astype(np.int64), ea, eb)
 
 

@@ -287,8 +287,9 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
                  -- the group's times are fixed and m takes a random slot among the object's non-group accounts:
                  -- P(m co-acts with the group) = (non-group accounts with a group member within the window) /
                  -- (non-group accounts); for a member, the group without m (m's own slot counted as a hit when it
-                 -- is one, and non-members whose only neighbour is m kept: both conservative)
-                 l AS (SELECT ao.acc, c.g, mo.acc IS NOT NULL AS hit,
+                 -- is one, and non-members whose only neighbour is m kept: both conservative). An account
+                 -- with k actions on the object holds k slots: k times the chance, at most 1 (k = 1: unchanged)
+                 l AS (SELECT ao.acc, c.g, mo.acc IS NOT NULL AS hit, greatest(1, coalesce(ao.k, 1)) *
                               CASE WHEN gm.g = c.g
                                    THEN (coalesce(nz.h, 0) + (mo.acc IS NOT NULL)::INT) / greatest(1, no.n - c.c + 1)
                                    ELSE coalesce(nz.h, 0) / greatest(1, no.n - c.c) END AS e

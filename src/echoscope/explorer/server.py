@@ -14,11 +14,12 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import ConfigError
+from ..settings import EXPLORER_PORT
 from ..store.study import StudyStore
 from .app import build_app
 from .privacy import ReversiblePseudonymiser, prime
 
-DEFAULT_PORT = 8765
+DEFAULT_PORT = EXPLORER_PORT
 
 
 def check_host(host: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..settings import EXPLORER_PORT
 from .base import STATUS_SQL, Ctx, iso, lit, meta_find, num, q
 
 #: columns of ``coord_clusters`` shown in the cluster table
@@ -25,7 +26,7 @@ CLUSTER_COLUMNS: tuple[str, ...] = ("size", "coordinated", "p_value", "z", "beha
 KIND_COLUMNS: tuple[str, ...] = ("amplifies_targets", "target_share", "kind", "label")
 
 #: the local explorer's address (``echoscope serve STUDY``, default port) and its cluster page
-EXPLORER_URL = "http://127.0.0.1:8765"
+EXPLORER_URL = f"http://127.0.0.1:{EXPLORER_PORT}"
 EXPLORER_CLUSTER = EXPLORER_URL + "/clusters/{cluster_id}"
 
 #: keys of the coordination summary (the result tables' meta) shown in the report
