@@ -12,15 +12,12 @@ and the account timeline (:func:`_sampled_null`, means estimated from shuffles).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from ..settings import parse_size
 from .params import CoordParams, ProgressFn
 from .stages import pair_sql
 from .stats import poisson_sf
@@ -145,18 +142,24 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # here and handed over as a table: written as SELECT DISTINCT over the shuffled edges inside the query,
         # DuckDB planned the joins on a wrong estimate of their number and took 65 s instead of 5 s for the
         # 2.7M pairs of power-law retweets with viral bursts (benchmarks/results/coordination_speed.md)
+        # Only each shuffled edge's weight and its pair's number are kept while DuckDB works (the shuffled
+        # edges were 15M rows on 10M power-law retweets with bursts)
         key = nwe["a"].to_numpy().astype(np.int64) << 32 | nwe["b"].to_numpy().astype(np.int64)
+        nw = np.asarray(nwe["w"].to_numpy(), dtype=float)
+        del nwe
         uk, inv = np.unique(key, return_inverse=True)
-        con.register("_ca_nwp", pa.table({"a": pa.array((uk >> 32).astype(np.int32)),
-                                          "b": pa.array((uk & 0xFFFFFFFF).astype(np.int32)),
-                                          "i": pa.array(np.arange(len(uk), dtype=np.int64))}))
+        del key
+        nwp = pa.table({"a": pa.array((uk >> 32).astype(np.int32)), "b": pa.array((uk & 0xFFFFFFFF).astype(np.int32)),
+                        "i": pa.array(np.arange(len(uk), dtype=np.int64))})
+        del uk
+        con.register("_ca_nwp", nwp)
         try:
             lam_u = con.execute("SELECT p.i, coalesce(l.lam, 0.0) AS lam FROM _ca_nwp p LEFT JOIN ("
                                 + lam_sql.format(src="_ca_nwp") + ") l ON l.a = p.a AND l.b = p.b ORDER BY p.i"
                                 ).fetch_arrow_table()["lam"].to_numpy()
         finally:
             con.unregister("_ca_nwp")
-        nw = np.asarray(nwe["w"].to_numpy(), dtype=float)
+        del nwp
         out["_null_p"] = poisson_sf(nw, np.maximum(np.asarray(lam_u, dtype=float)[inv], 1e-9))
         out["null_edges_at_min_weight"] = float(len(nw)) / max(reps, 1)
         out["null_pairs_per_rep"] = float(total) / max(reps, 1)
@@ -276,11 +279,9 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
                          "w": pa.array(c.astype(np.int64))}, schema=_NWE), n_pairs
 
     # numpy's sorts release the GIL: up to `threads` shuffles at once (see above), each holding its own
-    # temporaries; the hashes come from the connection one shuffle at a time. While numpy holds the slot pairs
-    # and the shuffles, DuckDB gives up as much of its memory limit (its tables spill to disk)
+    # temporaries; the hashes come from the connection one shuffle at a time
     done: list[tuple[pa.Table, int]] = []
-    held = (ea.nbytes + eb.nbytes + len(aid_by_eid) * 40 + threads * per_shuffle)
-    with _duckdb_yields(con, held), ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         running: list[Future[tuple[pa.Table, int]]] = []
         for r in range(reps):
             if len(running) >= threads:
@@ -311,13 +312,6 @@ MIN_SHUFFLES = 5
 #: slot pairs whose shuffled accounts :func:`object_shuffles` looks up at once (bounds its temporaries)
 SHUFFLE_CHUNK = 2_000_000
 
-#: bytes numpy must hold for the shuffles before DuckDB gives up that much of its memory limit meanwhile
-#: (:func:`_duckdb_yields`); the simulator's 1M engagements and the power-law bursts at 1M stay below it
-YIELD_AT = 512 << 20
-
-#: the lowest memory limit DuckDB is given while numpy holds the shuffles
-DUCKDB_FLOOR = 512 << 20
-
 #: the largest (account pairs x objects) whose keys :func:`object_shuffles` packs into one int64 (a test lowers it
 #: to check the two-key sort it falls back to)
 PACK_LIMIT = 2**63
@@ -327,33 +321,6 @@ PACK_LIMIT = 2**63
 SHUFFLE_MEMORY = 1 << 30
 
 _NWE = pa.schema([("rep", pa.int64()), ("a", pa.int32()), ("b", pa.int32()), ("w", pa.int64())])
-
-
-@contextmanager
-def _duckdb_yields(con: Any, need: int) -> Iterator[None]:
-    """DuckDB's memory limit lowered by ``need`` bytes (never below :data:`DUCKDB_FLOOR`) for the block, then
-    set back: DuckDB writes its tables out to its spill directory to meet the lower limit and reads them back
-    when a query needs them. Only when ``need`` is at least :data:`YIELD_AT` (a few seconds of writing at 10M
-    engagements; nothing to gain on small data); a limit DuckDB refuses is left as it was.
-
-    Why: the shuffles hold ~1.5 GB in numpy on 10M power-law retweets with bursts while DuckDB keeps the run's
-    tables in its 3 GiB, and the process peaked at 5.1 GiB; the stage's limit is meant for the whole process.
-    """
-    if need < YIELD_AT:
-        yield
-        return
-    before = str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-    try:
-        low = max(DUCKDB_FLOOR, parse_size(before) - int(need))
-        con.execute(f"SET memory_limit='{low}B'")
-        lowered = True
-    except Exception:  # an unparsable limit, or DuckDB could not free enough: carry on as before
-        lowered = False
-    try:
-        yield
-    finally:
-        if lowered:
-            con.execute(f"SET memory_limit='{before}'")
 
 
 def _distinct_sorted(key: np.ndarray) -> np.ndarray:
