@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from echoscope.coordination.ids import account_ids, behaviour_numbers, post_numbers
 
@@ -75,3 +76,27 @@ def test_the_group_weights_have_rows_only_for_groups_an_ungrouped_account_co_act
     got = {(r["acc"], r["g"]): r["w"] for r in rows}
     assert got == {(0, 1): 1.0, (1, 1): 1.0, (2, 2): 1.0, (3, 2): 1.0, (4, 1): 1.0}
     assert all(r["lam"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("actors", [["a1"], ["a2", "a3", "a6"], ["a4", "nobody"], []])
+def test_engagements_by_is_the_view_for_those_actors(tmp_path, actors):
+    """engine.engagements_by (the members' engagements in kinds.py and the cluster summaries) gives exactly the
+    engagements view's rows of the actors named -- reposts, replies, quotes and likes, multiplicities included
+    -- without joining every post with its subject first."""
+    from echoscope.engine import engagements_by
+    from tests.measures_fixture import make_study
+
+    study = make_study(tmp_path / "s")
+    con = study.engine.raw
+    con.execute("CREATE OR REPLACE TEMP TABLE _eb_a (account_id VARCHAR)")
+    for a in actors:
+        con.execute("INSERT INTO _eb_a VALUES (?)", [a])
+    cols = "platform, engagement_id, actor_id, kind, subject_post_id, subject_account_id, created_at, latency_s"
+    order = "ORDER BY ALL"
+    got = con.execute(f"SELECT {cols} FROM ({engagements_by('_eb_a')}) {order}").fetchall()
+    want = con.execute(f"SELECT {cols} FROM engagements WHERE CAST(actor_id AS VARCHAR) IN "
+                       f"(SELECT account_id FROM _eb_a) {order}").fetchall()
+    assert got == want
+    assert bool(got) == bool(set(actors) - {"nobody"})
+    if "a6" in actors:
+        assert any(r[3] == "like" for r in got)

@@ -165,6 +165,18 @@ def test_memory_hint_names_settings_that_exist(cli):
         assert option in cli(command, "--help").output, (stage, flag)
 
 
+def test_every_connection_hands_freed_memory_back_sooner():
+    """configure_duckdb sets the allocator's purging (settings.ALLOCATOR_SETTINGS) on every connection it makes:
+    the memory limit does not count what DuckDB's allocator keeps of freed memory."""
+    from echoscope.settings import ALLOCATOR_SETTINGS, duckdb_connection
+
+    con = duckdb_connection()
+    got = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name LIKE 'allocator%'").fetchall())
+    assert got["allocator_background_threads"] == "true"
+    assert got["allocator_flush_threshold"] == got["allocator_bulk_deallocation_flush_threshold"] == "32.0 MiB"
+    assert set(ALLOCATOR_SETTINGS) <= set(got)
+
+
 def test_no_pair_of_a_range_is_lost_at_the_range_edges():
     """Two accounts in different ranges still pair (the lower one's range finds it), in and across buckets."""
     import duckdb

@@ -87,3 +87,15 @@ def test_ci_requires_the_real_data_and_runs_the_readme_test_command():
     commands = [x.strip() for x in ci.splitlines() if x.strip() and not x.strip().startswith("#")]
     assert commands[-1] == "make test"  # the README's test command, exactly
     assert "export ECHOSCOPE_REQUIRE_DATA=1" in commands[:-1]
+
+
+def test_docgen_check_flag_compares_without_writing(tmp_path, capsys):
+    # --check is a flag, not a directory: it writes nothing and exits 1 naming what is stale
+    assert docgen.main(["--check", str(tmp_path)]) == 1
+    assert "stale:" in capsys.readouterr().err and not any(tmp_path.iterdir())
+    assert docgen.main([str(tmp_path)]) == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["cli.md",
+                                                                                               "data-model.md"]
+    assert docgen.main(["--check", str(tmp_path)]) == 0
+    (tmp_path / "cli.md").write_text("old\n", encoding="utf-8")
+    assert docgen.main(["--check", str(tmp_path)]) == 1
+    assert docgen.main(["--bogus"]) == 2 and not (tmp_path.parent / "--bogus").exists()

@@ -1,7 +1,7 @@
 """Generate reference docs from the code: the data model from schema.py, the CLI reference from the Typer app.
 
-``python -m echoscope.docgen`` rewrites docs/data-model.md and docs/cli.md; a test fails when either is stale,
-so the docs can never drift from the code.
+``python -m echoscope.docgen`` rewrites docs/data-model.md and docs/cli.md; ``--check`` only compares them and
+exits 1 naming the stale ones; a test fails when either is stale, so the docs can never drift from the code.
 """
 
 from __future__ import annotations
@@ -67,17 +67,46 @@ def cli_markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def generated() -> dict[str, str]:
+    """The generated documents: file name -> text."""
+    return {"data-model.md": schema.markdown() + "\n", "cli.md": cli_markdown()}
+
+
 def write(docs: Path) -> list[Path]:
     docs.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, text in (("data-model.md", schema.markdown() + "\n"), ("cli.md", cli_markdown())):
+    for name, text in generated().items():
         p = docs / name
         p.write_text(text, encoding="utf-8")
         out.append(p)
     return out
 
 
-if __name__ == "__main__":  # pragma: no cover
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs"
+def stale(docs: Path) -> list[Path]:
+    """The generated documents under ``docs`` that differ from what the code gives (or are missing)."""
+    return [docs / name for name, text in generated().items()
+            if not (docs / name).is_file() or (docs / name).read_text(encoding="utf-8") != text]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m echoscope.docgen [--check] [DOCS_DIR]``: rewrite (or with ``--check`` compare) the documents."""
+    check = "--check" in argv
+    rest = [a for a in argv if a != "--check"]
+    unknown = [a for a in rest if a.startswith("-")]
+    if unknown or len(rest) > 1:
+        print(f"usage: python -m echoscope.docgen [--check] [DOCS_DIR] (not {' '.join(unknown or rest)})",
+              file=sys.stderr)
+        return 2
+    root = Path(rest[0]) if rest else Path(__file__).resolve().parents[2] / "docs"
+    if check:
+        bad = stale(root)
+        for p in bad:
+            print(f"stale: {p} (run python -m echoscope.docgen)", file=sys.stderr)
+        return 1 if bad else 0
     for p in write(root):
         print(p)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

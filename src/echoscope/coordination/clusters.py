@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..engine import engagements_by
 from .kinds import KIND_SCHEMA, characterise
 from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams
 from .spill import Spill
@@ -340,8 +341,9 @@ def summarise(con: Any, edges: str, evidence: pa.Table, members: pa.Table, param
     act = {r[0]: r[1:] for r in con.execute("""SELECT m.cluster_id, min(least(e.ts_a, e.ts_b)),
             max(greatest(e.ts_a, e.ts_b))
         FROM _cev e JOIN _cm m ON m.account_id = e.account_a GROUP BY 1""").fetchall()}
-    targets = dict(con.execute("""WITH t AS (SELECT m.cluster_id, coalesce('@' || t.handle, t.account_id) AS target,
-                count(*) AS n FROM _cm m JOIN engagements g ON g.actor_id = m.account_id
+    # the members' engagements only (engine.engagements_by: over the whole view DuckDB joined every post first)
+    targets = dict(con.execute(f"""WITH t AS (SELECT m.cluster_id, coalesce('@' || t.handle, t.account_id) AS target,
+                count(*) AS n FROM _cm m JOIN ({engagements_by('_cm')}) g ON g.actor_id = m.account_id
                 JOIN targets t ON t.account_id = g.subject_account_id GROUP BY 1, 2)
         SELECT cluster_id, string_agg(target || ' (' || n || ')', ', ' ORDER BY n DESC, target) FROM
             (SELECT * FROM t QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY n DESC, target) <= 5)

@@ -103,6 +103,7 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
     ``members``: a table ``(cluster_id, account_id)`` on ``con``; ``evidence``: the run's evidence table
     ``(behaviour, account_a, account_b, ...)``. Reads the study's ``posts``, ``engagements`` and ``targets``.
     """
+    from ..engine import engagements_by
     from .coactions import install_macros
 
     install_macros(con)
@@ -113,7 +114,7 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _ck_e AS SELECT m.cluster_id,
             CAST(g.actor_id AS VARCHAR) AS account_id, CAST(g.engagement_id AS VARCHAR) AS post_id, g.latency_s,
             CAST(g.subject_account_id AS VARCHAR) AS src, CAST(g.subject_post_id AS VARCHAR) AS subject_post_id
-        FROM engagements g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)""")
+        FROM ({engagements_by(members)}) g JOIN {members} m ON m.account_id = CAST(g.actor_id AS VARCHAR)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _ck_t AS SELECT DISTINCT CAST(account_id AS VARCHAR) AS account_id,
             lower(handle) AS handle FROM targets""")
     # posts that amplify a target: an engagement with a target's post, a mention of a target, a target's link

@@ -99,14 +99,18 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         # with k_a and k_b slots the expected number of such slot pairs is k_a k_b q_o, which bounds it (the
         # weight counts objects, not slot pairs; min(1, k_a k_b q_o) is exact when k_a = k_b = 1, conservative
         # otherwise)
-        lam_sql = """SELECT e.a, e.b, sum(least(1.0, x.k * y.k * q.q)) AS lam, count(*) AS n_shared,
-                   coalesce(sum(least(1.0, x.k * y.k * q.q)) FILTER (WHERE hf.half = 0), 0.0) AS l0,
-                   coalesce(sum(least(1.0, x.k * y.k * q.q)) FILTER (WHERE hf.half = 1), 0.0) AS l1 FROM
-              (SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
+        shared = """(SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
                       CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.b ELSE e.a END AS t
                FROM {src} e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b) e
             JOIN _ca_ao x ON x.aid = e.s JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid
-            JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid GROUP BY e.a, e.b"""
+            JOIN _ca_q q ON q.oid = x.oid"""
+        lam_sql = f"""SELECT a, b, sum(m) AS lam, count(*) AS n_shared,
+                   coalesce(sum(m) FILTER (WHERE half = 0), 0.0) AS l0,
+                   coalesce(sum(m) FILTER (WHERE half = 1), 0.0) AS l1 FROM
+            (SELECT e.a, e.b, least(1.0, x.k * y.k * q.q) AS m, hf.half FROM {shared}
+             JOIN _ca_half hf ON hf.oid = x.oid) GROUP BY a, b"""
+        # the shuffled pairs need only lambda: neither the halves nor the shared objects' count
+        lam_only = f"SELECT e.a, e.b, sum(least(1.0, x.k * y.k * q.q)) AS lam FROM {shared} GROUP BY e.a, e.b"
     else:
         # over every (account, object) of the behaviour, before pruning and the guard: an account's degree
         # counts the addresses only it used, and a crowded address (a carrier NAT) raises everyone's mean
@@ -119,6 +123,7 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         lam_sql = f"""SELECT e.a, e.b, da.d * db.d * {float(k)!r} AS lam, 0 AS n_shared,
                    da.d * db.d * {float(k) / 2!r} AS l0, da.d * db.d * {float(k) / 2!r} AS l1 FROM {{src}} e
             JOIN _ca_deg da ON da.aid = e.a JOIN _ca_deg db ON db.aid = e.b"""
+        lam_only = lam_sql
     con.execute("CREATE OR REPLACE TEMP TABLE _ca_nulllam AS " + lam_sql.format(src="_ca_edges"))
     out: dict[str, Any] = {"model": "object", "analytic": True, "reps": int(params.reps), "seed": int(params.seed)}
     if ref_sql:
@@ -155,7 +160,7 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
         con.register("_ca_nwp", nwp)
         try:
             lam_u = con.execute("SELECT p.i, coalesce(l.lam, 0.0) AS lam FROM _ca_nwp p LEFT JOIN ("
-                                + lam_sql.format(src="_ca_nwp") + ") l ON l.a = p.a AND l.b = p.b ORDER BY p.i"
+                                + lam_only.format(src="_ca_nwp") + ") l ON l.a = p.a AND l.b = p.b ORDER BY p.i"
                                 ).fetch_arrow_table()["lam"].to_numpy()
         finally:
             con.unregister("_ca_nwp")

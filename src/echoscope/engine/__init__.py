@@ -36,7 +36,7 @@ from .spark import (
     spark_sql,
     spark_target,
 )
-from .views import ENGAGEMENTS_SQL, TARGETS_SQL, register_views
+from .views import ENGAGEMENTS_SQL, TARGETS_SQL, engagements_by, register_views
 
 
 class Engine:
@@ -193,5 +193,5 @@ def connect_study(study: StudyStore) -> Any:
 
 
 __all__ = ["ENGAGEMENTS_SQL", "SPARK_ENV", "TARGETS_SQL", "Engine", "SparkTarget", "connect_spark", "connect_study",
-           "open_engine", "parse_spark_conf", "register_views", "spark_read_parts", "spark_session", "spark_sql",
-           "spark_target"]
+           "engagements_by", "open_engine", "parse_spark_conf", "register_views", "spark_read_parts", "spark_session",
+           "spark_sql", "spark_target"]
