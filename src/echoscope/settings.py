@@ -33,13 +33,15 @@ BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 
 #: DuckDB memory limit of each stage when neither a flag, the environment nor echoscope.toml sets one.
 #: ingest/query: staging, deduplication and ad-hoc queries spill early and need little; measures: the 10M-
-#: engagement reduction runs without spilling at 2 GB (peak process 2.5 GiB); coordination: at 10 million
-#: actions its integer tables fit in 3 GiB.
+#: engagement reduction runs without spilling at 2 GB (peak process 2.5 GiB); coordination: 2.75 GiB keeps the
+#: process under 4 GiB at 10 million simulated engagements (3.76-3.78 GiB; 4.07 GiB at 3 GiB, and it ran faster:
+#: 344 s against 382 s) and runs every adversarial 1M shape and 10M power-law retweets with bursts (which peak
+#: in the null's numpy shuffles, 4.66 GiB); 2.5 GiB ran out in co-latency at 10M (benchmarks/RESULTS.md).
 STAGE_MEMORY: dict[str, str] = {
     "query": "1GB",
     "ingest": "1GB",
     "measures": "2GB",
-    "coordination": "3GiB",
+    "coordination": "2.75GiB",
     "accounts": "2GB",
     "report": "1GB",
     "explorer": "1GB",

@@ -17,6 +17,7 @@ from ..coordination.params import BEHAVIOUR_SETS, NULL_MODELS, SEMANTICS, CoordP
 from ..errors import ConfigError
 from ..findings.wording import format_p, percent
 from ..report.fmt import show
+from ..settings import STAGE_MEMORY
 from .util import byte_progress, emit_json, handle_errors, out
 
 BEHAVIOUR_HELP = ("comma-separated behaviours: " + "; ".join(f"{k} ({v.description})" for k, v in COACTIONS.items())
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
         memory_limit: Annotated[str | None, typer.Option(
             "--memory-limit", help="DuckDB memory limit of the run, e.g. 6GB (work beyond it spills to the study's "
             ".duckdb-tmp); default: ECHOSCOPE_MEMORY_LIMIT, then [engine] memory_limit in the study's "
-            "echoscope.toml, then 3GiB for coordination")] = None,
+            f"echoscope.toml, then {STAGE_MEMORY['coordination']} for coordination")] = None,
         edges: Annotated[Path | None, typer.Option(
             "--edges", help="write the network's judged edges as a Gephi CSV (Source,Target,Weight,Type); under "
             "--semantics coortweet every edge of the network (with several behaviours CooRTweet's pooled network), "
