@@ -152,7 +152,7 @@ def resolve_settings(config: dict[str, Any] | None = None, *, backend: str | Non
 
 
 #: DuckDB's allocator: hand freed memory back to the operating system sooner (background purging, flushing a
-#: thread's cache above 32 MB instead of 128 MB, and after a bulk free above 32 MB instead of 512 MB). Its memory
+#: thread's cache above 32 MiB instead of 128 MiB, and after a bulk free above 32 MiB instead of 512 MiB). Its memory
 #: limit counts the memory its operators hold, not what the allocator keeps of freed memory: at 10M engagements
 #: the coordination run peaked at 4.37-4.68 GiB of RSS with the limit at 3 GiB, and at 4.20 GiB with these
 #: (benchmarks/RESULTS.md, "Coordination memory, sixth pass")

@@ -22,6 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..engine import engagements_by
+
 #: behaviours whose objects are things shared (links, texts, hashtag sets, images, domains), not posts answered
 CONTENT_BEHAVIOURS: tuple[str, ...] = ("co-link", "co-text", "co-hashtag", "co-media", "co-domain", "co-mention")
 
@@ -103,7 +105,6 @@ def characterise(con: Any, members: str = "_cm", evidence: str = "_cev") -> dict
     ``members``: a table ``(cluster_id, account_id)`` on ``con``; ``evidence``: the run's evidence table
     ``(behaviour, account_a, account_b, ...)``. Reads the study's ``posts``, ``engagements`` and ``targets``.
     """
-    from ..engine import engagements_by
     from .coactions import install_macros
 
     install_macros(con)

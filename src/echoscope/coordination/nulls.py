@@ -104,13 +104,14 @@ def _object_null(con: Any, params: CoordParams, timed: bool, progress: ProgressF
                FROM {src} e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b) e
             JOIN _ca_ao x ON x.aid = e.s JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid
             JOIN _ca_q q ON q.oid = x.oid"""
+        term = "least(1.0, x.k * y.k * q.q)"
         lam_sql = f"""SELECT a, b, sum(m) AS lam, count(*) AS n_shared,
                    coalesce(sum(m) FILTER (WHERE half = 0), 0.0) AS l0,
                    coalesce(sum(m) FILTER (WHERE half = 1), 0.0) AS l1 FROM
-            (SELECT e.a, e.b, least(1.0, x.k * y.k * q.q) AS m, hf.half FROM {shared}
+            (SELECT e.a, e.b, {term} AS m, hf.half FROM {shared}
              JOIN _ca_half hf ON hf.oid = x.oid) GROUP BY a, b"""
         # the shuffled pairs need only lambda: neither the halves nor the shared objects' count
-        lam_only = f"SELECT e.a, e.b, sum(least(1.0, x.k * y.k * q.q)) AS lam FROM {shared} GROUP BY e.a, e.b"
+        lam_only = f"SELECT e.a, e.b, sum({term}) AS lam FROM {shared} GROUP BY e.a, e.b"
     else:
         # over every (account, object) of the behaviour, before pruning and the guard: an account's degree
         # counts the addresses only it used, and a crowded address (a carrier NAT) raises everyone's mean
