@@ -11,6 +11,7 @@ then a missing file fails its test instead. ``ECHOSCOPE_TEST_DATA`` points the t
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -28,6 +29,25 @@ REQUIRE_ENV = "ECHOSCOPE_REQUIRE_DATA"
 MISSING = "real data missing:"
 
 os.environ.setdefault("COLUMNS", "120")
+
+
+#: Debian's chromium (installed by .ci/run), driven by Playwright with ``executable_path`` in the browser tests
+#: (tests/test_report_browser.py, tests/test_explorer_browser.py): Playwright's own browser download is unavailable
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module that asks for it."""
+    from playwright import sync_api  # in the test extra
+
+    assert Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium (.ci/run does it)"
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture

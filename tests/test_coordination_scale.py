@@ -177,6 +177,45 @@ def test_every_connection_hands_freed_memory_back_sooner():
     assert set(ALLOCATOR_SETTINGS) <= set(got)
 
 
+def test_duckdb_makes_room_for_the_arrays_python_holds_beside_it(tmp_path):
+    """settings.lend_memory lowers DuckDB's limit while the null's numpy arrays are held (DuckDB moves its
+    temporary tables beyond it to the spill directory and still reads them), and restores the limit as it was
+    set, also after an error; a connection whose limit echoscope did not set is left alone."""
+    import duckdb
+
+    from echoscope.settings import duckdb_connection, lend_memory, memory_limit_of, set_memory_limit
+
+    con = duckdb_connection(temp_directory=tmp_path)
+    set_memory_limit(con, "600MiB")
+    con.execute("CREATE TEMP TABLE big AS SELECT range AS i, range * 2 AS j FROM range(20000000)")
+
+    def used() -> float:
+        return con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20
+
+    def limit() -> str:
+        return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    assert used() > 300
+    with lend_memory(con, 500 * 2**20, floor="64MiB") as lent:
+        assert lent == 500 * 2**20
+        assert limit() == "100.0 MiB" and used() <= 100
+        assert con.execute("SELECT sum(j) FROM big").fetchone()[0] == 19999999 * 20000000
+    assert limit() == "600.0 MiB" and memory_limit_of(con) == "600MiB"
+    with pytest.raises(RuntimeError), lend_memory(con, 500 * 2**20, floor="64MiB"):
+        raise RuntimeError("the shuffles failed")
+    assert limit() == "600.0 MiB"
+    # never below the floor; too little to matter: nothing lent
+    with lend_memory(con, 590 * 2**20, floor="200MiB") as lent:
+        assert lent == 400 * 2**20 and limit() == "200.0 MiB"
+    with lend_memory(con, 2**20) as lent:
+        assert lent == 0 and limit() == "600.0 MiB"
+    other = duckdb.connect()
+    other.execute("SET memory_limit='600MiB'")
+    with lend_memory(other, 500 * 2**20, floor="64MiB") as lent:
+        assert lent == 0
+    assert other.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "600.0 MiB"
+
+
 def test_no_pair_of_a_range_is_lost_at_the_range_edges():
     """Two accounts in different ranges still pair (the lower one's range finds it), in and across buckets."""
     import duckdb

@@ -8,18 +8,12 @@ under it); the hostile pages are opened again with the CSP bypassed, so the esca
 
 from __future__ import annotations
 
-import shutil
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
 from .test_explorer import serving
 from .test_report_fixtures import PAYLOADS, build_study
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +23,6 @@ def base(tmp_path_factory):
     study = build_study(tmp_path_factory.mktemp("explorer-browser") / "study", hostile=True)
     with serving(make_app(study)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api  # in the test extra
-
-    assert Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium (.ci/run does it)"
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, base: str, *, bypass_csp: bool):

@@ -8,16 +8,12 @@ check opens it with CSP in force.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from .test_report_fixtures import PAYLOADS, build_study
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 SECTIONS = ("summary", "targets", "coordination", "accounts", "method", "results")
 
 
@@ -30,17 +26,6 @@ def report(tmp_path_factory) -> Path:
     out = base / "report.html"
     render_report(study, out)
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api  # in the test extra
-
-    assert Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium (.ci/run does it)"
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, path: Path, *, bypass_csp: bool):

@@ -18,9 +18,11 @@ is why the stage defaults are below the 4 GiB the stages are measured against (b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import ConfigError
@@ -171,7 +173,7 @@ def configure_duckdb(raw: Any, settings: EngineSettings | None = None, *, stage:
     """
     s = settings or EngineSettings()
     raw.execute("SET TimeZone='UTC'")
-    raw.execute(f"SET memory_limit='{s.memory_for(stage)}'")
+    set_memory_limit(raw, s.memory_for(stage))
     if temp_directory:
         raw.execute("SET temp_directory=" + "'" + str(temp_directory).replace("'", "''") + "'")
     if s.threads:
@@ -180,6 +182,53 @@ def configure_duckdb(raw: Any, settings: EngineSettings | None = None, *, stage:
     raw.execute("SET enable_progress_bar=false")
     for name, value in ALLOCATOR_SETTINGS.items():
         raw.execute(f"SET {name}={value}")
+
+
+#: the DuckDB variable holding the memory limit :func:`set_memory_limit` set, as given: DuckDB's own
+#: ``current_setting('memory_limit')`` rounds it for display (2.75GiB reads "2.7 GiB"), so it cannot be restored
+#: from there
+LIMIT_VARIABLE = "echoscope_memory_limit"
+
+
+def set_memory_limit(raw: Any, limit: str) -> None:
+    """Set DuckDB's memory limit of ``raw`` to ``limit`` (a size, e.g. ``2.75GiB``) and remember it exactly."""
+    parse_size(limit)
+    raw.execute(f"SET memory_limit='{limit}'")
+    raw.execute(f"SET VARIABLE {LIMIT_VARIABLE} = '{limit}'")
+
+
+def memory_limit_of(raw: Any) -> str | None:
+    """The memory limit :func:`set_memory_limit` last set on ``raw``, as given; None when it set none."""
+    v = raw.execute(f"SELECT getvariable('{LIMIT_VARIABLE}')").fetchone()[0]
+    return str(v) if v else None
+
+
+@contextlib.contextmanager
+def lend_memory(raw: Any, nbytes: int, floor: str = "1GiB") -> Iterator[int]:
+    """Lower DuckDB's memory limit by ``nbytes`` (never below ``floor``) while Python holds that much; yields the
+    bytes lent (0: nothing changed).
+
+    DuckDB's limit counts only its own memory: a step that holds large numpy arrays beside DuckDB's tables adds
+    them on top of it. With the limit lowered DuckDB writes what it holds beyond it to its spill directory (its
+    temporary tables are evictable) and reads it back when a later query needs it; the limit set by
+    :func:`set_memory_limit` is restored afterwards, even on an error. Nothing is lent when the connection's limit
+    was not set there, when ``nbytes`` is below 16 MiB, or when DuckDB cannot free enough for the lower limit.
+    """
+    limit = memory_limit_of(raw)
+    lent = 0
+    if limit is not None and nbytes >= 16 * 2**20:
+        lower = max(parse_size(limit) - int(nbytes), parse_size(floor))
+        if lower < parse_size(limit):
+            try:
+                raw.execute(f"SET memory_limit='{lower}B'")
+                lent = parse_size(limit) - lower
+            except Exception:  # DuckDB could not free enough: run with the limit as it was
+                lent = 0
+    try:
+        yield lent
+    finally:
+        if lent:
+            set_memory_limit(raw, limit)  # type: ignore[arg-type]
 
 
 def duckdb_connection(settings: EngineSettings | None = None, *, stage: str = "query",
@@ -218,4 +267,5 @@ def memory_hint(stage: str, limit: str | None = None) -> str:
 
 
 __all__ = ["BACKENDS", "ENV", "MEMORY_FLAGS", "SPARK_STAGES", "STAGE_MEMORY", "EngineSettings", "configure_duckdb",
-           "duckdb_connection", "memory_hint", "parse_size", "resolve_settings"]
+           "duckdb_connection", "LIMIT_VARIABLE", "lend_memory", "memory_hint", "memory_limit_of", "parse_size",
+           "resolve_settings", "set_memory_limit"]

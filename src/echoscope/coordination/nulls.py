@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..settings import lend_memory
 from .params import CoordParams, ProgressFn
 from .stages import pair_sql
 from .stats import poisson_sf
@@ -285,9 +286,13 @@ def object_shuffles(con: Any, reps: int, seed: int, w: float, min_weight: int,
                          "w": pa.array(c.astype(np.int64))}, schema=_NWE), n_pairs
 
     # numpy's sorts release the GIL: up to `threads` shuffles at once (see above), each holding its own
-    # temporaries; the hashes come from the connection one shuffle at a time
+    # temporaries; the hashes come from the connection one shuffle at a time. DuckDB's limit does not count
+    # these arrays: it is lowered by their size while they are held (settings.lend_memory), so DuckDB moves what
+    # it holds beyond that to its spill directory instead of the process holding both (10M power-law retweets
+    # with bursts: 55M slot pairs, ~1.2 GiB of arrays beside DuckDB's tables)
+    held = len(ea) * 8 + len(aid_by_eid) * 28 + per_shuffle * threads
     done: list[tuple[pa.Table, int]] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with lend_memory(con, held), ThreadPoolExecutor(max_workers=threads) as pool:
         running: list[Future[tuple[pa.Table, int]]] = []
         for r in range(reps):
             if len(running) >= threads:

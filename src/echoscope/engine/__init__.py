@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError
-from ..settings import EngineSettings, configure_duckdb, memory_hint, resolve_settings
+from ..settings import EngineSettings, configure_duckdb, memory_hint, resolve_settings, set_memory_limit
 from ..store.study import StudyStore
 from .spark import (
     SPARK_ENV,
@@ -106,7 +106,7 @@ class Engine:
         raw = self.raw
         before = self._stage
         self._stage = name
-        raw.execute(f"SET memory_limit='{self.settings.memory_for(name)}'")
+        set_memory_limit(raw, self.settings.memory_for(name))
         try:
             yield self
         except duckdb.OutOfMemoryException as exc:
@@ -115,7 +115,7 @@ class Engine:
         finally:
             self._stage = before
             with contextlib.suppress(Exception):
-                raw.execute(f"SET memory_limit='{self.settings.memory_for(before)}'")
+                set_memory_limit(raw, self.settings.memory_for(before))
 
     def sql(self, query: str, params: list[Any] | None = None) -> pa.Table:
         """Run SQL against the study's views; returns Arrow."""
