@@ -15,6 +15,7 @@ import shutil
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,19 +59,31 @@ def study(tmp_path):
     return echoscope.init_study(tmp_path / "study")
 
 
-@pytest.fixture
-def cli():
-    """Invoke the CLI in-process: ``cli("info", path, "--json")`` -> click Result (stdout and stderr apart)."""
+def _invoke(*args: Any, input: str | bytes | None = None):
+    """The CLI run in-process with ``args`` -> click Result (stdout and stderr apart)."""
     from typer.testing import CliRunner
 
     from echoscope.cli import app
 
-    runner = CliRunner()
+    return CliRunner().invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
-    def run(*args: str, input: str | bytes | None = None):
-        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
-    return run
+@pytest.fixture
+def cli():
+    """Invoke the CLI in-process: ``cli("info", path, "--json")`` -> click Result (stdout and stderr apart)."""
+    return _invoke
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One ``echoscope demo --out DIR`` (~30-60 s) for the tests that read what it made -> (DIR, its click
+    Result: the console output). Those tests carry ``@pytest.mark.xdist_group("demo")``, so one worker makes it
+    once (one of them stores another score run, which the others do not read); tests of the command itself
+    (flags, replacing a study) run it on their own."""
+    out = tmp_path_factory.mktemp("demo-run")
+    r = _invoke("demo", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    return out, r
 
 
 def data_required() -> bool:

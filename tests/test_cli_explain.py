@@ -213,16 +213,16 @@ def test_format_p_and_gap_never_zero_or_hours():
 
 
 @pytest.mark.slow
-def test_demo_study_explain_two_untied_members_and_list_runs(cli, tmp_path):
+@pytest.mark.xdist_group("demo")
+def test_demo_study_explain_two_untied_members_and_list_runs(cli, demo_run):
     # the demo study (simulated: 10,000 accounts, campaigns with shared infrastructure; ~40-60 s to build): its
     # largest coordinated cluster is a community, not a clique, so two of its members are found that share no
     # edge on the clustered network; explain joins them by a path of the cluster's edges, in handles
     import echoscope
     from echoscope.engine import Engine
 
-    r = cli("demo", "--out", tmp_path)
-    assert r.exit_code == 0, r.stderr
-    path = tmp_path / "demo-study"
+    out, _ = demo_run
+    path = out / "demo-study"
     e = Engine(echoscope.open_study(path))
     net = e.scalar("SELECT behaviour FROM coord_edges WHERE behaviour = 'fused' LIMIT 1") or "co-retweet"
     pair = e.rows("""WITH c AS (SELECT cluster_id FROM coord_clusters WHERE coordinated

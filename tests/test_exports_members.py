@@ -176,10 +176,9 @@ def test_planted_study_every_member_in_every_format(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_demo_study_every_member_in_every_format(tmp_path, cli):
-    r = cli("demo", "--out", tmp_path, "-q")
-    assert r.exit_code == 0, r.stderr
-    study = tmp_path / "demo-study"
+@pytest.mark.xdist_group("demo")
+def test_demo_study_every_member_in_every_format(tmp_path, cli, demo_run):
+    study = demo_run[0] / "demo-study"
     clusters = cluster_members(cli, study)
     every = set().union(*clusters.values())
     assert len(every) > 50  # the demo plants several campaigns

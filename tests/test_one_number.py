@@ -27,12 +27,12 @@ def _plain(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_the_demo_study_says_the_same_numbers_everywhere(cli, tmp_path):
-    r = cli("demo", "--out", tmp_path)
-    assert r.exit_code == 0, r.stderr
+@pytest.mark.xdist_group("demo")
+def test_the_demo_study_says_the_same_numbers_everywhere(cli, demo_run, tmp_path):
+    demo, r = demo_run
     console = _plain(r.stdout)
-    report = _plain((tmp_path / "report.html").read_text())
-    study = echoscope.open_study(tmp_path / "demo-study")
+    report = _plain((demo / "report.html").read_text())
+    study = echoscope.open_study(demo / "demo-study")
     m = study.manifest()
 
     # 1. the measures' headline: stored once, worded once; the console, the report and measure --json agree
