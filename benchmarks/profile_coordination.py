@@ -9,7 +9,9 @@ run's DuckDB connection wrapped so that every statement is timed and labelled by
 that issued it. A thread samples the process's resident memory (``VmRSS``) and DuckDB's own count
 (``duckdb_memory()``, from a second cursor of the same database) every 0.25 s and keeps, per label, the highest
 RSS seen while that statement (or the Python after it, ``+py``) ran, with DuckDB's and Arrow's memory at that
-moment. Prints the run's seconds per behaviour, the labels with the highest peaks and the slowest labels.
+moment. Prints the run's seconds per behaviour, the labels with the highest peaks and the slowest labels, how the
+DuckDB time splits by statement length, and the DuckDB seconds per stage (each behaviour, then validation and
+clusters) with the slowest statements of each.
 
 The wrapper and the sampler cost a few percent of the run's time; the peak RSS of the CLI under
 ``/usr/bin/time`` is the figure to quote, this script says where it is.
@@ -43,6 +45,20 @@ class _Profile:
         self.peak: dict[str, tuple[float, float, float]] = {}
         self.cursor: Any = None
         self.stop = False
+        # the stage a statement belongs to: the behaviour being built, or "after" (validation, clusters)
+        self.stage = "setup"
+        self.by_stage: dict[tuple[str, str], float] = collections.defaultdict(float)
+        self.durations: list[float] = []
+
+    def progress(self, event: dict[str, Any]) -> None:
+        """The run's progress events name the behaviour being built, then the clustering."""
+        if event.get("event") != "stage":
+            return
+        msg = str(event.get("message", ""))
+        if msg.startswith("clustering"):
+            self.stage = "after"
+        elif ":" in msg and not msg.startswith("null model"):
+            self.stage = msg.split(":", 1)[0]
 
     def sample(self) -> None:
         while not self.stop:
@@ -78,8 +94,11 @@ class _Connection:
         try:
             return self._con.execute(sql, *args, **kw)
         finally:
-            self._prof.seconds[label] += time.perf_counter() - t
+            d = time.perf_counter() - t
+            self._prof.seconds[label] += d
             self._prof.calls[label] += 1
+            self._prof.by_stage[(self._prof.stage, label)] += d
+            self._prof.durations.append(d)
             self._prof.label = label + "+py"
 
 
@@ -101,7 +120,7 @@ def main() -> None:
     study = echoscope.open_study(a.study)
     params = CoordParams(behaviours=a.behaviour.split(",")) if a.behaviour else CoordParams()
     t = time.perf_counter()
-    res = api.run(study, params, write=False)
+    res = api.run(study, params, write=False, progress=prof.progress)
     prof.stop = True
     print(f"{time.perf_counter() - t:.1f} s, {res.summary['flagged_accounts']} flagged, "
           f"peak RSS {max(v[0] for v in prof.peak.values()):.2f} GiB")
@@ -113,6 +132,20 @@ def main() -> None:
     print("slowest statements: seconds, calls")
     for label, s in sorted(prof.seconds.items(), key=lambda kv: -kv[1])[:a.top]:
         print(f"  {s:7.2f} {prof.calls[label]:5d}  {label}")
+    d = sorted(prof.durations)
+    print(f"{len(d)} statements, {sum(d):.1f} s in DuckDB; by length:")
+    for lo, hi in ((0, 0.01), (0.01, 0.05), (0.05, 0.2), (0.2, 1.0), (1.0, float("inf"))):
+        part = [x for x in d if lo <= x < hi]
+        print(f"  {lo:>5g}-{hi:<5g} s: {len(part):5d} statements, {sum(part):7.2f} s")
+    stages: dict[str, float] = collections.defaultdict(float)
+    for (stage, _), s in prof.by_stage.items():
+        stages[stage] += s
+    print("seconds in DuckDB per stage (the behaviour being built; after: validation and clusters)")
+    for stage, s in stages.items():
+        print(f"  {s:7.2f}  {stage}")
+    print("slowest statements per stage: seconds")
+    for (stage, label), s in sorted(prof.by_stage.items(), key=lambda kv: -kv[1])[:a.top]:
+        print(f"  {s:7.2f}  {stage:14s} {label}")
 
 
 if __name__ == "__main__":
