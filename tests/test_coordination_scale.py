@@ -290,6 +290,37 @@ def test_object_shuffles_equal_the_sql_shuffles(study, multi, packed, min_weight
     assert total == want_total
 
 
+def test_the_shuffles_lower_duckdb_s_limit_while_they_hold_their_arrays(study, monkeypatch):
+    """object_shuffles lends DuckDB the size of its numpy arrays (settings.lend_memory) while the shuffles run:
+    the limit is lower then and as set afterwards. (This study's arrays are far below the 16 MiB that lending
+    starts at: the spy adds 64 MiB to what the shuffles ask for.)"""
+    import contextlib
+
+    from echoscope.coordination import nulls
+    from echoscope.engine import Engine
+
+    real, seen = nulls.lend_memory, []
+
+    @contextlib.contextmanager
+    def spy(con, nbytes, floor="1GiB"):
+        with real(con, nbytes + 64 * 2**20, floor="64MiB") as lent:
+            seen.append((nbytes, lent, con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))
+            yield lent
+
+    monkeypatch.setattr(nulls, "lend_memory", spy)
+    with Engine(study) as eng, eng.stage("coordination"):
+        con = eng.raw
+        limit = lambda: con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        _stage_tables(con, "co-retweet", None, monkeypatch)
+        before = limit()
+        got, _, made = nulls.object_shuffles(con, 5, 3, 60.0, 2)
+        assert limit() == before
+    assert made == 5 and got.num_rows > 0
+    assert len(seen) == 1
+    asked, lent, during = seen[0]
+    assert asked > 0 and lent == asked + 64 * 2**20 and during != before
+
+
 def test_shuffle_budget_makes_fewer_shuffles_never_below_the_floor(study, monkeypatch):
     """Above the budget (shuffles x slot pairs) fewer shuffles run, never fewer than MIN_SHUFFLES; the first
     ones are the same shuffles as without the budget (shuffle r is seeded by r)."""
