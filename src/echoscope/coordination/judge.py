@@ -136,14 +136,19 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
         stats["evidence_per_edge"] = per_edge
     lim = "" if per_edge is None else ("QUALIFY row_number() OVER (PARTITION BY x.a, x.b "
                                        f"ORDER BY x.gap, x.oid) <= {int(per_edge)}")
+    # the kept rows as integers first, so that DuckDB knows their number when it plans the string joins (as
+    # clusters.keep_candidate_evidence does)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_evx AS SELECT x.a, x.b, x.oid, x.ev, x.gap
+        FROM _ca_abo x SEMI JOIN _ca_sig s ON s.a = x.a AND s.b = x.b {lim}""")
+    con.unregister("_ca_sig")
     evidence = con.execute(f"""SELECT '{behaviour}' AS behaviour, aa.account_id AS account_a,
             ab.account_id AS account_b, o.object_id, ea.action_id AS action_a, eb.action_id AS action_b,
             ea.ts AS ts_a, eb.ts AS ts_b, x.gap AS gap_s
-        FROM (SELECT x.* FROM _ca_abo x SEMI JOIN _ca_sig s ON s.a = x.a AND s.b = x.b {lim}) x
+        FROM _ca_evx x
         JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_obj o ON o.oid = x.oid
         JOIN _ca_raw ea ON ea.rowid = x.ev // 4294967296 JOIN _ca_raw eb ON eb.rowid = x.ev % 4294967296
         ORDER BY account_a, account_b, gap_s""").fetch_arrow_table().cast(EVIDENCE_SCHEMA)
-    con.unregister("_ca_sig")
+    con.execute("DROP TABLE IF EXISTS _ca_evx")
     halves = None
     t = behaviour.replace("-", "_")
     if timed and (null_stats.get("analytic") or who):
