@@ -217,11 +217,12 @@ def lend_memory(raw: Any, nbytes: int, floor: str = "1GiB") -> Iterator[int]:
     limit = memory_limit_of(raw)
     lent = 0
     if limit is not None and nbytes >= 16 * 2**20:
-        lower = max(parse_size(limit) - int(nbytes), parse_size(floor))
-        if lower < parse_size(limit):
+        full = parse_size(limit)
+        lower = max(full - int(nbytes), parse_size(floor))
+        if lower < full:
             try:
                 raw.execute(f"SET memory_limit='{lower}B'")
-                lent = parse_size(limit) - lower
+                lent = full - lower
             except Exception:  # DuckDB could not free enough: run with the limit as it was
                 lent = 0
     try:

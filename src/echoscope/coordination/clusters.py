@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..engine import engagements_by
+from .judge import evidence_sql
 from .kinds import KIND_SCHEMA, characterise
 from .params import EDGE_SCHEMA, EVIDENCE_SCHEMA, CoordParams
 from .spill import Spill
@@ -97,22 +98,10 @@ def keep_candidate_evidence(con: Any, behaviour: str, params: CoordParams, spill
                                       "('_ca_abo', '_ca_edges', '_ca_acc', '_ca_obj', '_ca_raw')").fetchall()}
     if len(have) < 5:
         return 0
-    lim = "" if params.evidence_per_edge is None else ("QUALIFY row_number() OVER (PARTITION BY x.a, x.b "
-                                                       f"ORDER BY x.gap, x.oid) <= {int(params.evidence_per_edge)}")
-    # the kept rows as integers first: inside one query DuckDB estimated the filtered rows at ~3 % of their
-    # number (20k for 690k on the simulator's 1M early-amplify) and built its hash tables on the wide side of the
-    # string joins; from a table it knows the count. 1.5-2.5x faster, the same rows
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ca_cev AS SELECT x.a, x.b, x.oid, x.ev, x.gap
-        FROM _ca_abo x SEMI JOIN _ca_edges e ON e.a = x.a AND e.b = x.b {lim}""")
-    sql = f"""SELECT '{behaviour}' AS behaviour, aa.account_id AS account_a, ab.account_id AS account_b,
-            o.object_id, ea.action_id AS action_a, eb.action_id AS action_b, ea.ts::DOUBLE AS ts_a,
-            eb.ts::DOUBLE AS ts_b, x.gap::DOUBLE AS gap_s
-        FROM _ca_cev x
-        JOIN _ca_acc aa ON aa.aid = x.a JOIN _ca_acc ab ON ab.aid = x.b JOIN _ca_obj o ON o.oid = x.oid
-        JOIN _ca_raw ea ON ea.rowid = x.ev // 4294967296 JOIN _ca_raw eb ON eb.rowid = x.ev % 4294967296"""
     before = spill.rows["candidates"]
     try:
-        spill.add_sql("candidates", behaviour, sql)
+        spill.add_sql("candidates", behaviour, evidence_sql(con, behaviour, "_ca_edges", params.evidence_per_edge,
+                                                            "_ca_cev"))
     finally:
         con.execute("DROP TABLE IF EXISTS _ca_cev")
     return spill.rows["candidates"] - before
