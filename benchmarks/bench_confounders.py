@@ -65,6 +65,15 @@ CONFOUNDER_GROUPS = (
     ("study targets", "t.role = 'target'"),
 )
 HIGH_RISK_DEFAULT = 0.7
+
+
+def _not_campaign(cond: str) -> str:
+    """SQL condition of a confounder group: not a campaign account, ``cond``, and (except the targets' own row)
+    not a study target (a target is counted in its own row only)."""
+    own = "" if cond == "t.role = 'target'" else " AND t.role <> 'target'"
+    return f"t.campaign IS NULL{own} AND ({cond})"
+
+
 #: candidate lines for the score's calibration
 LINES = (0.5, 0.55, 0.6, 0.62, 0.65, 0.68, 0.7, 0.75, 0.8)
 #: score bins of the calibration table (left-closed; the last bin holds 1.0)
@@ -160,7 +169,7 @@ def measure(study: Any, behaviour: str, overrides: dict[str, Any], score: bool,
         groups[f"campaign:{name}"] = {"accounts": r[0], "coordinated": r[1], "high_risk": r[2]}
     for label, cond in CONFOUNDER_GROUPS:
         r = con.execute(f"""SELECT count(*), count(f.a), {hr} FROM t LEFT JOIN f USING (a) LEFT JOIN s USING (a)
-                            {join_sc} WHERE t.campaign IS NULL AND t.role <> 'target' AND ({cond})""").fetchone()
+                            {join_sc} WHERE {_not_campaign(cond)}""").fetchone()
         groups[label] = {"accounts": r[0], "coordinated": r[1], "high_risk": r[2]}
     out["groups"] = groups
     # clusters made mostly of aggregators: how many, how big, and what the detector calls them
@@ -191,7 +200,7 @@ def calibration(con: Any, exempt: str) -> dict[str, Any]:
                            "lines": {}}
     groups = [(f"campaign:{c}", f"t.campaign = '{c}'") for c in CAMPAIGN_ORDER]
     groups += [("campaign (all)", "t.campaign IS NOT NULL")]
-    groups += [(label, f"t.campaign IS NULL AND t.role <> 'target' AND ({cond})") for label, cond in CONFOUNDER_GROUPS]
+    groups += [(label, _not_campaign(cond)) for label, cond in CONFOUNDER_GROUPS]
     for line in LINES:
         hit = f"coalesce(sc.score, 0) >= {line!r} AND coalesce(sc.kind, '') NOT IN ({exempt})"
         row = {}

@@ -143,6 +143,15 @@ def main() -> None:
     print("seconds in DuckDB per stage (the behaviour being built; after: validation and clusters)")
     for stage, s in stages.items():
         print(f"  {s:7.2f}  {stage}")
+    funcs: dict[str, float] = collections.defaultdict(float)
+    fcalls: dict[str, int] = collections.defaultdict(int)
+    for label, s in prof.seconds.items():
+        fn = label.rsplit(":", 1)[0].removesuffix("+py")
+        funcs[fn] += s
+        fcalls[fn] += prof.calls[label]
+    print("seconds in DuckDB per function (every statement it issued): seconds, calls")
+    for fn, s in sorted(funcs.items(), key=lambda kv: -kv[1])[:a.top]:
+        print(f"  {s:7.2f} {fcalls[fn]:5d}  {fn}")
     print("slowest statements per stage: seconds")
     for (stage, label), s in sorted(prof.by_stage.items(), key=lambda kv: -kv[1])[:a.top]:
         print(f"  {s:7.2f}  {stage:14s} {label}")

@@ -11,6 +11,8 @@ apart (three of them per link, 24 links); and 40 ordinary accounts sharing one p
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -199,3 +201,53 @@ def test_automated_label_names_news_accounts_only_when_their_posts_carry_links()
     other = next(r for r in KIND_RULES if r.test({**row, "source_link_share": 0.1}))
     assert (first.kind, first.label) == ("automated", "automated reposting of news accounts, no target")
     assert (other.kind, other.label) == ("automated", "automated reposting of a few accounts, no target")
+
+
+@pytest.fixture(scope="module")
+def outlet_study(tmp_path_factory):
+    """The platform with the private links published first by the target t1 (a state-media outlet posting its
+    own articles' links, which the six linkers then share), and t1 also sharing, later, a link someone else
+    published."""
+    import echoscope
+
+    tabs = platform()
+    posts = tabs["posts"].to_pylist()
+    first = {}
+    for p in posts:
+        if p["post_id"].startswith("l") and "_" in p["post_id"] and p["urls"]:
+            j = p["post_id"][1:].split("_")[0]
+            first[j] = min(first.get(j, p["created_at"]), p["created_at"])
+    extra = [dict(post_id=f"t1_l{j}", account_id="t1", kind="original", created_at=t0 - dt.timedelta(minutes=30),
+                  text=f"our article {j}", urls=[f"https://news.example.cn/a/{j}.html"]) for j, t0 in first.items()]
+    # t1 shares, an hour after an ordinary user, a link that user published
+    u = next(p for p in posts if p["post_id"] == "u0_0")
+    extra.append(dict(post_id="t1_share", account_id="t1", kind="original", text="worth reading",
+                      created_at=u["created_at"] + dt.timedelta(hours=1), urls=list(u["urls"])))
+    rows = [{k: p.get(k) for k in ("post_id", "account_id", "kind", "ref_post_id", "created_at", "text", "urls")}
+            for p in posts + extra]
+    s = echoscope.init_study(tmp_path_factory.mktemp("outlet") / "study")
+    s.load_arrow({"posts": _table(rows, {"created_at": TS}), "accounts": tabs["accounts"]})
+    s.set_targets(pa.table({"account_id": list(TARGETS), "handle": list(TARGETS), "group": ["diplomats"] * 3,
+                            "label": [None] * 3},
+                           schema=pa.schema([("account_id", pa.string()), ("handle", pa.string()),
+                                             ("group", pa.string()), ("label", pa.string())])))
+    return s
+
+
+def test_a_target_publishing_the_links_its_amplifiers_share_is_not_one_of_them(outlet_study):
+    """A target's own first share of a link is the original the others amplify (stages.drop_target_originals):
+    the linkers are found, the outlet is not in their cluster; counted as a co-action (--target-originals) it is."""
+    res = coordinate(outlet_study, CoordParams(behaviours=("co-link",), reps=5), write=False)
+    stats = res.summary["behaviours"]["co-link"]
+    # its 24 publications are dropped; its later share of an ordinary user's link is not a publication
+    assert stats["target_originals_dropped"] == 24
+    assert _members(res, "linker") == {f"linker{i}" for i in range(6)}
+    assert "t1" not in res.flagged_accounts()
+    edges = res.edges.to_pylist()
+    assert not [e for e in edges if "t1" in (e["account_a"], e["account_b"]) and e["significant"]]
+    assert "target_ids" not in res.summary["parameters"] and res.summary["parameters"]["target_originals"] is False
+    counted = coordinate(outlet_study, CoordParams(behaviours=("co-link",), reps=5, target_originals=True),
+                         write=False)
+    assert "target_originals_dropped" not in counted.summary["behaviours"]["co-link"]
+    assert "t1" in counted.flagged_accounts()
+    assert _members(counted, "linker") == {f"linker{i}" for i in range(6)}

@@ -149,3 +149,63 @@ def test_reply_guys_answering_each_post_forty_times_are_not_coordinated(tmp_path
     res = coordinate(s, CoordParams(behaviours=("co-reply",), window=60, reps=20), write=False)
     flagged = {a for c in res.coordinated_clusters() for a in c["accounts"]}
     assert flagged == {f"bot{b}" for b in range(6)}, flagged
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_co_latency_means_summed_per_post_equal_the_per_object_sum(seed):
+    """nulls._unit_lambda (a pair's mean summed per post where both accounts hold every delay bucket once) gives
+    each candidate edge the mean of the per-object sum: ``sum over shared objects of min(1, k_a k_b q_o)``, with
+    its two halves. Accounts hold whole posts, parts of posts and several slots of a bucket."""
+    import duckdb
+
+    from echoscope.coordination.nulls import _unit_lambda
+
+    rng = np.random.default_rng(seed)
+    posts, accounts = 40, 60
+    objs = [(f"p{u}@{k}", u) for u in range(posts) for k in range(int(rng.integers(1, 5)))]
+    q = rng.uniform(0, 1.2, len(objs))  # some q above 1 (capped by min(1, .))
+    half = {u: int(rng.integers(0, 2)) for u in range(posts)}
+    ao: dict[tuple[int, int], int] = {}
+    for a in range(accounts):
+        for u in rng.choice(posts, int(rng.integers(3, 15)), replace=False):
+            mine = [i for i, (_, pu) in enumerate(objs) if pu == u]
+            if rng.random() < 0.3:  # a part of the post's buckets
+                mine = list(rng.choice(mine, int(rng.integers(1, len(mine) + 1)), replace=False))
+            for i in mine:
+                ao[(a, int(i))] = 1 if rng.random() < 0.85 else int(rng.integers(2, 4))
+    edges = sorted({(int(a), int(b)) for a, b in rng.integers(0, accounts, (400, 2)) if a < b})
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE _ca_obj AS SELECT * FROM (VALUES " + ", ".join(
+        f"('{o}', {i})" for i, (o, _) in enumerate(objs)) + ") t(object_id, oid)")
+    con.execute("CREATE TEMP TABLE _ca_q AS SELECT * FROM (VALUES " + ", ".join(
+        f"({i}, {float(x)!r}::DOUBLE)" for i, x in enumerate(q)) + ") t(oid, q)")
+    con.execute("CREATE TEMP TABLE _ca_half AS SELECT * FROM (VALUES " + ", ".join(
+        f"({i}, {half[u]}::UTINYINT)" for i, (_, u) in enumerate(objs)) + ") t(oid, half)")
+    con.execute("CREATE TEMP TABLE _ca_ao AS SELECT * FROM (VALUES " + ", ".join(
+        f"({a}, {i}, {k})" for (a, i), k in ao.items()) + ") t(aid, oid, k)")
+    con.execute("CREATE TEMP TABLE _ca_aod AS SELECT aid, count(*) AS d FROM _ca_ao GROUP BY aid")
+    con.execute("CREATE TEMP TABLE _ca_edges AS SELECT * FROM (VALUES " + ", ".join(
+        f"({a}, {b})" for a, b in edges) + ") t(a, b)")
+    _unit_lambda(con, "regexp_replace(object_id, '@[0-9]+$', '')")
+    got = {(a, b): (lam, l0, l1) for a, b, lam, l0, l1 in
+           con.execute("SELECT a, b, lam, l0, l1 FROM _ca_nulllam").fetchall()}
+    want = {}
+    for a, b in edges:
+        parts = [0.0, 0.0]
+        shared = False
+        for (x, i), k in ao.items():
+            if x == a and (b, i) in ao:
+                shared = True
+                parts[half[objs[i][1]]] += min(1.0, k * ao[(b, i)] * q[i])
+        if shared:
+            want[(a, b)] = (parts[0] + parts[1], parts[0], parts[1])
+    assert set(got) == set(want) and len(want) > 100
+    for e, w in want.items():
+        assert got[e] == pytest.approx(w, rel=1e-12, abs=1e-12)
+    # the test covers every part: whole posts on both sides, a part on either side, several slots
+    whole = con.execute("SELECT count(*) FILTER (WHERE NOT whole), count(*) FROM (SELECT x.aid, u.uid, "
+                        "count(*) = any_value(n) AND max(x.k) = 1 AS whole FROM _ca_ao x JOIN (SELECT oid, "
+                        "regexp_replace(object_id, '@[0-9]+$', '') AS uid FROM _ca_obj) u USING (oid) JOIN "
+                        "(SELECT regexp_replace(object_id, '@[0-9]+$', '') AS uid, count(*) AS n FROM _ca_obj "
+                        "GROUP BY 1) USING (uid) GROUP BY 1, 2)").fetchone()
+    assert 0 < whole[0] < whole[1]

@@ -107,6 +107,10 @@ def register(app: typer.Typer) -> None:
             help="coortweet semantics: edges above this quantile of edge weights are coordinated (with several "
                  "behaviours: of the pooled network's weights, as CooRTweet's vignette)")] = 0.5,
         seed: Annotated[int, typer.Option(help="seed of the null model and of Leiden")] = 0,
+        target_originals: Annotated[bool, typer.Option(
+            "--target-originals", help="count a target's own first share of a link, text, hashtag set, mention, "
+            "domain or image as a co-action (by default it is the original the others amplify: a state-media "
+            "account is not put in the cluster of the campaign sharing its links)")] = False,
         engine: Annotated[str | None, typer.Option(
             help="where each behaviour's actions, pruning, the guard and pairing run: duckdb (embedded) or spark "
                  "(the same stage code and the same results; a local session costs ~30 s to start; echoscope "
@@ -146,7 +150,7 @@ def register(app: typer.Typer) -> None:
             near_duplicate=None if near_duplicate >= 1 else near_duplicate, rapid_seconds=rapid_seconds,
             early_seconds=early_seconds, latency_buckets=_buckets(latency_buckets),
             edge_weight_quantile=edge_weight_quantile, seed=seed, cluster_p=cluster_p,
-            group_resolution=group_resolution, min_lift=min_lift,
+            group_resolution=group_resolution, min_lift=min_lift, target_originals=target_originals,
             evidence_per_edge=None if semantics != "echoscope" else 20)
         s = open_store(study)
         eng = open_engine(s, backend=engine, memory_limit=memory_limit, spark_master=spark_master,

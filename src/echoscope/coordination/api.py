@@ -13,6 +13,7 @@ older entry point, kept as a thin wrapper.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..errors import ConfigError
 from ..settings import BACKENDS
 from ..store.study import StudyStore
 from .clusters import cluster, fuse_sql, keep_candidate_evidence
-from .ids import RUN_TABLES
+from .ids import RUN_TABLES, target_ids
 from .network import BUILDERS, Builder
 from .params import EVIDENCE_SCHEMA, BehaviourResult, CoordParams, ProgressFn, behaviour_params
 from .peers import POOLED, coortweet_pool
@@ -247,6 +248,8 @@ def _coordinate_spilled(con: Any, params: CoordParams, progress: ProgressFn, bui
     # the co-actions of every candidate edge, kept while each behaviour's tables are there: the held-out
     # validation keeps accounts whose pairs need not be judged edges, and each member's evidence comes from here
     keep_candidates = params.semantics == "echoscope" and params.null == "object"
+    # a target's publication of what the others share is not one of their co-actions (stages.drop_target_originals)
+    params = dataclasses.replace(params, target_ids=target_ids(con))
     per: list[BehaviourResult] = []
     for b in params.behaviours:
         tb = time.perf_counter()

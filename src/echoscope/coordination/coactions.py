@@ -118,7 +118,9 @@ class CoAction:
         rapid-fire keeps only amplifications within seconds of the post; under the object-timeline null
         those all lie within the window of each other (``q_o`` ~ 1, no power), while the question is
         whether the same accounts take the *first* slots of a post's amplifications again and again: the
-        null assigns accounts to all of the post's amplification slots.
+        null assigns accounts to all of the post's amplification slots. The ``object_id`` a reference row
+        gives is the object's ``unit``: each row is a slot of every object of that unit (co-latency: an
+        engagement of the post is a slot of each of the post's delay buckets).
     window : callable or None
         ``window(params) -> float``: the pairing window of this behaviour, replacing ``--window``.
         early-amplify keeps only the engagements made within ``early_seconds`` of the post, and any two of
@@ -134,6 +136,11 @@ class CoAction:
         ``ORDER BY`` list giving the actions their ids (``_ca_raw`` row order) when the query's own order is
         not a table scan's: the behaviours over the ``engagements`` view (a join) are numbered by action id,
         so that both engines (:mod:`.spark`) and every run pick the same evidence among equally close pairs.
+    published : bool
+        Whether an object is something an account publishes (a link, a text, a hashtag set, a mention, a domain,
+        an image): its first action is then its publication, and a study target's publication of it is what is
+        amplified, not an amplification (``CoordParams.target_originals``; :func:`.stages.drop_target_originals`).
+        Post behaviours act on someone's post: the post's author is not among its actions.
     pushdown : bool
         False when the object id is a costly expression over a table scan (co-text's normalisation): DuckDB
         pushed every filter on it down into the scan and evaluated the expression once per filter and again for
@@ -153,6 +160,7 @@ class CoAction:
     order: str | None = None
     peers: frozenset[str] = frozenset()
     pushdown: bool = True
+    published: bool = False
 
 
 def _ref_kind(kind: str) -> Callable[[dict[str, Any]], str]:
@@ -296,14 +304,10 @@ def _latency(p: dict[str, Any]) -> str:
 
 
 def _latency_reference(p: dict[str, Any]) -> str:
-    # every engagement of the post is a slot of each of the post's latency buckets that has actions. One pass
-    # over the engagements view (a join of the posts with themselves), kept for both uses: evaluating it twice
-    # ran out of DuckDB's 3 GiB at 10M engagements
-    return (f"WITH e AS MATERIALIZED (SELECT actor_id, subject_post_id, CASE WHEN latency_s <= "
-            f"{_latency_edges(p)[-1]!r} THEN {_latency_bucket_sql(p)} END AS k FROM engagements "
-            f"WHERE kind IN {ENGAGE_KINDS} AND latency_s IS NOT NULL AND latency_s >= 0) "
-            f"SELECT e.actor_id AS account_id, e.subject_post_id || '@' || b.k AS object_id FROM e "
-            f"JOIN (SELECT DISTINCT subject_post_id, k FROM e WHERE k IS NOT NULL) b USING (subject_post_id)")
+    # every engagement of the post, early or late: a slot of each of the post's delay buckets (the reference
+    # gives the unit, the post; the null model gives each row every bucket of it that has actions). Building
+    # the 'post@bucket' strings of every engagement for every bucket here was 10.9 s of co-latency's 72 s at 10M
+    return _answers(ENGAGE_KINDS, actions=False)
 
 
 def _latency_window(p: dict[str, Any]) -> float:
@@ -330,17 +334,18 @@ COACTIONS: dict[str, CoAction] = {
                          peers=CNT),
     "co-quote": CoAction("co-quote", "quotes of the same post", _ref_kind("quote")),
     "co-link": CoAction("co-link", "posts of the same URL (normalised)", _links, cnt_name="co_link",
-                        order=ACTION_ORDER, peers=BOTH),
+                        order=ACTION_ORDER, peers=BOTH, published=True),
     "co-hashtag": CoAction("co-hashtag", "posts with the same set of two or more hashtags (under coortweet "
-                           "semantics: the same hashtag)", _hashtags, order=ACTION_ORDER, peers=COORTWEET),
+                           "semantics: the same hashtag)", _hashtags, order=ACTION_ORDER, peers=COORTWEET,
+                            published=True),
     "co-domain": CoAction("co-domain", "posts linking to the same site (registrable domain of the URL)", _domains,
-                          order=ACTION_ORDER, peers=COORTWEET),
+                          order=ACTION_ORDER, peers=COORTWEET, published=True),
     "co-media": CoAction("co-media", "posts carrying the same image or media hash (media_hashes)", _media,
-                         order=ACTION_ORDER, peers=COORTWEET),
+                         order=ACTION_ORDER, peers=COORTWEET, published=True),
     "co-mention": CoAction("co-mention", "posts mentioning the same account", _mentions,
-                           order=ACTION_ORDER),
+                           order=ACTION_ORDER, published=True),
     "co-text": CoAction("co-text", "identical or near-identical text (Jaccard of word 3-shingles)", _text,
-                        cnt_name="co_tweet", peers=CNT, pushdown=False),
+                        cnt_name="co_tweet", peers=CNT, pushdown=False, published=True),
     "rapid-fire": CoAction("rapid-fire", "amplifying the same post within seconds of its publication", _rapid,
                            tables=("posts", "likes"), reference=_rapid_reference, window=_rapid_window,
                            order=ACTION_ORDER),

@@ -17,6 +17,15 @@ from typing import Any
 RUN_TABLES: tuple[str, ...] = ("_cr_acc", "_cv_posts")
 
 
+def target_ids(con: Any) -> tuple[str, ...]:
+    """The study's target account ids (the ``targets`` view; none on a connection without it), sorted."""
+    if not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0]:
+        return ()
+    rows = con.execute("SELECT DISTINCT CAST(account_id AS VARCHAR) FROM targets WHERE account_id IS NOT NULL "
+                       "ORDER BY 1").fetchall()
+    return tuple(r[0] for r in rows)
+
+
 def behaviour_numbers(con: Any) -> None:
     """``_ca_gid(aid, i)``: the run's number of each account of the current behaviour (``_ca_acc``).
 

@@ -80,7 +80,7 @@ def echoscope_judge(con: Any, behaviour: str, params: CoordParams, progress: Pro
         # who shares: the configuration null of the objects (cosharing.py), BH at alpha, no shuffles
         null_stats = configuration_null(con, params, unit)
     else:
-        null_stats = null_model(con, params, timed, progress, ref_sql) if params.null != "none" else {}
+        null_stats = null_model(con, params, timed, progress, ref_sql, unit) if params.null != "none" else {}
     stats["null"] = null_stats
     edges = con.execute("""SELECT e.a, e.b, aa.account_id AS account_a, ab.account_id AS account_b, e.n_objects,
             e.n_pairs, e.weight_idf, e.min_gap, e.mean_gap, e.first_ts, e.last_ts, coalesce(nl.lam, 0.0) AS lam

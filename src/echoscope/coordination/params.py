@@ -156,6 +156,13 @@ class CoordParams:
     cosharing: bool = True
     #: the co-sharing test's window (seconds) for every object behaviour; None: :data:`COSHARING_WINDOWS`
     object_window: float | None = None
+    #: count a study target's own first share of an object it publishes (``CoAction.published``: its article's
+    #: link, its headline's text) as a co-action. False (default): the target published what the others
+    #: amplify, and is not an amplifier of it (:func:`.stages.drop_target_originals`); otherwise a state-media
+    #: account landed in the cluster of the campaign sharing its links (7 of 385 targets, issue 16)
+    target_originals: bool = False
+    #: the study's target account ids, filled by the run (``api``) from the ``targets`` view; not a setting
+    target_ids: tuple[str, ...] = ()
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     #: set when ``behaviours`` came from ``default`` (the Spark engine then runs the part of the default set it
@@ -214,8 +221,8 @@ class CoordParams:
                                   f"{', '.join(bad)} has no peer definition: use --semantics echoscope")
 
     def describe(self) -> dict[str, Any]:
-        """The parameters as plain data (the summary's ``parameters``; ``extra`` left out)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        """The parameters as plain data (the summary's ``parameters``; ``extra`` and ``target_ids`` left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("extra", "target_ids")}
 
 
 def sql_params(params: CoordParams) -> dict[str, Any]:

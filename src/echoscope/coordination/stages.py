@@ -57,6 +57,33 @@ def load_actions(t: StageTables, behaviour: str, params: CoordParams, progress: 
     return t.count("_ca_raw")
 
 
+def drop_target_originals(t: StageTables, targets: tuple[str, ...]) -> int:
+    """Drop from ``_ca_raw`` each study target's first action on an object (its publication); return how many.
+
+    For a behaviour whose objects accounts publish (``CoAction.published``: links, texts, hashtag sets, ...), an
+    object's earliest action is its publication. When a target made it -- a state-media outlet posting its own
+    article's link, a diplomat's statement that others copy -- the others amplify the target; the target is not
+    one of its amplifiers, and pairing it with them put it in its own amplifiers' cluster (7 of 385 targets on
+    the simulator's realistic platform, issue 16). A target's later shares of an object someone else published
+    first stay co-actions (targets amplifying each other are what the AP/OII study found). Ties at the earliest
+    time all count as the publication. The actions keep their order (their ids are renumbered in it).
+    """
+    if not targets:
+        return 0
+    t.put("_ca_tg", pa.table({"account_id": pa.array(sorted(set(targets)), pa.string())}))
+    t.make("_ca_tgo", """SELECT r.rowid AS _o FROM _ca_raw r SEMI JOIN _ca_tg g ON g.account_id = r.account_id
+        JOIN (SELECT x.object_id, min(x.ts) AS t0 FROM _ca_raw x
+              SEMI JOIN (SELECT DISTINCT y.object_id FROM _ca_raw y SEMI JOIN _ca_tg g ON g.account_id = y.account_id) o
+                   ON o.object_id = x.object_id GROUP BY x.object_id) f
+          ON f.object_id = r.object_id AND r.ts = f.t0""")
+    n = t.count("_ca_tgo")
+    if n:
+        t.actions("_ca_raw", """SELECT r.account_id, r.object_id, r.action_id, r.ts, r.rowid AS _o FROM _ca_raw r
+            ANTI JOIN _ca_tgo d ON d._o = r.rowid""", order="_o")
+    t.drop("_ca_tgo", "_ca_tg")
+    return n
+
+
 def integer_ids(t: StageTables, params: CoordParams, timed: bool, stats: dict[str, Any]) -> None:
     """Integer ids, pruning and idf: ``_ca_acc``, ``_ca_obj``, ``_ca_idf``, ``_ca_act(aid, oid, eid, ts, bk)``.
 
@@ -326,6 +353,9 @@ def candidates(t: StageTables, behaviour: str, params: CoordParams, progress: Pr
     clock = _Clock(behaviour, progress)
     progress({"event": "stage", "message": f"{behaviour}: reading actions{t.label}"})
     stats["actions"] = load_actions(t, behaviour, params, progress)
+    if COACTIONS[behaviour].published and params.semantics == "echoscope" and not params.target_originals:
+        # a target's publication of what the others share is not an amplification (drop_target_originals)
+        stats["target_originals_dropped"] = drop_target_originals(t, params.target_ids)
     clock("actions")
     integer_ids(t, params, timed, stats)
     clock("ids")
