@@ -93,7 +93,7 @@ def test_backend_comes_from_the_engine_settings(bots, monkeypatch, cli):
 
 
 def test_memory_limit_comes_from_the_settings(bots, monkeypatch):
-    # the coordination stage runs with its memory limit from echoscope.settings (2.75 GiB by default, 1 GB for
+    # the coordination stage runs with its memory limit from echoscope.settings (2.5 GiB by default, 1 GB for
     # ad-hoc queries outside it, restored after the run), or the limit the settings were given (--memory-limit)
     seen: list[str] = []
     builder = coord_api.BUILDERS["echoscope"]
@@ -104,11 +104,11 @@ def test_memory_limit_comes_from_the_settings(bots, monkeypatch):
 
     monkeypatch.setitem(coord_api.BUILDERS, "echoscope", recording)
     p = CoordParams(behaviours=("co-retweet",), null="none")
-    for eng, inside, outside in ((open_engine(bots), "2.7 GiB", "953.6 MiB"),
+    for eng, inside, outside in ((open_engine(bots), "2.5 GiB", "953.6 MiB"),
                                  (open_engine(bots, memory_limit="321MB"), "306.1 MiB", "306.1 MiB")):
         with eng:
             run(bots, p, engine=eng, write=False)
-            assert seen.pop() == inside  # as DuckDB prints 2.75GiB, 1GB and 321MB
+            assert seen.pop() == inside  # as DuckDB prints 2.5GiB, 1GB and 321MB
             assert eng.raw.execute("SELECT current_setting('memory_limit')").fetchone()[0] == outside
 
 

@@ -35,15 +35,16 @@ BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 
 #: DuckDB memory limit of each stage when neither a flag, the environment nor echoscope.toml sets one.
 #: ingest/query: staging, deduplication and ad-hoc queries spill early and need little; measures: the 10M-
-#: engagement reduction runs without spilling at 2 GB (peak process 2.5 GiB); coordination: 2.75 GiB keeps the
-#: process under 4 GiB at 10 million simulated engagements (3.76-3.78 GiB; 4.07 GiB at 3 GiB, and it ran faster:
-#: 344 s against 382 s) and runs every adversarial 1M shape and 10M power-law retweets with bursts (which peak
-#: in the null's numpy shuffles, 4.66 GiB); 2.5 GiB ran out in co-latency at 10M (benchmarks/RESULTS.md).
+#: engagement reduction runs without spilling at 2 GB (peak process 2.5 GiB); coordination: 2.5 GiB keeps the
+#: process under 4 GiB with a margin at 10 million engagements: the simulator's 3.55 GiB in 255 s (3.80 GiB in
+#: 256 s at 2.75 GiB) and power-law retweets with bursts 3.63 GiB in 182 s (3.92 GiB in 169 s at 2.75 GiB), the
+#: same results (benchmarks/RESULTS.md, "eighth pass"); before co-latency's reference was read once, 2.5 GiB ran
+#: out in co-latency at 10M.
 STAGE_MEMORY: dict[str, str] = {
     "query": "1GB",
     "ingest": "1GB",
     "measures": "2GB",
-    "coordination": "2.75GiB",
+    "coordination": "2.5GiB",
     "accounts": "2GB",
     "report": "1GB",
     "explorer": "1GB",

@@ -215,7 +215,7 @@ def _run(study: StudyStore, eng: Engine, backend: str, master: str | None, param
     params = params or CoordParams()
     params.validate()
     params, skipped, builder = ENGINE_BUILDERS[backend](study, eng, params, master)
-    # the coordination stage's memory limit comes from echoscope.settings (2.75 GiB by default: the process
+    # the coordination stage's memory limit comes from echoscope.settings (2.5 GiB by default: the process
     # stays under 4 GiB at 10 million engagements; benchmarks/RESULTS.md)
     with eng.stage("coordination"):
         res = _coordinate(eng.raw, params, progress or _noop, builder, skipped,
