@@ -251,3 +251,21 @@ def test_a_target_publishing_the_links_its_amplifiers_share_is_not_one_of_them(o
     assert "target_originals_dropped" not in counted.summary["behaviours"]["co-link"]
     assert "t1" in counted.flagged_accounts()
     assert _members(counted, "linker") == {f"linker{i}" for i in range(6)}
+
+
+def test_the_targets_publications_left_out_are_one_number_in_the_console_and_the_report(outlet_study, tmp_path):
+    """The count of the targets' own first shares not counted is computed once (the run's summary,
+    ``target_originals``) and read by the console and the report."""
+    import re
+
+    from echoscope.report import render_report
+
+    from .conftest import _invoke
+
+    r = _invoke("coordinate", outlet_study.path, "-b", "co-link", "--reps", "5")
+    assert r.exit_code == 0, r.stderr
+    assert "co-link: 24 first share(s) by the study's targets" in " ".join(r.stdout.split())
+    render_report(outlet_study, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    span = re.search(r'<span id="target-originals">(.*?)</span>', html, re.S)
+    assert span and re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", span.group(1))).endswith("co-link 24.")

@@ -179,6 +179,9 @@ def register(app: typer.Typer) -> None:
                     out.print(f"[yellow]{b}: {g['objects_affected']:,} address(es) or device(s) used by more than "
                               f"{g['max_window_actions']} other accounts left out ({g['actions_dropped']:,} "
                               f"action(s)); --max-shared-accounts 0 to pair them too[/]")
+        for b, n in (sm.get("target_originals") or {}).items():
+            out.print(f"{b}: {n:,} first share(s) by the study's targets of what they published not counted as "
+                      "co-actions (the others amplify them; --target-originals counts them)")
         for b, why in (sm.get("skipped_behaviours") or {}).items():
             out.print(f"[yellow]{b} (of the default behaviours) left out: {why}[/]")
         t = Table(title="coordinated clusters")

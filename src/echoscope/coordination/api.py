@@ -291,6 +291,9 @@ def _coordinate_spilled(con: Any, params: CoordParams, progress: ProgressFn, bui
         "significant_edges": significant,
         "expected_false_edges": _sum_or_none([r.stats.get("expected_false_edges") for r in per]),
         "capped": {r.behaviour: r.stats.get("guard") for r in per if r.stats.get("guard")},
+        # the study's targets' own first shares not counted as co-actions, per behaviour (stages.drop_target_originals)
+        "target_originals": {r.behaviour: int(r.stats["target_originals_dropped"]) for r in per
+                             if r.stats.get("target_originals_dropped")},
         "clusters": int(clusters.num_rows),
         "coordinated_clusters": int(pc.sum(clusters["coordinated"]).as_py() or 0) if clusters.num_rows else 0,
         "flagged_accounts": 0,

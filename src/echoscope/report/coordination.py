@@ -31,7 +31,8 @@ EXPLORER_CLUSTER = EXPLORER_URL + "/clusters/{cluster_id}"
 
 #: keys of the coordination summary (the result tables' meta) shown in the report
 SUMMARY_KEYS: tuple[str, ...] = ("network", "semantics", "edges", "significant_edges", "expected_false_edges",
-                                 "clusters", "coordinated_clusters", "flagged_accounts", "capped")
+                                 "clusters", "coordinated_clusters", "flagged_accounts", "capped",
+                                 "target_originals")
 
 _COORDINATE = "echoscope coordinate STUDY"
 
