@@ -17,9 +17,14 @@ from typing import Any
 RUN_TABLES: tuple[str, ...] = ("_cr_acc", "_cv_posts")
 
 
+def has_targets(con: Any) -> bool:
+    """Whether the connection has the study's ``targets`` view (a bare connection in a test has none)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0])
+
+
 def target_ids(con: Any) -> tuple[str, ...]:
     """The study's target account ids (the ``targets`` view; none on a connection without it), sorted."""
-    if not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0]:
+    if not has_targets(con):
         return ()
     rows = con.execute("SELECT DISTINCT CAST(account_id AS VARCHAR) FROM targets WHERE account_id IS NOT NULL "
                        "ORDER BY 1").fetchall()

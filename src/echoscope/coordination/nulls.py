@@ -185,11 +185,11 @@ def _unit_lambda(con: Any, unit: str) -> None:
     co-latency's objects are a post's delay buckets, and with its reference every account that engaged the post
     holds a slot in each of them (``_ca_ao``: one row per bucket). A pair's mean then sums the same buckets'
     ``q`` for every post the two share: probed per bucket, the candidate edges' join was 51.7M rows at 1M
-    engagements (22 of co-latency's 72 s at 10M). An account is *full* on a unit (post) when it holds every
-    object of the unit with one slot each; where both accounts of an edge are full on a unit, its term is the
+    engagements (22 of co-latency's 72 s at 10M). An account is *whole* on a unit (post) when it holds every
+    object of the unit with one slot each; where both accounts of an edge are whole on a unit, its term is the
     unit's ``Q = sum of min(1, q_o)`` over its objects, found with one probe per unit. The rest is summed per
-    object as in :func:`_object_null`: the units where the account with fewer objects (``s``) is not full, and
-    those where ``s`` is full and the other (``t``) is not. The three parts are disjoint and cover every shared
+    object as in :func:`_object_null`: the units where the account with fewer objects (``s``) is not whole, and
+    those where ``s`` is whole and the other (``t``) is not. The three parts are disjoint and cover every shared
     object, so ``lam``, ``l0`` and ``l1`` are those of the per-object sum (up to the order of the additions).
     """
     # each object's unit number, each unit's objects, its Q per half (a unit's objects share its half)
@@ -208,23 +208,21 @@ def _unit_lambda(con: Any, unit: str) -> None:
         WITH e AS (SELECT e.a, e.b, CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.a ELSE e.b END AS s,
                           CASE WHEN coalesce(da.d, 0) <= coalesce(db.d, 0) THEN e.b ELSE e.a END AS t
                    FROM _ca_edges e LEFT JOIN _ca_aod da ON da.aid = e.a LEFT JOIN _ca_aod db ON db.aid = e.b),
-        -- units where both are full: the unit's Q
+        -- units where both are whole: the unit's Q
         ff AS (SELECT e.a, e.b, coalesce(n.q0, 0.0) AS m0, coalesce(n.q1, 0.0) AS m1 FROM e
                JOIN _ca_au x ON x.aid = e.s AND x.whole JOIN _ca_au y ON y.aid = e.t AND y.uid = x.uid AND y.whole
                JOIN _ca_un n ON n.uid = x.uid),
-        -- objects of the units where s is not full, held by t too
+        -- objects of the units where s is not whole, held by t too
         sn AS (SELECT e.a, e.b, least(1.0, x.k * y.k * q.q) AS m, hf.half FROM e
                JOIN _ca_aop x ON x.aid = e.s AND NOT x.whole JOIN _ca_ao y ON y.aid = e.t AND y.oid = x.oid
                JOIN _ca_q q ON q.oid = x.oid JOIN _ca_half hf ON hf.oid = x.oid),
-        -- objects of the units where s is full (so holds each object once) and t is not
+        -- objects of the units where s is whole (so holds each object once) and t is not
         tn AS (SELECT e.a, e.b, least(1.0, y.k * q.q) AS m, hf.half FROM e
                JOIN _ca_aop y ON y.aid = e.t AND NOT y.whole JOIN _ca_au x ON x.aid = e.s AND x.uid = y.uid AND x.whole
                JOIN _ca_q q ON q.oid = y.oid JOIN _ca_half hf ON hf.oid = y.oid),
         allm AS (SELECT a, b, m0, m1 FROM ff
                  UNION ALL SELECT a, b, CASE WHEN half = 0 THEN m ELSE 0.0 END, CASE WHEN half = 1 THEN m ELSE 0.0 END
-                           FROM sn
-                 UNION ALL SELECT a, b, CASE WHEN half = 0 THEN m ELSE 0.0 END, CASE WHEN half = 1 THEN m ELSE 0.0 END
-                           FROM tn)
+                           FROM (SELECT * FROM sn UNION ALL SELECT * FROM tn))
         SELECT a, b, sum(m0) + sum(m1) AS lam, sum(m0) AS l0, sum(m1) AS l1 FROM allm GROUP BY a, b""")
     for name in ("_ca_ou", "_ca_un", "_ca_au", "_ca_aop"):
         con.execute(f"DROP TABLE IF EXISTS {name}")

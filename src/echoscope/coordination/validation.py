@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .audience import audience_rows_sql, author_posts, author_rows_sql
 from .coactions import COACTIONS
 from .cosharing import cosharing_rows_sql
-from .ids import account_ids
+from .ids import account_ids, has_targets
 from .judge import VALIDATION_INPUTS
 from .params import BehaviourResult, CoordParams, ProgressFn, judged_by_cosharing
 from .stats import benjamini_hochberg, poisson_sf
@@ -321,8 +321,7 @@ def _group_weights(con: Any, hx: str, null: str = "audience", leave_out: bool = 
 
 def _not_target(col: str, con: Any) -> str:
     """SQL condition: ``col`` (an author's account id) is not one of the study's targets (TRUE without targets)."""
-    has = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'targets'").fetchone()[0]
-    if not has:
+    if not has_targets(con):
         return "TRUE"
     return (f"{col} NOT IN (SELECT i FROM _cr_acc WHERE account_id IN "
             "(SELECT CAST(account_id AS VARCHAR) FROM targets WHERE account_id IS NOT NULL))")
